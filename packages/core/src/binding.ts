@@ -1,0 +1,224 @@
+/**
+ * The one place that loads the native addon (`native/build/Release/mlbridge.node`)
+ * and declares its typed interface. Everything else in the project imports the
+ * addon's classes from here.
+ *
+ * Conventions of the addon (see native/src/*.h for the C++ side):
+ * - Every failure is thrown (sync) or rejected (async) as an `Error` with a
+ *   stable `code`: `XGBOOST_ERROR` (message = XGBGetLastError()),
+ *   `CRFSUITE_ERROR` (message names the CRFsuite call and its return code),
+ *   `INVALID_ARGUMENT` (last-resort argument checks in C++), `DISPOSED`
+ *   (a handle used after dispose()), `BUSY` (dispose() refused while a worker
+ *   uses the handle is NOT an error: dispose is deferred until the worker ends),
+ *   `CANCELLED` (an async operation whose cancel() was called).
+ * - Arguments are validated in TypeScript before crossing (see validate.ts);
+ *   the C++ checks exist so that a wrong call can never crash the process.
+ * - Handles (`DMatrix`, `Booster`, `CrfTagger`, `CrfTrainer`) are freed by
+ *   `dispose()` or by their finalizer. A handle used by an in-flight async
+ *   worker is never freed under it: the worker holds a reference count and the
+ *   free happens when the last worker ends.
+ */
+import path from "node:path";
+
+/** A CRFsuite attribute: its name and its weight (scaling value). */
+export type NativeAttribute = [name: string, weight: number];
+/** One item (token) of a sequence: its attributes. */
+export type NativeItem = NativeAttribute[];
+
+/** Output of XGBoost's in-place dense predict. */
+export interface NativePrediction {
+  /** Shape reported by XGBoost (e.g. [rows] or [rows, classes]). */
+  shape: number[];
+  /** Row-major values, copied out of XGBoost's buffer. */
+  values: Float32Array;
+}
+
+/** Options of `Booster.predictDense*`. */
+export interface NativePredictOptions {
+  /** 0 = normal (classes for multi:softmax, probabilities for multi:softprob), 1 = margins. */
+  type: 0 | 1;
+  /** First tree layer (iteration) to use; 0 = from the start. */
+  iterationBegin: number;
+  /** One past the last iteration; 0 = all. */
+  iterationEnd: number;
+  /** Ask XGBoost for strict shapes ([rows, groups]). */
+  strictShape: boolean;
+  /** Value that marks a missing entry (NaN by default). */
+  missing: number;
+}
+
+/** XGBoost DMatrix handle (a dense matrix copied into XGBoost). */
+export interface NativeDMatrix {
+  /** [sync] Sets the labels (length = rows). */
+  setLabels(labels: Float32Array): void;
+  /** [sync] Sets the instance weights (length = rows). */
+  setWeights(weights: Float32Array): void;
+  /** [sync] Sets feature names (length = cols). */
+  setFeatureNames(names: string[]): void;
+  /** [sync] Number of rows. */
+  numRows(): number;
+  /** [sync] Number of columns. */
+  numCols(): number;
+  /** [sync] Frees the matrix (deferred while a worker uses it). Idempotent. */
+  dispose(): void;
+}
+export interface NativeDMatrixConstructor {
+  /** [sync] Copies `data` (row-major, rows*cols floats) into a new DMatrix. */
+  new (data: Float32Array, rows: number, cols: number, missing: number): NativeDMatrix;
+}
+
+/** XGBoost Booster handle. `nthread` is pinned at creation (see native/src/xgboost.cc). */
+export interface NativeBooster {
+  /** [sync] XGBoosterSetParam. */
+  setParam(name: string, value: string): void;
+  /** [async] One boosting iteration on `dtrain` (XGBoosterUpdateOneIter) off the event loop. */
+  updateOneIter(iteration: number, dtrain: NativeDMatrix): Promise<void>;
+  /** [sync] XGBoosterEvalOneIter: returns the eval log line, e.g. "[0]\ttrain-merror:0.04". */
+  evalOneIter(iteration: number, dmats: NativeDMatrix[], names: string[]): string;
+  /** [sync] In-place predict on a dense matrix (fast path for small inputs). */
+  predictDense(data: Float32Array, rows: number, cols: number, options: NativePredictOptions): NativePrediction;
+  /** [async] Same as predictDense, off the event loop (large inputs). */
+  predictDenseAsync(
+    data: Float32Array,
+    rows: number,
+    cols: number,
+    options: NativePredictOptions,
+  ): Promise<NativePrediction>;
+  /** [sync] Saves to a file; the format follows the extension (.json or .ubj). */
+  saveModel(file: string): void;
+  /** [sync] Loads a model file (.json, .ubj or legacy binary). */
+  loadModel(file: string): void;
+  /** [sync] Serialises the model to a Buffer ("json" or "ubj"). */
+  saveModelToBuffer(format: "json" | "ubj"): Buffer;
+  /** [sync] Loads a model from a Buffer (JSON or UBJ, detected by XGBoost). */
+  loadModelFromBuffer(data: Buffer): void;
+  /** [sync] XGBoosterSaveJsonConfig. */
+  saveConfig(): string;
+  /** [sync] XGBoosterLoadJsonConfig. */
+  loadConfig(json: string): void;
+  /** [sync] Feature names stored in the booster ([] if none). */
+  getFeatureNames(): string[];
+  /** [sync] Sets feature names stored in the booster. */
+  setFeatureNames(names: string[]): void;
+  /** [sync] Number of features the booster expects. */
+  numFeatures(): number;
+  /** [sync] Number of boosted rounds (XGBoosterBoostedRounds). */
+  boostedRounds(): number;
+  /** [sync] Reads a string attribute (null if absent). */
+  getAttr(name: string): string | null;
+  /** [sync] Sets a string attribute (null deletes it). */
+  setAttr(name: string, value: string | null): void;
+  /** [sync] Frees the booster (deferred while a worker uses it). Idempotent. */
+  dispose(): void;
+}
+export interface NativeBoosterConstructor {
+  /** [sync] A booster cached on `dmats` (the training matrix first); [] for a booster to load into. */
+  new (dmats: NativeDMatrix[]): NativeBooster;
+}
+
+/** One line of CRFsuite's training log, forwarded as it is written. */
+export type NativeLogCallback = (line: string) => void;
+
+/** Result of CrfTrainer.train. */
+export interface NativeTrainResult {
+  /** CRFsuite's return code (0 = success). */
+  status: number;
+}
+
+/** CRFsuite trainer (crf1d graphical model) with one algorithm. */
+export interface NativeCrfTrainer {
+  /** [sync] Names of the algorithm's parameters. */
+  params(): string[];
+  /** [sync] Sets a parameter (throws CRFSUITE_ERROR for unknown names / bad values). */
+  set(name: string, value: string): void;
+  /** [sync] Reads a parameter's value as a string. */
+  get(name: string): string;
+  /** [sync] Help text of a parameter: "type: description". */
+  help(name: string): string;
+  /** [sync] Appends a sequence; `group` is the holdout group number (>= 0). */
+  append(items: NativeItem[], labels: string[], group: number): void;
+  /** [sync] Drops all appended data. */
+  clear(): void;
+  /**
+   * [async] Trains off the event loop and writes the model to `modelFile`.
+   * `holdout` is the group to evaluate on each iteration (-1 = none).
+   * `onLog` receives every log line (in order, on the main thread).
+   * Rejects with CANCELLED if cancel() was called; CRFsuite offers no abort
+   * hook, so cancellation takes effect once the library returns — callers
+   * that need to stop at once run the trainer in a child process (core does).
+   */
+  train(modelFile: string, holdout: number, onLog: NativeLogCallback): Promise<NativeTrainResult>;
+  /** [sync] Requests cancellation of a running train(). */
+  cancel(): void;
+  /** [sync] Frees the trainer (deferred while training). Idempotent. */
+  dispose(): void;
+}
+export interface NativeCrfTrainerConstructor {
+  /** [sync] algorithm: "lbfgs" | "l2sgd" | "ap" | "pa" | "arow". */
+  new (algorithm: string): NativeCrfTrainer;
+}
+
+/** Result of tagging one sequence. */
+export interface NativeTagResult {
+  /** One label per item (Viterbi path). */
+  labels: string[];
+  /** Probability of the Viterbi path, exp(score - lognorm). Only when asked. */
+  probability?: number;
+  /** items x labels marginals, row-major, label order = tagger.labels(). Only when asked. */
+  marginals?: Float64Array;
+}
+
+/** CRFsuite tagger over one model. Not shared between threads: the addon serialises access. */
+export interface NativeCrfTagger {
+  /** [sync] Labels of the model, in model order. */
+  labels(): string[];
+  /** [sync] Attributes of the model, in model order. */
+  attributes(): string[];
+  /** [sync] Tags one sequence. */
+  tag(items: NativeItem[], probability: boolean, marginals: boolean): NativeTagResult;
+  /** [async] Tags many sequences off the event loop. */
+  tagMany(sequences: NativeItem[][], probability: boolean, marginals: boolean): Promise<NativeTagResult[]>;
+  /** [sync] Probability of a given label path for the sequence. */
+  probability(items: NativeItem[], labels: string[]): number;
+  /** [sync] Frees the tagger (deferred while a worker uses it). Idempotent. */
+  dispose(): void;
+}
+export interface NativeCrfTaggerConstructor {
+  /** [sync] Opens a model file. */
+  fromFile(file: string): NativeCrfTagger;
+  /** [sync] Opens a model held in memory (the addon keeps its own copy). */
+  fromBuffer(data: Buffer): NativeCrfTagger;
+}
+
+/** The addon's exports. */
+export interface NativeBinding {
+  /** Library versions: XGBoost "1.7.4", CRFsuite "0.12.2". */
+  versions(): { xgboost: string; crfsuite: string };
+  DMatrix: NativeDMatrixConstructor;
+  Booster: NativeBoosterConstructor;
+  CrfTrainer: NativeCrfTrainerConstructor;
+  CrfTagger: NativeCrfTaggerConstructor;
+}
+
+/** Where the addon is looked up; MLBRIDGE_NATIVE overrides (e.g. a sanitizer build). */
+export const bindingPath =
+  process.env.MLBRIDGE_NATIVE ?? path.resolve(__dirname, "../../../native/build/Release/mlbridge.node");
+
+let loaded: NativeBinding | undefined;
+
+/** Loads the addon once. Throws a clear error naming the build command when it is missing. */
+export function binding(): NativeBinding {
+  if (loaded) return loaded;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    loaded = require(bindingPath) as NativeBinding;
+  } catch (err) {
+    const e = new Error(
+      `cannot load the mlbridge native addon at ${bindingPath}: ${(err as Error).message}. ` +
+        "Build it with `npx nx run native:build` (needs libxgboost-dev: run `npm run setup`).",
+    );
+    (e as Error & { code: string }).code = "NATIVE_NOT_BUILT";
+    throw e;
+  }
+  return loaded;
+}
