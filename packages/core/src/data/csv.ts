@@ -1,0 +1,138 @@
+import { isUtf8 } from "node:buffer";
+import { parse } from "csv-parse";
+import { InvalidInputError } from "../errors";
+
+/** Where CSV data comes from: bytes, text, or a stream of byte chunks split anywhere. */
+export type CsvSource = Buffer | Uint8Array | string | AsyncIterable<Uint8Array | string>;
+
+/** A parsed CSV table: the header, the rows and the file line where each row starts. */
+export interface CsvTable {
+  /** Column names from the header row (BOM removed). */
+  header: string[];
+  /** Data rows; every row has header.length fields. */
+  rows: string[][];
+  /** 1-based file line on which each row starts. */
+  lines: number[];
+  /** Column name → index. */
+  index: Map<string, number>;
+}
+
+/** Options of readCsv. */
+export interface ReadCsvOptions {
+  /** Columns that must be in the header (error names the first missing one). */
+  required?: readonly string[];
+  /** What the file is, for messages (e.g. "NER training CSV"). */
+  what?: string;
+}
+
+const SLICE = 64 * 1024;
+
+async function* chunksOf(source: CsvSource): AsyncGenerator<Buffer> {
+  if (typeof source === "string") source = Buffer.from(source, "utf8");
+  if (source instanceof Uint8Array) {
+    const buf = Buffer.isBuffer(source) ? source : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+    for (let i = 0; i < buf.length; i += SLICE) yield buf.subarray(i, i + SLICE);
+    return;
+  }
+  for await (const chunk of source) yield typeof chunk === "string" ? Buffer.from(chunk, "utf8") : Buffer.from(chunk);
+}
+
+/** Finds the 1-based line of the first invalid UTF-8 sequence in `buf`. */
+function firstBadUtf8Line(buf: Buffer): number {
+  let line = 1;
+  let start = 0;
+  while (start <= buf.length) {
+    let end = buf.indexOf(0x0a, start);
+    if (end < 0) end = buf.length;
+    if (!isUtf8(buf.subarray(start, end))) return line;
+    start = end + 1;
+    line++;
+  }
+  return line;
+}
+
+/**
+ * Reads a CSV file with a header row, streaming (the event loop is not blocked
+ * by large files). RFC 4180 quoting is supported, including newlines inside
+ * quoted fields. A UTF-8 BOM is dropped.
+ *
+ * @throws InvalidInputError naming the line (and column where it applies) for:
+ *   an empty file, a header without rows, duplicated or missing columns,
+ *   rows with a different number of fields, malformed quoting, invalid UTF-8.
+ */
+export async function readCsv(source: CsvSource, options: ReadCsvOptions = {}): Promise<CsvTable> {
+  const what = options.what ?? "CSV";
+  const parser = parse({ bom: true, info: true, skip_empty_lines: true, relax_quotes: false });
+  let header: string[] | undefined;
+  const rows: string[][] = [];
+  const lines: number[] = [];
+  let bytes = 0;
+  let badLine = 0;
+  let carry: Buffer = Buffer.alloc(0);
+
+  const feed = (async () => {
+    for await (const chunk of chunksOf(source)) {
+      bytes += chunk.length;
+      // Validate UTF-8 on whole lines so a multi-byte character split across chunks is fine.
+      const joined = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+      const cut = joined.lastIndexOf(0x0a) + 1;
+      const complete = joined.subarray(0, cut);
+      carry = Buffer.from(joined.subarray(cut));
+      if (!badLine && complete.length && !isUtf8(complete)) badLine = -1;
+      if (badLine) break;
+      if (!parser.write(complete.toString("utf8"))) await new Promise((r) => parser.once("drain", r));
+    }
+    if (!badLine && carry.length) {
+      if (!isUtf8(carry)) badLine = -1;
+      else parser.write(carry.toString("utf8"));
+    }
+    parser.end();
+  })();
+  feed.catch((err) => parser.destroy(err as Error));
+
+  try {
+    for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      if (badLine) break;
+      if (!header) {
+        header = rec.record.map((h) => h.trim());
+        continue;
+      }
+      rows.push(rec.record);
+      lines.push(rec.info.lines - countNewlines(rec.record));
+    }
+  } catch (err) {
+    const e = err as { lines?: number; message: string; code?: string };
+    if (e.code?.startsWith("CSV_")) {
+      const line = typeof e.lines === "number" ? e.lines : undefined;
+      throw new InvalidInputError(`${what}${line ? ` line ${line}` : ""}: ${e.message.replace(/ on line \d+$/, "")}`);
+    }
+    throw err;
+  }
+  await feed.catch(() => undefined);
+  if (badLine) {
+    // Re-read to locate the line: only on this error path.
+    const all: Buffer[] = [];
+    for await (const c of chunksOf(source)) all.push(c);
+    throw new InvalidInputError(`${what} line ${firstBadUtf8Line(Buffer.concat(all))}: text is not valid UTF-8`);
+  }
+  if (bytes === 0 || !header) throw new InvalidInputError(`${what}: the file is empty`);
+  const index = new Map<string, number>();
+  header.forEach((name, i) => {
+    const prev = index.get(name);
+    if (prev !== undefined) {
+      throw new InvalidInputError(`${what} line 1: column ${JSON.stringify(name)} appears twice (columns ${prev + 1} and ${i + 1})`);
+    }
+    index.set(name, i);
+  });
+  for (const col of options.required ?? []) {
+    if (!index.has(col)) throw new InvalidInputError(`${what} line 1: missing column ${JSON.stringify(col)}`);
+  }
+  if (rows.length === 0) throw new InvalidInputError(`${what}: the file has a header but no data rows`);
+  return { header, rows, lines, index };
+}
+
+function countNewlines(fields: string[]): number {
+  let n = 0;
+  for (const f of fields) for (let i = f.indexOf("\n"); i >= 0; i = f.indexOf("\n", i + 1)) n++;
+  return n;
+}

@@ -1,0 +1,21 @@
+/**
+ * @mlbridge/core — the book's two pipelines (CRFsuite NER, XGBoost iris) and
+ * the word count as a typed library over the native addon.
+ */
+export * from "./errors";
+export { binding, bindingPath } from "./binding";
+export type { NativeItem, NativeAttribute } from "./binding";
+export { readCsv, type CsvSource, type CsvTable } from "./data/csv";
+export { seededSplit, shuffledIndices } from "./random";
+export * from "./text/wordcount";
+export * from "./crf/features";
+export * from "./crf/data";
+export * from "./crf/metrics";
+export * from "./crf/model";
+export * from "./crf/train";
+export * from "./crf/pipeline";
+export * from "./xgboost/data";
+export * from "./xgboost/params";
+export * from "./xgboost/model";
+export * from "./xgboost/train";
+export * from "./xgboost/pipeline";

@@ -1,0 +1,219 @@
+import { binding, type NativeBooster, type NativePredictOptions } from "../binding";
+import { MlBridgeError, InvalidInputError, awaitNative, callNative, invalidArgument } from "../errors";
+
+/** What predict returns: the objective's output, class probabilities, or margins. */
+export type PredictOutput = "default" | "probabilities" | "margins";
+
+/** Predictions for `rows` rows, `cols` values each (row-major). */
+export interface XgbPrediction {
+  rows: number;
+  cols: number;
+  values: Float32Array;
+  /** For classifiers with class names: the predicted class of each row. */
+  classNames?: string[];
+}
+
+/** XGBoost version bound by the addon. */
+export function xgboostVersion(): string {
+  return binding().versions().xgboost;
+}
+
+const CLASS_NAMES_ATTR = "mlbridge_class_names";
+/** Inputs with more values than this are predicted off the event loop. */
+const ASYNC_VALUES = 64 * 1024;
+
+function compareVersions(a: number[], b: number[]): number {
+  for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) - (b[i] ?? 0);
+  return 0;
+}
+
+/** Reads the `version` an XGBoost JSON or UBJ model declares, if it can be found. */
+export function declaredModelVersion(bytes: Buffer): number[] | undefined {
+  const head = bytes.subarray(0, Math.min(bytes.length, 1 << 20));
+  const json = /"version"\s*:\s*\[\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\]/.exec(head.toString("latin1"));
+  if (json) return [Number(json[1]), Number(json[2]), Number(json[3])];
+  const key = head.indexOf("version", 0, "latin1");
+  if (key < 0) return undefined;
+  let p = key + 7;
+  if (head[p++] !== 0x5b) return undefined; // '['
+  let type: number | undefined;
+  if (head[p] === 0x24) {
+    type = head[p + 1];
+    p += 2;
+    if (head[p] === 0x23) p += 3; // '#', count type, count (small)
+  }
+  const out: number[] = [];
+  const sizes: Record<number, number> = { 0x69: 1, 0x55: 1, 0x49: 2, 0x6c: 4, 0x4c: 8 };
+  for (let i = 0; i < 3 && p < head.length; i++) {
+    const t = type ?? head[p++];
+    const size = sizes[t];
+    if (!size) return undefined;
+    if (size === 1) out.push(t === 0x69 ? head.readInt8(p) : head[p]);
+    else if (size === 2) out.push(head.readInt16BE(p));
+    else if (size === 4) out.push(head.readInt32BE(p));
+    else out.push(Number(head.readBigInt64BE(p)));
+    p += size;
+  }
+  return out.length === 3 ? out : undefined;
+}
+
+/**
+ * An XGBoost booster held in memory with what mlbridge knows about it
+ * (objective, classes, feature names). Predictions on one booster are
+ * serialised by the addon; one XgbModel serves concurrent requests.
+ */
+export class XgbModel {
+  readonly objective: string;
+  readonly numClass: number;
+  readonly numFeatures: number;
+  readonly featureNames: string[];
+  private names: string[];
+
+  /** Wraps a booster; takes ownership. */
+  constructor(private readonly booster: NativeBooster) {
+    const config = JSON.parse(callNative(() => booster.saveConfig())) as {
+      learner?: { objective?: { name?: string }; learner_model_param?: { num_class?: string } };
+    };
+    this.objective = config.learner?.objective?.name ?? "";
+    this.numClass = Number(config.learner?.learner_model_param?.num_class ?? 0);
+    this.numFeatures = callNative(() => booster.numFeatures());
+    this.featureNames = callNative(() => booster.getFeatureNames());
+    const names = callNative(() => booster.getAttr(CLASS_NAMES_ATTR));
+    this.names = names ? (JSON.parse(names) as string[]) : [];
+  }
+
+  /**
+   * Loads a model from XGBoost JSON or UBJ bytes.
+   * @throws InvalidInputError for bytes that are not a model
+   * @throws MlBridgeError FAILED_PRECONDITION when the model is newer than the bound XGBoost can read
+   */
+  static fromBuffer(bytes: Buffer): XgbModel {
+    if (!Buffer.isBuffer(bytes) || bytes.length === 0) throw invalidArgument("bytes", "a non-empty Buffer", bytes);
+    const booster = callNative(() => new (binding().Booster)([]));
+    try {
+      callNative(() => booster.loadModelFromBuffer(bytes));
+      return new XgbModel(booster);
+    } catch (err) {
+      booster.dispose();
+      const declared = declaredModelVersion(bytes);
+      const mine = xgboostVersion();
+      const reason = (err as Error).message;
+      if (declared && compareVersions(declared, mine.split(".").map(Number)) > 0) {
+        throw new MlBridgeError(
+          "FAILED_PRECONDITION",
+          `the model was saved by XGBoost ${declared.join(".")}, which the server's XGBoost ${mine} cannot read: ${reason}`,
+        );
+      }
+      throw new InvalidInputError(`not an XGBoost model this server can read (XGBoost ${mine}): ${reason}`);
+    }
+  }
+
+  /** Sets class names (stored inside the model as an attribute). */
+  static attachClassNames(booster: NativeBooster, classNames: string[]): void {
+    callNative(() => booster.setAttr(CLASS_NAMES_ATTR, classNames.length ? JSON.stringify(classNames) : null));
+  }
+
+  /** Class names by class index ([] when unknown). */
+  get classNames(): string[] {
+    return this.names;
+  }
+
+  /** Sets the class names (stored inside the model, so exports keep them). */
+  setClassNames(classNames: string[]): void {
+    if (!Array.isArray(classNames) || classNames.some((c) => typeof c !== "string" || c === "")) {
+      throw invalidArgument("class_names", "a list of non-empty names", classNames);
+    }
+    if (this.numClass > 1 && classNames.length && classNames.length !== this.numClass) {
+      throw new InvalidInputError(`class_names: the model has ${this.numClass} classes, got ${classNames.length} names`);
+    }
+    XgbModel.attachClassNames(this.booster, classNames);
+    this.names = [...classNames];
+  }
+
+  /** Whether predictions are classes. */
+  get isClassifier(): boolean {
+    return this.objective.startsWith("multi:") || this.objective.startsWith("binary:");
+  }
+
+  /** Serialises the model (class names included). */
+  toBuffer(format: "ubj" | "json" = "ubj"): Buffer {
+    return callNative(() => this.booster.saveModelToBuffer(format));
+  }
+
+  /** Boosted rounds. */
+  rounds(): number {
+    return callNative(() => this.booster.boostedRounds());
+  }
+
+  private check(values: Float32Array, rows: number, cols: number): void {
+    if (!(values instanceof Float32Array)) throw invalidArgument("values", "a Float32Array", values);
+    if (!Number.isInteger(rows) || rows <= 0) throw invalidArgument("rows", "a positive integer", rows);
+    if (!Number.isInteger(cols) || cols <= 0) throw invalidArgument("cols", "a positive integer", cols);
+    if (values.length !== rows * cols) throw invalidArgument("values", `${rows}×${cols} = ${rows * cols} values`, values);
+    if (this.numFeatures && cols !== this.numFeatures) {
+      throw new InvalidInputError(`cols: the model expects ${this.numFeatures} features per row, got ${cols}`);
+    }
+  }
+
+  private finish(output: PredictOutput, rows: number, raw: { shape: number[]; values: Float32Array }): XgbPrediction {
+    let values = raw.values;
+    let cols = rows ? values.length / rows : 0;
+    if (output === "probabilities" && this.objective === "multi:softmax") values = softmaxRows(values, rows, cols);
+    const pred: XgbPrediction = { rows, cols, values };
+    if (this.isClassifier && this.classNames.length && output !== "margins") pred.classNames = this.decode(values, rows, cols, output);
+    return pred;
+  }
+
+  private decode(values: Float32Array, rows: number, cols: number, output: PredictOutput): string[] {
+    const names: string[] = [];
+    for (let r = 0; r < rows; r++) {
+      let k: number;
+      if (cols === 1) {
+        const v = values[r];
+        k = this.objective === "multi:softmax" && output === "default" ? Math.round(v) : v > 0.5 ? 1 : 0;
+      } else {
+        k = 0;
+        for (let c = 1; c < cols; c++) if (values[r * cols + c] > values[r * cols + k]) k = c;
+      }
+      names.push(this.classNames[k] ?? String(k));
+    }
+    return names;
+  }
+
+  private options(output: PredictOutput): NativePredictOptions {
+    const margins = output === "margins" || (output === "probabilities" && this.objective === "multi:softmax");
+    return { type: margins ? 1 : 0, iterationBegin: 0, iterationEnd: 0, strictShape: false, missing: Number.NaN };
+  }
+
+  /** Predicts on the calling thread (fast path for a few rows). */
+  predict(values: Float32Array, rows: number, cols: number, output: PredictOutput = "default"): XgbPrediction {
+    this.check(values, rows, cols);
+    const raw = callNative(() => this.booster.predictDense(values, rows, cols, this.options(output)));
+    return this.finish(output, rows, raw);
+  }
+
+  /** Predicts; inputs larger than 64 Ki values run off the event loop. */
+  async predictAsync(values: Float32Array, rows: number, cols: number, output: PredictOutput = "default"): Promise<XgbPrediction> {
+    this.check(values, rows, cols);
+    if (values.length <= ASYNC_VALUES) return this.predict(values, rows, cols, output);
+    const raw = await awaitNative(this.booster.predictDenseAsync(values, rows, cols, this.options(output)));
+    return this.finish(output, rows, raw);
+  }
+
+  /** Frees the booster (deferred while a prediction runs). Idempotent. */
+  dispose(): void {
+    this.booster.dispose();
+  }
+}
+
+function softmaxRows(values: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let r = 0; r < rows; r++) {
+    let max = -Infinity;
+    for (let c = 0; c < cols; c++) max = Math.max(max, values[r * cols + c]);
+    let sum = 0;
+    for (let c = 0; c < cols; c++) sum += out[r * cols + c] = Math.exp(values[r * cols + c] - max);
+    for (let c = 0; c < cols; c++) out[r * cols + c] /= sum;
+  }
+  return out;
+}

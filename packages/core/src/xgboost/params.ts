@@ -1,0 +1,61 @@
+import { InvalidInputError } from "../errors";
+
+/**
+ * XGBoost 1.7 parameters accepted by training (general, booster, tree and
+ * learning-task parameters). XGBoost itself only warns about unknown names,
+ * which hides typos; mlbridge rejects them.
+ */
+export const XGBOOST_PARAMS = new Set([
+  "booster", "verbosity", "nthread", "disable_default_eval_metric", "validate_parameters", "seed", "seed_per_iteration", "random_state",
+  "eta", "learning_rate", "gamma", "min_split_loss", "max_depth", "min_child_weight", "max_delta_step", "subsample", "sampling_method",
+  "colsample_bytree", "colsample_bylevel", "colsample_bynode", "lambda", "reg_lambda", "alpha", "reg_alpha", "tree_method", "sketch_eps",
+  "scale_pos_weight", "updater", "refresh_leaf", "process_type", "grow_policy", "max_leaves", "max_bin", "predictor", "num_parallel_tree",
+  "monotone_constraints", "interaction_constraints", "max_cat_to_onehot", "max_cat_threshold", "multi_strategy",
+  "sample_type", "normalize_type", "rate_drop", "one_drop", "skip_drop", "feature_selector", "top_k",
+  "objective", "base_score", "eval_metric", "num_class", "tweedie_variance_power", "huber_slope", "quantile_alpha", "aft_loss_distribution",
+  "lambdarank_pair_method", "lambdarank_num_pair_per_sample", "lambdarank_unbiased", "lambdarank_bias_norm", "ndcg_exp_gain",
+  "single_precision_histogram", "deterministic_histogram", "gpu_id", "max_cached_hist_node",
+]);
+
+/** A named training preset. */
+export interface XgbPreset {
+  params: Record<string, string>;
+  numRounds: number;
+  testFraction: number;
+  validationFraction: number;
+}
+
+/** The book's iris classifier: multi:softmax, 3 classes, depth 2, eta 1, 2 rounds, 20% test, 20% validation. */
+export const XGB_PRESETS: Record<string, XgbPreset> = {
+  iris: {
+    params: { objective: "multi:softmax", num_class: "3", max_depth: "2", eta: "1" },
+    numRounds: 2,
+    testFraction: 0.2,
+    validationFraction: 0.2,
+  },
+};
+
+/**
+ * Returns a preset by name.
+ * @throws InvalidInputError naming the known presets
+ */
+export function xgbPreset(name: string): XgbPreset {
+  const p = Object.hasOwn(XGB_PRESETS, name) ? XGB_PRESETS[name] : undefined;
+  if (!p) throw new InvalidInputError(`preset: unknown preset ${JSON.stringify(name)} (known: ${Object.keys(XGB_PRESETS).join(", ")})`);
+  return p;
+}
+
+/**
+ * Checks parameter names and stringifies values.
+ * @throws InvalidInputError naming an unknown or empty parameter
+ */
+export function checkXgbParams(params: Record<string, string | number>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(params)) {
+    if (!XGBOOST_PARAMS.has(name)) throw new InvalidInputError(`parameters.${name}: unknown XGBoost parameter`);
+    const value = String(raw).trim();
+    if (value === "") throw new InvalidInputError(`parameters.${name}: empty value`);
+    out[name] = value;
+  }
+  return out;
+}

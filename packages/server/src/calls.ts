@@ -1,0 +1,102 @@
+import { status, type ServerDuplexStream, type ServerReadableStream, type ServerUnaryCall, type sendUnaryData, type ServerWritableStream } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { statusError, toServiceError } from "./errors";
+
+/**
+ * grpc-js only catches synchronous throws from handlers: every async handler
+ * goes through one of these wrappers, which turn a rejection into the call's status.
+ */
+export function unary<Req, Res>(log: Logger, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res> | Res) {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    Promise.resolve()
+      .then(() => fn(call.request, call))
+      .then(
+        (res) => callback(null, res),
+        (err) => callback(toServiceError(err, log)),
+      );
+  };
+}
+
+/** Client-streaming handler wrapper. */
+export function clientStream<Req, Res>(log: Logger, fn: (call: ServerReadableStream<Req, Res>) => Promise<Res>) {
+  return (call: ServerReadableStream<Req, Res>, callback: sendUnaryData<Res>): void => {
+    fn(call).then(
+      (res) => callback(null, res),
+      (err) => {
+        call.destroy(); // stop reading whatever the client still sends
+        callback(toServiceError(err, log));
+      },
+    );
+  };
+}
+
+/** Server- or bidi-streaming handler wrapper: ends the call with OK or the error's status. */
+export function serverStream<Req, Res, C extends ServerWritableStream<Req, Res> | ServerDuplexStream<Req, Res>>(
+  log: Logger,
+  fn: (call: C) => Promise<void>,
+) {
+  return (call: C): void => {
+    fn(call).then(
+      () => {
+        if (!call.cancelled) call.end();
+      },
+      (err) => {
+        if (!call.cancelled) call.emit("error", toServiceError(err, log));
+      },
+    );
+  };
+}
+
+/** An AbortSignal that fires when the client cancels the call or its deadline passes. */
+export function callSignal(call: { cancelled: boolean; once(event: "cancelled", fn: () => void): unknown }): AbortSignal {
+  const ac = new AbortController();
+  if (call.cancelled) ac.abort();
+  else call.once("cancelled", () => ac.abort());
+  return ac.signal;
+}
+
+/** Iterates a readable call's messages, one at a time (backpressure included). */
+export async function* messages<T>(call: AsyncIterable<unknown>): AsyncGenerator<T> {
+  for await (const m of call) yield m as T;
+}
+
+/**
+ * Reads the first message of a header-then-data stream and returns it with an
+ * iterator over the rest.
+ * @throws INVALID_ARGUMENT when the stream is empty or does not start with a header
+ */
+export async function headerThenData<T extends { payload?: { $case: string; value: unknown } }, H>(
+  stream: AsyncIterable<unknown>,
+  headerCase: string,
+): Promise<{ header: H; rest: AsyncGenerator<T> }> {
+  const it = messages<T>(stream);
+  const first = await it.next();
+  if (first.done) throw statusError(status.INVALID_ARGUMENT, "the stream ended before the header message");
+  if (first.value.payload?.$case !== headerCase) {
+    throw statusError(status.INVALID_ARGUMENT, `the first message must be the ${headerCase}, got ${first.value.payload?.$case ?? "an empty message"}`);
+  }
+  return { header: first.value.payload.value as H, rest: it };
+}
+
+/** Counts training slots: more than `max` at once get RESOURCE_EXHAUSTED. */
+export class Slots {
+  private used = 0;
+  constructor(readonly max: number) {}
+  get active(): number {
+    return this.used;
+  }
+  /** Takes a slot; the returned function gives it back (idempotent). */
+  take(what: string): () => void {
+    if (this.used >= this.max) {
+      throw statusError(status.RESOURCE_EXHAUSTED, `too many ${what} running (limit ${this.max}); try again later`);
+    }
+    this.used++;
+    let done = false;
+    return () => {
+      if (!done) {
+        done = true;
+        this.used--;
+      }
+    };
+  }
+}

@@ -1,0 +1,128 @@
+import { parseArgs } from "node:util";
+import os from "node:os";
+import path from "node:path";
+
+/** Server configuration: CLI flags, each also settable by an environment variable. */
+export interface ServerConfig {
+  /** Bind address (MLBRIDGE_HOST); default 127.0.0.1 — loopback only. */
+  host: string;
+  /** Port (MLBRIDGE_PORT); default 50051; 0 picks a free one. */
+  port: number;
+  /** Model store directory (MLBRIDGE_MODEL_DIR); default ~/.mlbridge/models. */
+  modelDir: string;
+  /** Largest gRPC message accepted or sent, bytes (MLBRIDGE_MAX_MESSAGE_BYTES); default 64 MiB. */
+  maxMessageBytes: number;
+  /** Largest training upload (all chunks), bytes (MLBRIDGE_MAX_UPLOAD_BYTES); default 1 GiB. */
+  maxUploadBytes: number;
+  /** Trainings running at once (MLBRIDGE_MAX_TRAININGS); default 2; more get RESOURCE_EXHAUSTED. */
+  maxTrainings: number;
+  /** Models kept loaded in memory (MLBRIDGE_CACHE_SIZE); default 64. */
+  cacheSize: number;
+  /** Concurrent streams per HTTP/2 connection (MLBRIDGE_MAX_STREAMS); default 100. */
+  maxConcurrentStreams: number;
+  /** TLS certificate chain, PEM file (MLBRIDGE_TLS_CERT). */
+  tlsCert?: string;
+  /** TLS private key, PEM file (MLBRIDGE_TLS_KEY). */
+  tlsKey?: string;
+  /** CA bundle, PEM file: when set, clients must present a certificate it signed (mutual TLS) (MLBRIDGE_TLS_CA). */
+  tlsCa?: string;
+  /** Bearer token required on every RPC but health (MLBRIDGE_AUTH_TOKEN). */
+  authToken?: string;
+  /** Prometheus metrics port (MLBRIDGE_METRICS_PORT); 0 = off (default). */
+  metricsPort: number;
+  /** Prometheus metrics bind address (MLBRIDGE_METRICS_HOST); default the gRPC host. */
+  metricsHost?: string;
+  /** File to write the bound port to once serving (for tests and supervisors). */
+  portFile?: string;
+  /** Seconds to let in-flight calls finish on SIGTERM/SIGINT (MLBRIDGE_GRACE_SECONDS); default 10. */
+  graceSeconds: number;
+  /** Log level (MLBRIDGE_LOG_LEVEL); default info. */
+  logLevel: string;
+}
+
+const FLAGS = {
+  host: { type: "string", env: "MLBRIDGE_HOST" },
+  port: { type: "string", env: "MLBRIDGE_PORT" },
+  "model-dir": { type: "string", env: "MLBRIDGE_MODEL_DIR" },
+  "max-message-bytes": { type: "string", env: "MLBRIDGE_MAX_MESSAGE_BYTES" },
+  "max-upload-bytes": { type: "string", env: "MLBRIDGE_MAX_UPLOAD_BYTES" },
+  "max-trainings": { type: "string", env: "MLBRIDGE_MAX_TRAININGS" },
+  "cache-size": { type: "string", env: "MLBRIDGE_CACHE_SIZE" },
+  "max-streams": { type: "string", env: "MLBRIDGE_MAX_STREAMS" },
+  "tls-cert": { type: "string", env: "MLBRIDGE_TLS_CERT" },
+  "tls-key": { type: "string", env: "MLBRIDGE_TLS_KEY" },
+  "tls-ca": { type: "string", env: "MLBRIDGE_TLS_CA" },
+  "auth-token": { type: "string", env: "MLBRIDGE_AUTH_TOKEN" },
+  "metrics-port": { type: "string", env: "MLBRIDGE_METRICS_PORT" },
+  "metrics-host": { type: "string", env: "MLBRIDGE_METRICS_HOST" },
+  "port-file": { type: "string", env: "MLBRIDGE_PORT_FILE" },
+  "grace-seconds": { type: "string", env: "MLBRIDGE_GRACE_SECONDS" },
+  "log-level": { type: "string", env: "MLBRIDGE_LOG_LEVEL" },
+} as const;
+
+/** Usage text of `mlbridge serve`. */
+export const USAGE = `Usage: mlbridge serve [options]
+
+Options (each also an environment variable):
+  --host ADDR              bind address (MLBRIDGE_HOST, default 127.0.0.1)
+  --port N                 port, 0 = any free one (MLBRIDGE_PORT, default 50051)
+  --model-dir DIR          model store (MLBRIDGE_MODEL_DIR, default ~/.mlbridge/models)
+  --max-message-bytes N    largest gRPC message (MLBRIDGE_MAX_MESSAGE_BYTES, default 67108864)
+  --max-upload-bytes N     largest training upload (MLBRIDGE_MAX_UPLOAD_BYTES, default 1073741824)
+  --max-trainings N        trainings at once (MLBRIDGE_MAX_TRAININGS, default 2)
+  --cache-size N           models kept in memory (MLBRIDGE_CACHE_SIZE, default 64)
+  --max-streams N          concurrent streams per connection (MLBRIDGE_MAX_STREAMS, default 100)
+  --tls-cert FILE          TLS certificate chain, PEM (MLBRIDGE_TLS_CERT)
+  --tls-key FILE           TLS private key, PEM (MLBRIDGE_TLS_KEY)
+  --tls-ca FILE            require client certificates signed by this CA (MLBRIDGE_TLS_CA)
+  --auth-token TOKEN       require "authorization: Bearer TOKEN" (MLBRIDGE_AUTH_TOKEN)
+  --metrics-port N         Prometheus /metrics port, 0 = off (MLBRIDGE_METRICS_PORT, default 0)
+  --metrics-host ADDR      metrics bind address (MLBRIDGE_METRICS_HOST, default --host)
+  --port-file FILE         write the bound port here once serving
+  --grace-seconds N        shutdown grace period (MLBRIDGE_GRACE_SECONDS, default 10)
+  --log-level LEVEL        trace|debug|info|warn|error (MLBRIDGE_LOG_LEVEL, default info)
+`;
+
+function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === "") return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`--${name}: expected an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+  return v;
+}
+
+/**
+ * Reads the configuration from CLI arguments (after `serve`) and the environment;
+ * flags win over variables.
+ * @throws Error naming the flag for a bad value or an unknown flag
+ */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const options = Object.fromEntries(Object.entries(FLAGS).map(([k, v]) => [k, { type: v.type }])) as Record<string, { type: "string" }>;
+  const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  const get = (k: keyof typeof FLAGS): string | undefined => (values[k] as string | undefined) ?? env[FLAGS[k].env] ?? undefined;
+  const tlsCert = get("tls-cert");
+  const tlsKey = get("tls-key");
+  if (!!tlsCert !== !!tlsKey) throw new Error("--tls-cert and --tls-key go together");
+  const tlsCa = get("tls-ca");
+  if (tlsCa && !tlsCert) throw new Error("--tls-ca needs --tls-cert and --tls-key");
+  const logLevel = get("log-level") ?? "info";
+  if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) throw new Error(`--log-level: unknown level ${logLevel}`);
+  return {
+    host: get("host") ?? "127.0.0.1",
+    port: int("port", get("port"), 50051, 0, 65535),
+    modelDir: path.resolve(get("model-dir") ?? path.join(os.homedir(), ".mlbridge", "models")),
+    maxMessageBytes: int("max-message-bytes", get("max-message-bytes"), 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
+    maxUploadBytes: int("max-upload-bytes", get("max-upload-bytes"), 1024 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
+    maxTrainings: int("max-trainings", get("max-trainings"), 2, 1, 1024),
+    cacheSize: int("cache-size", get("cache-size"), 64, 1, 1_000_000),
+    maxConcurrentStreams: int("max-streams", get("max-streams"), 100, 1, 100_000),
+    tlsCert,
+    tlsKey,
+    tlsCa,
+    authToken: get("auth-token") || undefined,
+    metricsPort: int("metrics-port", get("metrics-port"), 0, 0, 65535),
+    metricsHost: get("metrics-host"),
+    portFile: get("port-file"),
+    graceSeconds: int("grace-seconds", get("grace-seconds"), 10, 0, 3600),
+    logLevel,
+  };
+}

@@ -1,0 +1,14 @@
+import type { Logger } from "pino";
+import type { Slots } from "./calls";
+import type { ServerConfig } from "./config";
+import type { Metrics } from "./metrics";
+import type { ModelStore } from "./store";
+
+/** What every service handler gets: the store, the limits, the log and the metrics. */
+export interface ServiceContext {
+  config: ServerConfig;
+  store: ModelStore;
+  log: Logger;
+  trainings: Slots;
+  metrics: Metrics;
+}

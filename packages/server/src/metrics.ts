@@ -1,0 +1,54 @@
+import http from "node:http";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** Prometheus metrics of the server. */
+export interface Metrics {
+  registry: Registry;
+  /** RPC latency by method and status code, seconds. */
+  rpcDuration: Histogram<"method" | "code">;
+  /** Trainings running now. */
+  trainingsInProgress: Gauge;
+  /** Models loaded in memory (read from the store on scrape). */
+  modelsLoaded: Gauge;
+}
+
+/** Creates the registry; `loadedModels` is read at each scrape. */
+export function createMetrics(loadedModels: () => number): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "mlbridge_" });
+  const rpcDuration = new Histogram({
+    name: "mlbridge_rpc_duration_seconds",
+    help: "RPC latency by method and gRPC status code.",
+    labelNames: ["method", "code"] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  const trainingsInProgress = new Gauge({ name: "mlbridge_trainings_in_progress", help: "Trainings running now.", registers: [registry] });
+  const modelsLoaded = new Gauge({
+    name: "mlbridge_models_loaded",
+    help: "Models loaded in memory.",
+    registers: [registry],
+    collect() {
+      this.set(loadedModels());
+    },
+  });
+  return { registry, rpcDuration, trainingsInProgress, modelsLoaded };
+}
+
+/** Serves GET /metrics (Prometheus text format). */
+export function serveMetrics(metrics: Metrics, host: string, port: number): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (req.method !== "GET" || req.url !== "/metrics") {
+      res.writeHead(404).end();
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text),
+      (err: Error) => res.writeHead(500).end(err.message),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}

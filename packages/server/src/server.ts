@@ -1,0 +1,111 @@
+import { readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import type http from "node:http";
+import path from "node:path";
+import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation, protoPath as healthProto } from "grpc-health-check";
+import pino, { type Logger } from "pino";
+import { Slots } from "./calls";
+import type { ServerConfig } from "./config";
+import type { ServiceContext } from "./context";
+import { CrfServiceService } from "./generated/mlbridge/v1/crf_service";
+import { ModelServiceService } from "./generated/mlbridge/v1/model_service";
+import { TextServiceService } from "./generated/mlbridge/v1/text_service";
+import { XgboostServiceService } from "./generated/mlbridge/v1/xgboost_service";
+import { authInterceptor, observeInterceptor } from "./interceptors";
+import { createMetrics, serveMetrics } from "./metrics";
+import { crfService } from "./services/crf";
+import { modelService } from "./services/models";
+import { textService } from "./services/text";
+import { xgboostService } from "./services/xgboost";
+import { ModelStore } from "./store";
+
+/** The folder holding the API definition (served by reflection). */
+export const protoDir = path.resolve(__dirname, "..", "..", "..", "proto");
+const PROTO_FILES = ["crf_service", "xgboost_service", "text_service", "model_service", "types"].map((f) => `mlbridge/v1/${f}.proto`);
+const SERVICES = ["mlbridge.v1.CrfService", "mlbridge.v1.XgboostService", "mlbridge.v1.TextService", "mlbridge.v1.ModelService"];
+
+/** A running server. */
+export interface RunningServer {
+  /** The bound port. */
+  port: number;
+  /** The gRPC server. */
+  server: Server;
+  /** The shared service context (store, limits, metrics). */
+  context: ServiceContext;
+  /** Stops accepting calls, lets in-flight ones finish for `graceSeconds`, then closes everything. */
+  shutdown(graceSeconds?: number): Promise<void>;
+}
+
+function credentials(config: ServerConfig): ServerCredentials {
+  if (!config.tlsCert || !config.tlsKey) return ServerCredentials.createInsecure();
+  return ServerCredentials.createSsl(
+    config.tlsCa ? readFileSync(config.tlsCa) : null,
+    [{ cert_chain: readFileSync(config.tlsCert), private_key: readFileSync(config.tlsKey) }],
+    !!config.tlsCa,
+  );
+}
+
+/** Starts the mlbridge gRPC server with every service, health and reflection. */
+export async function startServer(config: ServerConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
+  const store = await ModelStore.open(config.modelDir, { cacheSize: config.cacheSize, log });
+  const metrics = createMetrics(() => store.loadedCount);
+  const context: ServiceContext = { config, store, log, trainings: new Slots(config.maxTrainings), metrics };
+
+  const interceptors: ServerInterceptor[] = [observeInterceptor(log, metrics)];
+  if (config.authToken) interceptors.push(authInterceptor(config.authToken));
+  const server = new Server({
+    interceptors,
+    "grpc.max_receive_message_length": config.maxMessageBytes,
+    "grpc.max_send_message_length": config.maxMessageBytes,
+    "grpc.max_concurrent_streams": config.maxConcurrentStreams,
+    // Accept client keepalive pings every 10 s (grpc-js and grpc-java defaults are
+    // longer) instead of answering them with GOAWAY too_many_pings.
+    "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.keepalive_time_ms": 60_000,
+    "grpc.keepalive_timeout_ms": 20_000,
+  });
+  server.addService(CrfServiceService, crfService(context));
+  server.addService(XgboostServiceService, xgboostService(context));
+  server.addService(TextServiceService, textService(context));
+  server.addService(ModelServiceService, modelService(context));
+
+  const health = new HealthImplementation(Object.fromEntries(["", ...SERVICES].map((s) => [s, "SERVING" as const])));
+  health.addToServer(server);
+  const definitions = loadSync([...PROTO_FILES, healthProto], { includeDirs: [protoDir, path.dirname(healthProto)], keepCase: true });
+  new ReflectionService(definitions).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}`, credentials(config), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  let metricsServer: http.Server | undefined;
+  if (config.metricsPort) metricsServer = await serveMetrics(metrics, config.metricsHost ?? config.host, config.metricsPort);
+  log.info({ host: config.host, port, modelDir: config.modelDir, tls: !!config.tlsCert, auth: !!config.authToken, metricsPort: config.metricsPort || undefined }, "mlbridge listening");
+  if (config.portFile) await writeFile(config.portFile, `${port}\n`);
+
+  let closing: Promise<void> | undefined;
+  const shutdown = (graceSeconds = config.graceSeconds): Promise<void> =>
+    (closing ??= (async () => {
+      for (const s of ["", ...SERVICES]) health.setStatus(s, "NOT_SERVING");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          log.warn({ graceSeconds }, "grace period over: cancelling the calls still running");
+          server.forceShutdown();
+          resolve();
+        }, graceSeconds * 1000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      metricsServer?.close();
+      store.close();
+      log.info("mlbridge stopped");
+    })());
+  return { port, server, context, shutdown };
+}

@@ -1,0 +1,66 @@
+import { status } from "@grpc/grpc-js";
+import type { CrfModel, XgbModel } from "@mlbridge/core";
+import { invalid, statusError } from "../errors";
+import type { ModelStore } from "../store";
+
+const PROGRESS_EVERY = 4 * 1024 * 1024;
+
+/**
+ * Receives the byte chunks of a header-then-data stream (`chunkCase` messages)
+ * up to `maxBytes`. Messages of another kind go to `other`, which returns
+ * whether it took them.
+ * @returns the bytes, or undefined when no chunk came
+ * @throws RESOURCE_EXHAUSTED past the limit; INVALID_ARGUMENT for a second header or an empty message
+ */
+export async function receiveBytes<T extends { payload?: { $case: string; value: unknown } }>(
+  rest: AsyncIterable<T>,
+  chunkCase: string,
+  maxBytes: number,
+  onProgress: (bytes: number) => void,
+  other: (msg: T, index: number) => boolean = () => false,
+): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  let next = PROGRESS_EVERY;
+  let i = 0;
+  for await (const msg of rest) {
+    i++;
+    const p = msg.payload;
+    if (p?.$case === chunkCase) {
+      const chunk = p.value as Buffer;
+      bytes += chunk.length;
+      if (bytes > maxBytes) throw statusError(status.RESOURCE_EXHAUSTED, `the upload exceeds the server's limit of ${maxBytes} bytes`);
+      chunks.push(chunk);
+      if (bytes >= next) {
+        onProgress(bytes);
+        next = bytes + PROGRESS_EVERY;
+      }
+    } else if (other(msg, i)) {
+      continue;
+    } else if (p?.$case === "header") {
+      throw invalid(`message ${i}`, "the header was sent twice");
+    } else {
+      throw invalid(`message ${i}`, "an empty message (no payload)");
+    }
+  }
+  return chunks.length ? Buffer.concat(chunks, bytes) : undefined;
+}
+
+type Model<K> = K extends "crf" ? CrfModel : XgbModel;
+
+/**
+ * Runs `fn` with a loaded model. If the model was replaced (and its old
+ * version freed) while the request was between awaits, runs once more with
+ * the new version, so that predictions keep working during retraining.
+ */
+export async function withModel<K extends "crf" | "xgboost", T>(store: ModelStore, name: string, kind: K, fn: (model: Model<K>) => Promise<T> | T): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const loaded = await store.load(name, kind);
+    try {
+      return await fn(loaded.model as Model<K>);
+    } catch (err) {
+      if (attempt === 0 && (err as { code?: string }).code === "DISPOSED") continue;
+      throw err;
+    }
+  }
+}

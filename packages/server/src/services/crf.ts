@@ -1,0 +1,237 @@
+import { status, type ServerDuplexStream, type ServerUnaryCall } from "@grpc/grpc-js";
+import {
+  CancelledError,
+  CRF_PRESETS,
+  checkCrfParams,
+  fitCrf,
+  readNerCsv,
+  resolveCrfOptions,
+  type CrfAlgorithm,
+  type CrfFeatureTemplate,
+  type CrfFitOptions,
+  type CrfModel,
+  type CrfSequence,
+  type NativeItem,
+  type TagResult,
+} from "@mlbridge/core";
+import {
+  CrfAlgorithm as ApiAlgorithm,
+  type CrfServiceServer,
+  type CrfServicePredictRequest,
+  type CrfServicePredictResponse,
+  type CrfServiceTagRequest,
+  type CrfServiceTagResponse,
+  type CrfServiceTagStreamRequest,
+  type CrfServiceTagStreamResponse,
+  type CrfServiceTrainRequest,
+  type CrfServiceTrainResponse,
+  type CrfTaggedSequence,
+  type CrfTrainHeader,
+} from "../generated/mlbridge/v1/crf_service";
+import type { TrainProgress } from "../generated/mlbridge/v1/types";
+import { callSignal, headerThenData, serverStream, unary } from "../calls";
+import type { ServiceContext } from "../context";
+import { fromTemplate, toItems, toModelInfo, toTrainingSequence } from "../convert";
+import { invalid, statusError } from "../errors";
+import { checkModelName } from "../store";
+import { receiveBytes, withModel } from "./common";
+
+const ALGORITHMS: Record<number, CrfAlgorithm | undefined> = {
+  [ApiAlgorithm.CRF_ALGORITHM_UNSPECIFIED]: undefined,
+  [ApiAlgorithm.CRF_ALGORITHM_LBFGS]: "lbfgs",
+  [ApiAlgorithm.CRF_ALGORITHM_L2SGD]: "l2sgd",
+  [ApiAlgorithm.CRF_ALGORITHM_AP]: "ap",
+  [ApiAlgorithm.CRF_ALGORITHM_PA]: "pa",
+  [ApiAlgorithm.CRF_ALGORITHM_AROW]: "arow",
+};
+
+/** Checks a training header before any data is read: errors come early. */
+function fitOptions(h: CrfTrainHeader): CrfFitOptions {
+  checkModelName(h.modelName);
+  if (!(h.algorithm in ALGORITHMS)) throw invalid("algorithm", `unknown value ${h.algorithm}`);
+  if (h.seed > Number.MAX_SAFE_INTEGER) throw invalid("seed", "too large");
+  return {
+    preset: h.featurePreset || undefined,
+    template: fromTemplate(h.featureTemplate, "feature_template"),
+    algorithm: ALGORITHMS[h.algorithm],
+    params: h.parameters,
+    testFraction: h.testFraction,
+    noHoldout: h.noHoldout,
+    seed: h.seed,
+  };
+}
+
+function tagResponse(results: TagResult[], labels: string[], marginals: boolean): { sequences: CrfTaggedSequence[]; labels: string[] } {
+  const k = labels.length;
+  return {
+    sequences: results.map((r) => ({
+      labels: r.labels,
+      probability: r.probability ?? 0,
+      marginals: r.marginals
+        ? Array.from({ length: r.labels.length }, (_, i) => ({ probabilities: Array.from(r.marginals!.subarray(i * k, (i + 1) * k)) }))
+        : [],
+    })),
+    labels: marginals ? labels : [],
+  };
+}
+
+async function tagWith(model: CrfModel, sequences: NativeItem[][], probability: boolean, marginals: boolean) {
+  const results = await model.tagMany(sequences, { probability, marginals });
+  return tagResponse(results, model.labels, marginals);
+}
+
+function checkTagRequest(req: { modelName: string; sequences: { items: unknown[] }[] }): void {
+  checkModelName(req.modelName);
+  if (req.sequences.length === 0) throw invalid("sequences", "at least one sequence is required");
+}
+
+/** CrfService: training over a stream, CSV prediction and structured tagging. */
+export function crfService(ctx: ServiceContext): CrfServiceServer {
+  const { store, log, config } = ctx;
+
+  async function train(call: ServerDuplexStream<CrfServiceTrainRequest, CrfServiceTrainResponse>): Promise<void> {
+    const signal = callSignal(call);
+    const started = performance.now();
+    const { header, rest } = await headerThenData<CrfServiceTrainRequest, CrfTrainHeader>(call, "header");
+    const options = fitOptions(header);
+    const resolved = resolveCrfOptions(options);
+    checkCrfParams(resolved.algorithm, resolved.params);
+    const name = header.modelName;
+    if (header.failIfExists && store.has(name)) throw statusError(status.ALREADY_EXISTS, `model '${name}' already exists`);
+    const release = ctx.trainings.take("trainings");
+    ctx.metrics.trainingsInProgress.inc();
+    try {
+      const progress = (p: Partial<TrainProgress>) =>
+        call.write({ event: { $case: "progress", value: { stage: "", iteration: 0, loss: 0, activeFeatures: 0, elapsedSeconds: (performance.now() - started) / 1000, evalLog: "", metrics: {}, bytesReceived: 0, ...p } } });
+      // Receive: CSV chunks or structured sequences, not both.
+      const sequences: CrfSequence[] = [];
+      const csv = await receiveBytes(rest, "csvChunk", config.maxUploadBytes, (bytes) => progress({ stage: "receiving", bytesReceived: bytes }), (msg, i) => {
+        if (msg.payload?.$case === "sequences") {
+          msg.payload.value.sequences.forEach((s, j) => sequences.push(toTrainingSequence(s, `sequences[${i}].sequences[${j}]`)));
+          return true;
+        }
+        return false;
+      });
+      if (signal.aborted) throw new CancelledError("training cancelled");
+      if (csv && sequences.length) throw invalid("payload", "send either csv_chunk or sequences messages, not both");
+      let data: CrfSequence[];
+      let template: CrfFeatureTemplate | undefined = options.template ?? resolved.template;
+      if (csv) {
+        progress({ stage: "preparing", bytesReceived: csv.length });
+        data = (await readNerCsv(csv, resolved.template, true)).sequences;
+      } else if (sequences.length) {
+        data = sequences;
+        if (!options.template) template = undefined; // structured data: the attributes are the caller's
+      } else {
+        throw invalid("payload", "no training data was sent after the header");
+      }
+      const result = await store.withLock(name, async () => {
+        if (header.failIfExists && store.has(name)) throw statusError(status.ALREADY_EXISTS, `model '${name}' already exists`);
+        const fit = await fitCrf(
+          data,
+          {
+            ...options,
+            signal,
+            onProgress: (p) =>
+              progress({ stage: "training", iteration: p.iteration, loss: p.loss ?? 0, activeFeatures: p.activeFeatures ?? 0 }),
+          },
+          resolved,
+        );
+        if (signal.aborted) {
+          fit.model.dispose();
+          throw new CancelledError("training cancelled");
+        }
+        progress({ stage: "saving", iteration: fit.iterations });
+        const m = fit.metrics;
+        const meta = await store.save(
+          {
+            name,
+            kind: "crf",
+            format: "crfsuite",
+            parameters: {
+              algorithm: fit.algorithm,
+              ...(fit.preset ? { feature_preset: fit.preset } : {}),
+              ...fit.params,
+              test_fraction: String(options.noHoldout ? 0 : (options.testFraction ?? 0.2)),
+              seed: String(options.seed ?? 0),
+            },
+            metrics: m ? { book_accuracy: m.bookAccuracy, token_accuracy: m.tokenAccuracy, sequence_accuracy: m.sequenceAccuracy, macro_f1: m.macroF1 } : {},
+            labels: fit.model.labels,
+            featureNames: template ? [...new Set(template.map((f) => f.column))] : [],
+            featureTemplate: template,
+          },
+          fit.model.bytes,
+          fit.model,
+        );
+        return { fit, meta };
+      });
+      const { fit, meta } = result;
+      const m = fit.metrics;
+      call.write({
+        event: {
+          $case: "report",
+          value: {
+            model: toModelInfo(meta),
+            metrics: m
+              ? { bookAccuracy: m.bookAccuracy, tokenAccuracy: m.tokenAccuracy, sequenceAccuracy: m.sequenceAccuracy, macroF1: m.macroF1, labels: m.labels }
+              : undefined,
+            trainSequences: fit.trainSequences,
+            testSequences: fit.testSequences,
+            trainTokens: fit.trainTokens,
+            testTokens: fit.testTokens,
+            trainSeconds: fit.seconds,
+            iterations: fit.iterations,
+            accuracyLine: fit.accuracyLine ?? "",
+          },
+        },
+      });
+      log.info({ model: name, seconds: fit.seconds, metrics: meta.metrics }, "crf model trained");
+    } finally {
+      ctx.metrics.trainingsInProgress.dec();
+      release();
+    }
+  }
+
+  async function predict(req: CrfServicePredictRequest): Promise<CrfServicePredictResponse> {
+    const meta = store.meta(req.modelName);
+    if (meta.kind !== "crf") throw statusError(status.FAILED_PRECONDITION, `model '${req.modelName}' is a ${meta.kind} model, not crf`);
+    if (!req.csv || req.csv.length === 0) throw invalid("csv", "the CSV is empty");
+    const template = meta.featureTemplate ?? CRF_PRESETS.book.template;
+    const data = await readNerCsv(req.csv, template, false);
+    const labels = await withModel(store, req.modelName, "crf", async (model) => {
+      const tagged = await model.tagMany(data.sequences.map((s) => s.items));
+      return tagged.flatMap((t) => t.labels);
+    });
+    return { labels };
+  }
+
+  async function tag(req: CrfServiceTagRequest | CrfServiceTagStreamRequest): Promise<CrfServiceTagResponse> {
+    checkTagRequest(req);
+    const sequences = req.sequences.map((s, i) => toItems(s, `sequences[${i}]`));
+    return withModel(store, req.modelName, "crf", (model) => tagWith(model, sequences, req.includeProbability, req.includeMarginals));
+  }
+
+  async function tagStream(call: ServerDuplexStream<CrfServiceTagStreamRequest, CrfServiceTagStreamResponse>): Promise<void> {
+    let i = 0;
+    for await (const req of call as AsyncIterable<CrfServiceTagStreamRequest>) {
+      let res: CrfServiceTagStreamResponse;
+      try {
+        res = await tag(req);
+      } catch (err) {
+        const e = err as { details?: string; message?: string };
+        if (e && typeof e === "object" && "details" in e) (e as { details: string }).details = `batch ${i}: ${e.details}`;
+        else if (e instanceof Error) e.message = `batch ${i}: ${e.message}`;
+        throw err;
+      }
+      if (!call.write(res)) await new Promise((r) => call.once("drain", r));
+      i++;
+    }
+  }
+
+  return {
+    train: serverStream(log, train),
+    predict: unary(log, predict),
+    tag: unary(log, (req: CrfServiceTagRequest, _call: ServerUnaryCall<CrfServiceTagRequest, CrfServiceTagResponse>) => tag(req)),
+    tagStream: serverStream(log, tagStream),
+  };
+}

@@ -1,0 +1,182 @@
+import { status, type ServerDuplexStream } from "@grpc/grpc-js";
+import { CancelledError, readFeatureCsv, readLabelledCsv, trainXgboost, xgbPreset, checkXgbParams, type PredictOutput, type XgbTrainData } from "@mlbridge/core";
+import {
+  PredictOutput as ApiOutput,
+  type XgboostServiceServer,
+  type XgboostServicePredictRequest,
+  type XgboostServicePredictResponse,
+  type XgboostServiceTrainRequest,
+  type XgboostServiceTrainResponse,
+  type XgboostTrainHeader,
+} from "../generated/mlbridge/v1/xgboost_service";
+import type { DenseMatrix, TrainProgress } from "../generated/mlbridge/v1/types";
+import { callSignal, headerThenData, serverStream, unary } from "../calls";
+import type { ServiceContext } from "../context";
+import { toModelInfo } from "../convert";
+import { invalid, statusError } from "../errors";
+import { checkModelName } from "../store";
+import { receiveBytes, withModel } from "./common";
+
+const OUTPUTS: Record<number, PredictOutput> = {
+  [ApiOutput.PREDICT_OUTPUT_UNSPECIFIED]: "default",
+  [ApiOutput.PREDICT_OUTPUT_PROBABILITIES]: "probabilities",
+  [ApiOutput.PREDICT_OUTPUT_MARGINS]: "margins",
+};
+
+/** Checks a dense matrix message and copies it into a Float32Array. */
+export function matrixValues(m: DenseMatrix | undefined, field: string): { values: Float32Array; rows: number; cols: number } {
+  if (!m) throw invalid(field, "required");
+  if (!m.rows) throw invalid(`${field}.rows`, "must be > 0");
+  if (!m.cols) throw invalid(`${field}.cols`, "must be > 0");
+  if (m.values.length !== m.rows * m.cols) {
+    throw invalid(`${field}.values`, `expected rows × cols = ${m.rows * m.cols} values, got ${m.values.length}`);
+  }
+  return { values: Float32Array.from(m.values), rows: m.rows, cols: m.cols };
+}
+
+/** XgboostService: training over a stream and prediction. */
+export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
+  const { store, log, config } = ctx;
+
+  async function train(call: ServerDuplexStream<XgboostServiceTrainRequest, XgboostServiceTrainResponse>): Promise<void> {
+    const signal = callSignal(call);
+    const started = performance.now();
+    const { header: h, rest } = await headerThenData<XgboostServiceTrainRequest, XgboostTrainHeader>(call, "header");
+    const name = checkModelName(h.modelName);
+    const preset = h.preset ? xgbPreset(h.preset) : undefined;
+    checkXgbParams(h.parameters);
+    if (h.failIfExists && store.has(name)) throw statusError(status.ALREADY_EXISTS, `model '${name}' already exists`);
+    const release = ctx.trainings.take("trainings");
+    ctx.metrics.trainingsInProgress.inc();
+    try {
+      const progress = (p: Partial<TrainProgress>) =>
+        call.write({
+          event: {
+            $case: "progress",
+            value: { stage: "", iteration: 0, loss: 0, activeFeatures: 0, elapsedSeconds: (performance.now() - started) / 1000, evalLog: "", metrics: {}, bytesReceived: 0, ...p },
+          },
+        });
+      const parts: { values: Float32Array; rows: number; labels: Float32Array; weights?: Float32Array }[] = [];
+      let cols = 0;
+      const csv = await receiveBytes(rest, "csvChunk", config.maxUploadBytes, (bytes) => progress({ stage: "receiving", bytesReceived: bytes }), (msg, i) => {
+        if (msg.payload?.$case !== "rows") return false;
+        const r = msg.payload.value;
+        const m = matrixValues(r.features, `message ${i}: rows.features`);
+        if (cols && m.cols !== cols) throw invalid(`message ${i}: rows.features.cols`, `expected ${cols} like the earlier rows, got ${m.cols}`);
+        cols = m.cols;
+        if (r.labels.length !== m.rows) throw invalid(`message ${i}: rows.labels`, `expected ${m.rows} labels, got ${r.labels.length}`);
+        if (r.weights.length && r.weights.length !== m.rows) throw invalid(`message ${i}: rows.weights`, `expected ${m.rows} weights, got ${r.weights.length}`);
+        parts.push({ values: m.values, rows: m.rows, labels: Float32Array.from(r.labels), weights: r.weights.length ? Float32Array.from(r.weights) : undefined });
+        return true;
+      });
+      if (signal.aborted) throw new CancelledError("training cancelled");
+      if (csv && parts.length) throw invalid("payload", "send either csv_chunk or rows messages, not both");
+      let data: XgbTrainData;
+      if (csv) {
+        progress({ stage: "preparing", bytesReceived: csv.length });
+        data = await readLabelledCsv(csv, h.labelColumn || undefined);
+        if (h.classNames.length) data.classNames = h.classNames;
+      } else if (parts.length) {
+        const rows = parts.reduce((a, p) => a + p.rows, 0);
+        const values = new Float32Array(rows * cols);
+        const labels = new Float32Array(rows);
+        const anyWeights = parts.some((p) => p.weights);
+        if (anyWeights && !parts.every((p) => p.weights)) throw invalid("rows.weights", "give weights in every rows message or in none");
+        const weights = anyWeights ? new Float32Array(rows) : undefined;
+        let at = 0;
+        for (const p of parts) {
+          values.set(p.values, at * cols);
+          labels.set(p.labels, at);
+          if (weights) weights.set(p.weights!, at);
+          at += p.rows;
+        }
+        if (h.featureNames.length && h.featureNames.length !== cols) throw invalid("feature_names", `expected ${cols} names, got ${h.featureNames.length}`);
+        data = { values, rows, cols, labels, weights, featureNames: h.featureNames, classNames: h.classNames };
+      } else {
+        throw invalid("payload", "no training data was sent after the header");
+      }
+      const { result, meta } = await store.withLock(name, async () => {
+        if (h.failIfExists && store.has(name)) throw statusError(status.ALREADY_EXISTS, `model '${name}' already exists`);
+        const result = await trainXgboost(data, {
+          preset: h.preset || undefined,
+          params: h.parameters,
+          numRounds: h.numRounds,
+          testFraction: h.testFraction,
+          validationFraction: h.validationFraction,
+          seed: h.seed,
+          signal,
+          onProgress: (p) => progress({ stage: "training", iteration: p.iteration, evalLog: p.evalLog, metrics: p.metrics }),
+        });
+        if (signal.aborted) {
+          result.model.dispose();
+          throw new CancelledError("training cancelled");
+        }
+        progress({ stage: "saving", iteration: result.rounds });
+        const metrics: Record<string, number> = { ...result.metrics };
+        if (result.validationAccuracy !== undefined) metrics.validation_accuracy = result.validationAccuracy;
+        const meta = await store.save(
+          {
+            name,
+            kind: "xgboost",
+            format: "xgboost-ubj",
+            parameters: {
+              ...(h.preset ? { preset: h.preset } : {}),
+              ...result.params,
+              num_rounds: String(result.rounds),
+              test_fraction: String(h.testFraction ?? preset?.testFraction ?? 0.2),
+              validation_fraction: String(h.validationFraction ?? preset?.validationFraction ?? 0),
+              seed: String(h.seed),
+            },
+            metrics,
+            labels: result.model.classNames,
+            featureNames: result.model.featureNames,
+          },
+          result.model.toBuffer("ubj"),
+          result.model,
+        );
+        return { result, meta };
+      });
+      call.write({
+        event: {
+          $case: "report",
+          value: {
+            model: toModelInfo(meta),
+            metrics: result.metrics,
+            trainRows: result.trainRows,
+            testRows: result.testRows,
+            validationRows: result.validationRows,
+            trainSeconds: result.seconds,
+            validationAccuracy: result.validationAccuracy ?? 0,
+            rounds: result.rounds,
+          },
+        },
+      });
+      log.info({ model: name, seconds: result.seconds, metrics: meta.metrics }, "xgboost model trained");
+    } finally {
+      ctx.metrics.trainingsInProgress.dec();
+      release();
+    }
+  }
+
+  async function predict(req: XgboostServicePredictRequest): Promise<XgboostServicePredictResponse> {
+    checkModelName(req.modelName);
+    const output = OUTPUTS[req.output];
+    if (!output) throw invalid("output", `unknown value ${req.output}`);
+    const input = req.input;
+    if (!input) throw invalid("input", "give a matrix or a csv");
+    const meta = store.meta(req.modelName);
+    if (meta.kind !== "xgboost") throw statusError(status.FAILED_PRECONDITION, `model '${req.modelName}' is a ${meta.kind} model, not xgboost`);
+    const pred = await withModel(store, req.modelName, "xgboost", async (model) => {
+      if (input.$case === "matrix") {
+        const m = matrixValues(input.value, "matrix");
+        return model.predictAsync(m.values, m.rows, m.cols, output);
+      }
+      if (input.value.length === 0) throw invalid("csv", "the CSV is empty");
+      const m = await readFeatureCsv(input.value, model.featureNames, model.numFeatures);
+      return model.predictAsync(m.values, m.rows, m.cols, output);
+    });
+    return { rows: pred.rows, cols: pred.cols, values: Array.from(pred.values), classNames: pred.classNames ?? [] };
+  }
+
+  return { train: serverStream(log, train), predict: unary(log, predict) };
+}
