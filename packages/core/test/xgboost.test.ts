@@ -1,0 +1,87 @@
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { fitXgboostCsv, predictXgboostCsv, readFeatureCsv, trainXgboost, XgbModel, type XgbProgress } from "../src";
+import { book } from "./data";
+
+describe("XGBoost: the book's iris pipeline", () => {
+  it("trains the iris preset with per-round eval logs and predicts setosa for predict.csv", async () => {
+    const progress: XgbProgress[] = [];
+    const r = await fitXgboostCsv(book("iris.csv"), { preset: "iris", onProgress: (p) => progress.push(p) });
+    expect(r.rounds).toBe(2);
+    expect([r.trainRows, r.testRows, r.validationRows]).toEqual([90, 30, 30]);
+    expect(progress.map((p) => p.iteration)).toEqual([1, 2]);
+    expect(progress[0].evalLog).toMatch(/^\[0\]\ttrain-merror:[\d.]+\ttest-merror:[\d.]+$/);
+    expect(r.metrics["test-merror"]).toBeLessThan(0.2);
+    expect(r.validationAccuracy).toBeGreaterThan(0.85);
+    expect(r.model.classNames).toEqual(["setosa", "versicolor", "virginica"]);
+    const pred = await predictXgboostCsv(r.model, book("predict.csv"));
+    expect(pred.classNames).toEqual(["setosa"]);
+    r.model.dispose();
+  });
+
+  it("saved and loaded models (JSON and UBJ buffers) predict identically, class names included", async () => {
+    const r = await fitXgboostCsv(book("iris.csv"), { preset: "iris" });
+    const m = await readFeatureCsv(book("iris.csv"), r.model.featureNames, 4);
+    const want = r.model.predict(m.values, m.rows, m.cols, "probabilities");
+    for (const format of ["json", "ubj"] as const) {
+      const copy = XgbModel.fromBuffer(r.model.toBuffer(format));
+      const got = copy.predict(m.values, m.rows, m.cols, "probabilities");
+      expect(Array.from(got.values)).toEqual(Array.from(want.values));
+      expect(copy.classNames).toEqual(["setosa", "versicolor", "virginica"]);
+      expect(copy.featureNames).toEqual(["sepal_length", "sepal_width", "petal_length", "petal_width"]);
+      copy.dispose();
+    }
+    const big = await r.model.predictAsync(new Float32Array(100_000 * 4).fill(5), 100_000, 4);
+    expect(big.rows).toBe(100_000);
+    expect(new Set(big.classNames).size).toBe(1);
+    r.model.dispose();
+  });
+
+  it("probabilities of a softmax model are a distribution per row", async () => {
+    const r = await fitXgboostCsv(book("iris.csv"), { preset: "iris" });
+    const p = r.model.predict(Float32Array.of(5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3), 2, 4, "probabilities");
+    expect(p.cols).toBe(3);
+    expect(p.values[0] + p.values[1] + p.values[2]).toBeCloseTo(1, 5);
+    expect(p.classNames).toEqual(["setosa", "virginica"]);
+    r.model.dispose();
+  });
+});
+
+describe("XGBoost: bad calls", () => {
+  const data = { values: new Float32Array(8), rows: 4, cols: 2, labels: Float32Array.of(0, 1, 0, 1) };
+  const cases: [string, () => Promise<unknown>, RegExp][] = [
+    ["unknown parameter", () => trainXgboost(data, { params: { max_dept: 3 } }), /parameters\.max_dept: unknown XGBoost parameter/],
+    ["unknown preset", () => trainXgboost(data, { preset: "wine" }), /preset: unknown preset "wine"/],
+    ["shape mismatch", () => trainXgboost({ ...data, rows: 5 }), /values: expected 5×2 values/],
+    ["non-finite label", () => trainXgboost({ ...data, labels: Float32Array.of(0, Number.NaN, 0, 1) }), /labels\[1\]: expected a finite number/],
+    ["empty data", () => trainXgboost({ ...data, values: new Float32Array(0), rows: 0, labels: new Float32Array(0) }), /rows: expected a positive integer/],
+    ["class out of range", () => trainXgboost(data, { params: { objective: "multi:softmax", num_class: 1 } }), /labels\[1\]: expected a class index in \[0, 0\]/],
+    ["bad rounds", () => trainXgboost(data, { numRounds: 0 }), /num_rounds/],
+    ["parameter XGBoost rejects", () => trainXgboost(data, { params: { max_depth: "deep" } }), /XGBoost rejected the training/],
+  ];
+  for (const [name, call, message] of cases) {
+    it(name, async () => {
+      await expect(call()).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(message) });
+    });
+  }
+
+  it("rejects random bytes as a model, and wrong feature counts", async () => {
+    expect(() => XgbModel.fromBuffer(randomBytes(200))).toThrowError(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    const r = await fitXgboostCsv(book("iris.csv"), { preset: "iris" });
+    expect(() => r.model.predict(new Float32Array(3), 1, 3)).toThrowError(/cols: the model expects 4 features per row, got 3/);
+    r.model.dispose();
+  });
+
+  it("a newer model than the bound XGBoost names both versions", () => {
+    const json = Buffer.from(JSON.stringify({ learner: {}, version: [9, 0, 0] }));
+    expect(() => XgbModel.fromBuffer(json)).toThrowError(
+      expect.objectContaining({ code: "FAILED_PRECONDITION", message: expect.stringMatching(/saved by XGBoost 9\.0\.0.*XGBoost 1\.7\.\d/) }),
+    );
+  });
+
+  it("cancels between rounds", async () => {
+    const ac = new AbortController();
+    const p = trainXgboost(data, { numRounds: 1000, signal: ac.signal, onProgress: (pr) => pr.iteration === 2 && ac.abort() });
+    await expect(p).rejects.toMatchObject({ code: "CANCELLED" });
+  });
+});

@@ -1,0 +1,104 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { credentials, loadPackageDefinition, Metadata, status, type Client } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { protoPath as healthProto } from "grpc-health-check";
+import { afterEach, describe, expect, it } from "vitest";
+import { expectStatus, startHarness, unary, type Harness } from "./helpers";
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const count = (hh: Harness, md = new Metadata()) => unary(hh.text.countWords.bind(hh.text), { text: "a b a" }, md);
+
+function healthClient(address: string): Client & { check: Function } {
+  const def = loadSync(healthProto, { keepCase: true, enums: String });
+  const pkg = loadPackageDefinition(def) as unknown as { grpc: { health: { v1: { Health: new (a: string, c: unknown) => Client & { check: Function } } } } };
+  return new pkg.grpc.health.v1.Health(address, credentials.createInsecure());
+}
+
+describe("token auth", () => {
+  it("is off by default", async () => {
+    h = await startHarness();
+    expect((await count(h)).totalWords).toBe(3);
+  });
+
+  it("requires the bearer token on every RPC but health", async () => {
+    h = await startHarness(["--auth-token", "s3cret"]);
+    await expectStatus(count(h), status.UNAUTHENTICATED, "missing bearer token");
+    const wrong = new Metadata();
+    wrong.set("authorization", "Bearer nope");
+    await expectStatus(count(h, wrong), status.UNAUTHENTICATED, "invalid bearer token");
+    const right = new Metadata();
+    right.set("authorization", "Bearer s3cret");
+    expect((await count(h, right)).totalWords).toBe(3);
+    const health = healthClient(h.address);
+    const res = await new Promise<{ status: string }>((resolve, reject) => health.check({ service: "" }, (e: Error | null, r: { status: string }) => (e ? reject(e) : resolve(r))));
+    expect(res.status).toBe("SERVING");
+    health.close();
+  });
+});
+
+describe("TLS", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "mlbridge-tls-"));
+  const f = (n: string) => path.join(dir, n);
+  const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
+  ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca", "-keyout", f("ca.key"), "-out", f("ca.pem"));
+  for (const who of ["server", "client"]) {
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${who === "server" ? "localhost" : "client"}`, "-keyout", f(`${who}.key`), "-out", f(`${who}.csr`));
+    const ext = f(`${who}.ext`);
+    require("node:fs").writeFileSync(ext, who === "server" ? "subjectAltName=DNS:localhost,IP:127.0.0.1\n" : "extendedKeyUsage=clientAuth\n");
+    ssl("x509", "-req", "-in", f(`${who}.csr`), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", ext, "-out", f(`${who}.pem`));
+  }
+  const ca = readFileSync(f("ca.pem"));
+  const tlsName = { "grpc.ssl_target_name_override": "localhost", "grpc.default_authority": "localhost" };
+
+  it("serves over server-side TLS and refuses plaintext", async () => {
+    h = await startHarness(["--tls-cert", f("server.pem"), "--tls-key", f("server.key")], { creds: credentials.createSsl(ca), clientOptions: tlsName });
+    expect((await count(h)).totalWords).toBe(3);
+    const { TextServiceClient } = await import("../src/generated/mlbridge/v1/text_service");
+    const plain = new TextServiceClient(h.address, credentials.createInsecure());
+    await expectStatus(unary(plain.countWords.bind(plain), { text: "a" }, new Metadata(), { deadline: Date.now() + 3000 }), status.UNAVAILABLE, /./);
+    plain.close();
+  });
+
+  it("with --tls-ca requires a client certificate (mutual TLS)", async () => {
+    const args = ["--tls-cert", f("server.pem"), "--tls-key", f("server.key"), "--tls-ca", f("ca.pem")];
+    h = await startHarness(args, { creds: credentials.createSsl(ca, readFileSync(f("client.key")), readFileSync(f("client.pem"))), clientOptions: tlsName });
+    expect((await count(h)).totalWords).toBe(3);
+    const { TextServiceClient } = await import("../src/generated/mlbridge/v1/text_service");
+    const anon = new TextServiceClient(h.address, credentials.createSsl(ca), tlsName);
+    await expectStatus(unary(anon.countWords.bind(anon), { text: "a" }, new Metadata(), { deadline: Date.now() + 3000 }), status.UNAVAILABLE, /./);
+    anon.close();
+  });
+});
+
+describe("reflection", () => {
+  it("lists the mlbridge services and describes them to tools like grpcurl", async () => {
+    h = await startHarness();
+    const reflectionProto = path.join(path.dirname(require.resolve("@grpc/reflection/package.json")), "build/proto/grpc/reflection/v1/reflection.proto");
+    const pkg = loadPackageDefinition(loadSync(reflectionProto, { keepCase: true })) as unknown as {
+      grpc: { reflection: { v1: { ServerReflection: new (a: string, c: unknown) => Client & { ServerReflectionInfo: () => NodeJS.ReadWriteStream & { write: Function } } } } };
+    };
+    const client = new pkg.grpc.reflection.v1.ServerReflection(h.address, credentials.createInsecure());
+    const call = client.ServerReflectionInfo();
+    const answers: { list_services_response?: { service: { name: string }[] }; file_descriptor_response?: { file_descriptor_proto: Buffer[] } }[] = [];
+    await new Promise<void>((resolve, reject) => {
+      call.on("data", (a: (typeof answers)[number]) => answers.push(a));
+      call.on("error", reject);
+      call.on("end", () => resolve());
+      call.write({ list_services: "" });
+      call.write({ file_containing_symbol: "mlbridge.v1.CrfService" });
+      call.end();
+    });
+    const names = answers[0].list_services_response!.service.map((s) => s.name);
+    expect(names).toEqual(expect.arrayContaining(["mlbridge.v1.CrfService", "mlbridge.v1.XgboostService", "mlbridge.v1.TextService", "mlbridge.v1.ModelService", "grpc.health.v1.Health"]));
+    expect(answers[1].file_descriptor_response!.file_descriptor_proto.length).toBeGreaterThan(0);
+    client.close();
+  });
+});

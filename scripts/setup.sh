@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what mlbridge needs to build and test, idempotently and quietly:
+#   - Debian packages (libxgboost-dev, a C++ toolchain, Python venv support,
+#     JDK 17 and Maven) with apt-get, as root (or with passwordless sudo);
+#   - the npm workspace's dependencies (npm ci) when package-lock.json changed.
+# The Python virtual environment (clients/python/.venv) and Maven's
+# dependencies are set up by those projects' own nx build targets.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'mlbridge setup: %s\n' "$*" >&2; }
+
+# --- Node -------------------------------------------------------------------
+node_ok=$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); console.log(a>20||(a===20&&b>=17)?1:0)' 2>/dev/null || echo 0)
+if [ "$node_ok" != 1 ]; then
+  say "Node.js >= 20.17 is required (found: $(node --version 2>/dev/null || echo none))."
+  exit 1
+fi
+
+# --- Debian packages --------------------------------------------------------
+missing=()
+[ -f /usr/include/xgboost/c_api.h ] || missing+=(libxgboost-dev)
+command -v g++ >/dev/null || missing+=(g++)
+command -v make >/dev/null || missing+=(make)
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null || missing+=(maven)
+command -v openssl >/dev/null || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then sudo=""
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo"
+  else
+    say "missing Debian packages: ${missing[*]}"
+    say "install them as root:  apt-get update && apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+  say "installing ${missing[*]} with apt-get"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- npm --------------------------------------------------------------------
+stamp=node_modules/.mlbridge-lock.sha
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi
