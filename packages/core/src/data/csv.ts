@@ -1,9 +1,13 @@
 import { isUtf8 } from "node:buffer";
 import { parse } from "csv-parse";
-import { InvalidInputError } from "../errors";
+import { createReadStream } from "node:fs";
+import { InvalidInputError, MlBridgeError } from "../errors";
 
-/** Where CSV data comes from: bytes, text, or a stream of byte chunks split anywhere. */
-export type CsvSource = Buffer | Uint8Array | string | AsyncIterable<Uint8Array | string>;
+/**
+ * Where CSV data comes from: a file path (string), bytes, or a stream of byte
+ * chunks split anywhere (an upload, `fs.createReadStream`).
+ */
+export type CsvSource = string | Buffer | Uint8Array | AsyncIterable<Uint8Array | string>;
 
 /** A parsed CSV table: the header, the rows and the file line where each row starts. */
 export interface CsvTable {
@@ -28,7 +32,16 @@ export interface ReadCsvOptions {
 const SLICE = 64 * 1024;
 
 async function* chunksOf(source: CsvSource): AsyncGenerator<Buffer> {
-  if (typeof source === "string") source = Buffer.from(source, "utf8");
+  if (typeof source === "string") {
+    try {
+      for await (const chunk of createReadStream(source, { highWaterMark: SLICE })) yield chunk as Buffer;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") throw new MlBridgeError("NOT_FOUND", `file not found: ${source}`);
+      throw new InvalidInputError(`cannot read ${source}: ${(err as Error).message}`);
+    }
+    return;
+  }
   if (source instanceof Uint8Array) {
     const buf = Buffer.isBuffer(source) ? source : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
     for (let i = 0; i < buf.length; i += SLICE) yield buf.subarray(i, i + SLICE);
@@ -70,6 +83,15 @@ export async function readCsv(source: CsvSource, options: ReadCsvOptions = {}): 
   let badLine = 0;
   let carry: Buffer = Buffer.alloc(0);
 
+  let linesBefore = 0; // newlines in the bytes already validated
+  const check = (bytes: Buffer): boolean => {
+    if (isUtf8(bytes)) {
+      for (let i = bytes.indexOf(0x0a); i >= 0; i = bytes.indexOf(0x0a, i + 1)) linesBefore++;
+      return true;
+    }
+    badLine = linesBefore + firstBadUtf8Line(bytes);
+    return false;
+  };
   const feed = (async () => {
     for await (const chunk of chunksOf(source)) {
       bytes += chunk.length;
@@ -78,14 +100,10 @@ export async function readCsv(source: CsvSource, options: ReadCsvOptions = {}): 
       const cut = joined.lastIndexOf(0x0a) + 1;
       const complete = joined.subarray(0, cut);
       carry = Buffer.from(joined.subarray(cut));
-      if (!badLine && complete.length && !isUtf8(complete)) badLine = -1;
-      if (badLine) break;
+      if (complete.length && !check(complete)) break;
       if (!parser.write(complete.toString("utf8"))) await new Promise((r) => parser.once("drain", r));
     }
-    if (!badLine && carry.length) {
-      if (!isUtf8(carry)) badLine = -1;
-      else parser.write(carry.toString("utf8"));
-    }
+    if (!badLine && carry.length && check(carry)) parser.write(carry.toString("utf8"));
     parser.end();
   })();
   feed.catch((err) => parser.destroy(err as Error));
@@ -109,12 +127,7 @@ export async function readCsv(source: CsvSource, options: ReadCsvOptions = {}): 
     throw err;
   }
   await feed.catch(() => undefined);
-  if (badLine) {
-    // Re-read to locate the line: only on this error path.
-    const all: Buffer[] = [];
-    for await (const c of chunksOf(source)) all.push(c);
-    throw new InvalidInputError(`${what} line ${firstBadUtf8Line(Buffer.concat(all))}: text is not valid UTF-8`);
-  }
+  if (badLine) throw new InvalidInputError(`${what} line ${badLine}: text is not valid UTF-8`);
   if (bytes === 0 || !header) throw new InvalidInputError(`${what}: the file is empty`);
   const index = new Map<string, number>();
   header.forEach((name, i) => {

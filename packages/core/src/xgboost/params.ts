@@ -28,7 +28,7 @@ export interface XgbPreset {
 /** The book's iris classifier: multi:softmax, 3 classes, depth 2, eta 1, 2 rounds, 20% test, 20% validation. */
 export const XGB_PRESETS: Record<string, XgbPreset> = {
   iris: {
-    params: { objective: "multi:softmax", num_class: "3", max_depth: "2", eta: "1" },
+    params: { objective: "multi:softmax", num_class: "3", max_depth: "2", eta: "1", eval_metric: "merror" },
     numRounds: 2,
     testFraction: 0.2,
     validationFraction: 0.2,

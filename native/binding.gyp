@@ -1,0 +1,108 @@
+{
+  # mlbridge native addon: XGBoost (Debian's libxgboost, linked) and CRFsuite
+  # 0.12.2 (compiled from the C sources bundled in the `crfsuite` npm package,
+  # referenced in place; nothing is copied into this repository).
+  #
+  #   npm run build             -> build/Release/mlbridge.node
+  #   npm run build:sanitize    -> build/Debug/mlbridge.node with ASan + UBSan
+  #                                (MLBRIDGE_SANITIZE=1, every target; see
+  #                                crfsuite_lookup3 for its one exception)
+  "variables": {
+    "mlbridge_sanitize%": "<!(node -p \"process.env.MLBRIDGE_SANITIZE === '1' ? 1 : 0\")"
+  },
+  "target_defaults": {
+    "cflags": [ "-fvisibility=hidden" ],
+    "conditions": [
+      [ "mlbridge_sanitize==1", {
+        "cflags": [ "-fsanitize=address,undefined", "-fno-omit-frame-pointer" ],
+        "ldflags": [ "-fsanitize=address,undefined", "-fno-omit-frame-pointer" ]
+      }]
+    ]
+  },
+  "targets": [
+    {
+      # CRFsuite + liblbfgs as a static library. No HAVE_CONFIG_H, no USE_SSE
+      # (the plain ANSI vector code of liblbfgs is used).
+      "target_name": "crfsuite_c",
+      "type": "static_library",
+      "sources": [
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/crf1d_context.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/crf1d_encode.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/crf1d_feature.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/crf1d_model.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/crf1d_tag.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/crfsuite.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/crfsuite_train.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/dataset.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/dictionary.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/holdout.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/logging.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/params.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/quark.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/rumavl.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/train_arow.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/train_averaged_perceptron.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/train_l2sgd.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/train_lbfgs.c",
+        "../node_modules/crfsuite/crfsuite/lib/crf/src/train_passive_aggressive.c",
+        "../node_modules/crfsuite/crfsuite/lib/cqdb/src/cqdb.c",
+        "../node_modules/crfsuite/liblbfgs/lib/lbfgs.c"
+      ],
+      "dependencies": [ "crfsuite_lookup3" ],
+      "include_dirs": [
+        "../node_modules/crfsuite/liblbfgs/include",
+        "../node_modules/crfsuite/crfsuite/include",
+        "../node_modules/crfsuite/crfsuite/lib/cqdb/include"
+      ],
+      # Third-party code: its warnings are not ours to fix.
+      "cflags": [ "-w" ],
+      "cflags_c": [ "-std=gnu99" ],
+      "direct_dependent_settings": {
+        "include_dirs": [
+          "../node_modules/crfsuite/crfsuite/include"
+        ]
+      }
+    },
+    {
+      # CRFsuite's hash function (part of crfsuite_c, built apart for one flag):
+      # lookup3.c's hashlittle reads the last word of a key whole and masks off
+      # the bytes past its end (by design, "VALGRIND will complain"; its
+      # -DVALGRIND branch does not compile in this copy). The read never leaves
+      # the aligned word, but AddressSanitizer reports it, so this one file is
+      # built without ASan instrumentation in sanitizer builds (UBSan stays).
+      "target_name": "crfsuite_lookup3",
+      "type": "static_library",
+      "sources": [
+        "../node_modules/crfsuite/crfsuite/lib/cqdb/src/lookup3.c"
+      ],
+      "cflags": [ "-w" ],
+      "conditions": [
+        [ "mlbridge_sanitize==1", {
+          "cflags": [ "-fno-sanitize=address" ]
+        }]
+      ]
+    },
+    {
+      "target_name": "mlbridge",
+      "dependencies": [ "crfsuite_c" ],
+      "sources": [
+        "src/addon.cc",
+        "src/xgboost.cc",
+        "src/crfsuite.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "cflags!": [ "-fno-exceptions" ],
+      "cflags_cc!": [ "-fno-exceptions", "-fno-rtti", "-std=gnu++17" ],
+      "cflags_cc": [ "-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter" ],
+      "libraries": [ "-lxgboost" ]
+    }
+  ]
+}
