@@ -72,11 +72,20 @@ describe("XGBoost: bad calls", () => {
     r.model.dispose();
   });
 
-  it("a newer model than the bound XGBoost names both versions", () => {
+  it("a model from XGBoost 3.1 or later is refused naming both versions, even when 1.7 could parse it", async () => {
     const json = Buffer.from(JSON.stringify({ learner: {}, version: [9, 0, 0] }));
     expect(() => XgbModel.fromBuffer(json)).toThrowError(
       expect.objectContaining({ code: "FAILED_PRECONDITION", message: expect.stringMatching(/saved by XGBoost 9\.0\.0.*XGBoost 1\.7\.\d/) }),
     );
+    const r = await fitXgboostCsv(book("iris.csv"), { preset: "iris" });
+    const mine = r.model.toBuffer("json").toString();
+    expect(mine).toMatch(/"version":\[1,7,\d+\]/);
+    for (const [version, ok] of [["3,0,5", true], ["3,1,0", false]] as const) {
+      const bytes = Buffer.from(mine.replace(/"version":\[1,7,\d+\]/, `"version":[${version}]`));
+      if (ok) XgbModel.fromBuffer(bytes).dispose();
+      else expect(() => XgbModel.fromBuffer(bytes)).toThrowError(/saved by XGBoost 3\.1\.0/);
+    }
+    r.model.dispose();
   });
 
   it("cancels between rounds", async () => {

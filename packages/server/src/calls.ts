@@ -1,4 +1,5 @@
 import { status, type ServerDuplexStream, type ServerReadableStream, type ServerUnaryCall, type sendUnaryData, type ServerWritableStream } from "@grpc/grpc-js";
+import { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { statusError, toServiceError } from "./errors";
 
@@ -55,9 +56,14 @@ export function callSignal(call: { cancelled: boolean; once(event: "cancelled", 
   return ac.signal;
 }
 
-/** Iterates a readable call's messages, one at a time (backpressure included). */
-export async function* messages<T>(call: AsyncIterable<unknown>): AsyncGenerator<T> {
-  for await (const m of call) yield m as T;
+/**
+ * Iterates a call's incoming messages, one at a time (backpressure included).
+ * Plain `for await` over a stream destroys it when the loop ends, which on a
+ * duplex call would also kill the response side: this never destroys the call.
+ */
+export async function* messages<T>(call: AsyncIterable<unknown> | Readable): AsyncGenerator<T> {
+  const it = call instanceof Readable ? call.iterator({ destroyOnReturn: false }) : call;
+  for await (const m of it) yield m as T;
 }
 
 /**
@@ -66,7 +72,7 @@ export async function* messages<T>(call: AsyncIterable<unknown>): AsyncGenerator
  * @throws INVALID_ARGUMENT when the stream is empty or does not start with a header
  */
 export async function headerThenData<T extends { payload?: { $case: string; value: unknown } }, H>(
-  stream: AsyncIterable<unknown>,
+  stream: AsyncIterable<unknown> | Readable,
   headerCase: string,
 ): Promise<{ header: H; rest: AsyncGenerator<T> }> {
   const it = messages<T>(stream);

@@ -19,6 +19,13 @@ export function xgboostVersion(): string {
 }
 
 const CLASS_NAMES_ATTR = "mlbridge_class_names";
+/**
+ * The newest XGBoost whose models the bound XGBoost 1.7.4 reads correctly,
+ * as measured by the Python client's interop tests: 2.1.4 and 3.0.5 models
+ * load and predict identically; 3.1+ models load without error but lose their
+ * intercept (base_score became a vector), so they are refused.
+ */
+const NEWEST_READABLE = [3, 0, Number.MAX_SAFE_INTEGER];
 /** Inputs with more values than this are predicted off the event loop. */
 const ASYNC_VALUES = 64 * 1024;
 
@@ -89,14 +96,29 @@ export class XgbModel {
    */
   static fromBuffer(bytes: Buffer): XgbModel {
     if (!Buffer.isBuffer(bytes) || bytes.length === 0) throw invalidArgument("bytes", "a non-empty Buffer", bytes);
+    const mine = xgboostVersion();
+    // JSON and UBJ models are objects: they start with '{'. XGBoost's legacy
+    // binary loader, given arbitrary bytes, can try huge allocations: never feed it.
+    let first = 0;
+    while (first < bytes.length && (bytes[first] === 0x20 || bytes[first] === 0x0a || bytes[first] === 0x0d || bytes[first] === 0x09)) first++;
+    if (bytes[first] !== 0x7b) {
+      throw new InvalidInputError(`not an XGBoost model this server can read (XGBoost ${mine}): expected an XGBoost JSON or UBJ model`);
+    }
+    const declared = declaredModelVersion(bytes);
+    if (declared && compareVersions(declared, NEWEST_READABLE) > 0) {
+      throw new MlBridgeError(
+        "FAILED_PRECONDITION",
+        `the model was saved by XGBoost ${declared.join(".")}, which the server's XGBoost ${mine} cannot read correctly ` +
+          "(models from XGBoost 3.1 and later store base_score as a vector, which it would silently drop); " +
+          "save the model with XGBoost <= 3.0, or retrain it through mlbridge",
+      );
+    }
     const booster = callNative(() => new (binding().Booster)([]));
     try {
       callNative(() => booster.loadModelFromBuffer(bytes));
       return new XgbModel(booster);
     } catch (err) {
       booster.dispose();
-      const declared = declaredModelVersion(bytes);
-      const mine = xgboostVersion();
       const reason = (err as Error).message;
       if (declared && compareVersions(declared, mine.split(".").map(Number)) > 0) {
         throw new MlBridgeError(

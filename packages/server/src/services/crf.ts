@@ -29,7 +29,7 @@ import {
   type CrfTrainHeader,
 } from "../generated/mlbridge/v1/crf_service";
 import type { TrainProgress } from "../generated/mlbridge/v1/types";
-import { callSignal, headerThenData, serverStream, unary } from "../calls";
+import { callSignal, headerThenData, messages, serverStream, unary } from "../calls";
 import type { ServiceContext } from "../context";
 import { fromTemplate, toItems, toModelInfo, toTrainingSequence } from "../convert";
 import { invalid, statusError } from "../errors";
@@ -213,7 +213,7 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
 
   async function tagStream(call: ServerDuplexStream<CrfServiceTagStreamRequest, CrfServiceTagStreamResponse>): Promise<void> {
     let i = 0;
-    for await (const req of call as AsyncIterable<CrfServiceTagStreamRequest>) {
+    for await (const req of messages<CrfServiceTagStreamRequest>(call)) {
       let res: CrfServiceTagStreamResponse;
       try {
         res = await tag(req);

@@ -7,7 +7,7 @@ import type {
   CountWordsStreamResponse,
   TextServiceServer,
 } from "../generated/mlbridge/v1/text_service";
-import { clientStream, unary } from "../calls";
+import { clientStream, messages, unary } from "../calls";
 import type { ServiceContext } from "../context";
 import { statusError } from "../errors";
 import { status } from "@grpc/grpc-js";
@@ -24,7 +24,7 @@ export function textService(ctx: ServiceContext): TextServiceServer {
     }),
     countWordsStream: clientStream(log, async (call: ServerReadableStream<CountWordsStreamRequest, CountWordsStreamResponse>) => {
       const wc = new WordCounter();
-      for await (const msg of call as AsyncIterable<CountWordsStreamRequest>) {
+      for await (const msg of messages<CountWordsStreamRequest>(call)) {
         wc.push(msg.chunk);
         if (wc.totalBytes > config.maxUploadBytes) throw statusError(status.RESOURCE_EXHAUSTED, `the text exceeds the server's limit of ${config.maxUploadBytes} bytes`);
       }
