@@ -1,0 +1,3 @@
+from iris_classification_xgboost import IrisClassificationXgboost
+
+IrisClassificationXgboost.main()

@@ -1,0 +1,254 @@
+"""CrfService: train CRFsuite taggers and tag with them."""
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+from mlbridge._convert import (
+    FeatureLike,
+    ItemLike,
+    PathLike,
+    SequenceLike,
+    chunks,
+    open_local,
+    params,
+    read_local,
+    to_sequence,
+    to_sequences,
+    to_template,
+)
+from mlbridge._data import CrfTrainReport, TaggedSequence, TrainProgress
+from mlbridge._proto.mlbridge.v1 import crf_service_pb2 as crf_pb
+from mlbridge._rpc import Rpc
+from mlbridge.errors import MlBridgeError
+
+__all__ = ["CrfClient", "ALGORITHMS"]
+
+#: Algorithm names accepted by :meth:`CrfClient.train`.
+ALGORITHMS = {
+    "lbfgs": crf_pb.CRF_ALGORITHM_LBFGS,
+    "l2sgd": crf_pb.CRF_ALGORITHM_L2SGD,
+    "ap": crf_pb.CRF_ALGORITHM_AP,
+    "averaged-perceptron": crf_pb.CRF_ALGORITHM_AP,
+    "pa": crf_pb.CRF_ALGORITHM_PA,
+    "passive-aggressive": crf_pb.CRF_ALGORITHM_PA,
+    "arow": crf_pb.CRF_ALGORITHM_AROW,
+}
+
+#: Structured training sequences are sent this many per message.
+_SEQUENCES_PER_MESSAGE = 1000
+
+ProgressCallback = Callable[[TrainProgress], Any]
+#: A labelled training sequence: ``(items, labels)``.
+LabelledSequence = Tuple[Sequence[ItemLike], Sequence[str]]
+
+
+def _algorithm(name: Optional[str]) -> int:
+    if name is None or name == "":
+        return crf_pb.CRF_ALGORITHM_UNSPECIFIED
+    try:
+        return ALGORITHMS[name.lower()]
+    except KeyError:
+        raise ValueError(f"algorithm: unknown {name!r} (known: lbfgs, l2sgd, ap, pa, arow)") from None
+
+
+def run_training(rpc: Rpc, method: Any, requests: Iterable[Any], on_progress: Optional[ProgressCallback]) -> Any:
+    """Runs a header-then-data training call; calls ``on_progress`` per progress event and
+    returns the report message. Anything raised (including KeyboardInterrupt or an
+    exception from ``on_progress``) cancels the call, which stops the training."""
+    report = None
+    for resp in rpc.bidi(method, requests):
+        kind = resp.WhichOneof("event")
+        if kind == "progress":
+            if on_progress is not None:
+                on_progress(TrainProgress.from_proto(resp.progress))
+        elif kind == "report":
+            report = resp.report
+    if report is None:
+        raise MlBridgeError("the server ended the training without a report")
+    return report
+
+
+class CrfClient:
+    """CRFsuite sequence taggers: ``client.crf``."""
+
+    def __init__(self, rpc: Rpc) -> None:
+        self._rpc = rpc
+
+    def train(
+        self,
+        model_name: str,
+        csv_path: Optional[PathLike] = None,
+        *,
+        sequences: Optional[Iterable[LabelledSequence]] = None,
+        algorithm: Optional[str] = None,
+        parameters: Optional[Mapping[str, Any]] = None,
+        feature_preset: Optional[str] = None,
+        feature_template: Optional[Iterable[FeatureLike]] = None,
+        test_fraction: Optional[float] = None,
+        seed: int = 0,
+        no_holdout: bool = False,
+        fail_if_exists: bool = False,
+        on_progress: Optional[ProgressCallback] = None,
+    ) -> CrfTrainReport:
+        """Trains a tagger and stores it as ``model_name`` (CrfService.Train).
+
+        Give the data either as ``csv_path``, a CSV file in the book's NER format
+        (uploaded in 1 MiB chunks; rows become items through ``feature_preset``
+        — ``"book"`` or ``"rich"`` (the server's default) — or ``feature_template``),
+        or as ``sequences``, ``(items, labels)`` pairs of items like :meth:`tag` takes.
+
+        ``algorithm`` is ``"lbfgs"``, ``"l2sgd"``, ``"ap"``, ``"pa"`` or ``"arow"``
+        (default: the preset's); ``parameters`` are CRFsuite's (``max_iterations``,
+        ``c2``...). ``test_fraction`` (default 0.2) of the sentences, picked with
+        ``seed``, is held out for the report's metrics; ``no_holdout`` trains on all.
+        ``on_progress`` is called with each :class:`TrainProgress`. Interrupting
+        (Ctrl-C) cancels the training on the server, which then stores nothing.
+
+        Raises FileNotFoundError before any call when ``csv_path`` does not exist,
+        InvalidInputError for bad data (the message names the CSV line or field).
+        """
+        if (csv_path is None) == (sequences is None):
+            raise ValueError("give exactly one of csv_path or sequences")
+        header = crf_pb.CrfTrainHeader(
+            model_name=model_name,
+            algorithm=_algorithm(algorithm),  # type: ignore[arg-type]
+            parameters=params(parameters),
+            feature_preset=feature_preset or "",
+            seed=seed,
+            no_holdout=no_holdout,
+            fail_if_exists=fail_if_exists,
+        )
+        template = to_template(feature_template)
+        if template is not None:
+            header.feature_template.CopyFrom(template)
+        if test_fraction is not None:
+            header.test_fraction = float(test_fraction)
+        first = crf_pb.CrfServiceTrainRequest(header=header)
+
+        if csv_path is not None:
+            with open_local(csv_path) as f:
+                requests = itertools.chain(
+                    [first], (crf_pb.CrfServiceTrainRequest(csv_chunk=c) for c in chunks(f))
+                )
+                report = run_training(self._rpc, self._rpc.crf.Train, requests, on_progress)
+        else:
+            assert sequences is not None
+            report = run_training(self._rpc, self._rpc.crf.Train, itertools.chain([first], _sequence_batches(sequences)), on_progress)
+        return CrfTrainReport.from_proto(report)
+
+    def predict(self, model_name: str, csv_path: PathLike) -> List[str]:
+        """Tags a CSV file in the book's predict format: one label per row, in file order
+        (CrfService.Predict). Sentences (``sentence_idx``) are tagged as sequences."""
+        data = read_local(csv_path)
+        resp = self._rpc.unary(self._rpc.crf.Predict, crf_pb.CrfServicePredictRequest(model_name=model_name, csv=data))
+        return list(resp.labels)
+
+    def tag(
+        self,
+        model_name: str,
+        sequences: Iterable[SequenceLike],
+        *,
+        probability: bool = False,
+        marginals: bool = False,
+    ) -> List[TaggedSequence]:
+        """Tags structured sequences (CrfService.Tag).
+
+        A sequence is a list of items; an item is a list of attribute names or
+        ``(name, weight)`` pairs, or a dict like python-crfsuite's ItemSequence
+        takes (``{"lemma=london": 1.0}``). Returns one :class:`TaggedSequence` per
+        sequence; with ``probability`` its path probability, with ``marginals``
+        per item the probability of every label (a dict label → probability).
+        """
+        req = crf_pb.CrfServiceTagRequest(
+            model_name=model_name,
+            sequences=to_sequences(sequences),
+            include_probability=probability,
+            include_marginals=marginals,
+        )
+        resp = self._rpc.unary(self._rpc.crf.Tag, req)
+        names = list(resp.labels)
+        return [TaggedSequence.from_proto(s, names, probability, marginals) for s in resp.sequences]
+
+    def tag_stream(
+        self,
+        model_name: str,
+        batches: Iterable[Iterable[SequenceLike]],
+        *,
+        probability: bool = False,
+        marginals: bool = False,
+    ) -> TagStream:
+        """Tags batches of sequences over one stream (CrfService.TagStream).
+
+        ``batches`` may be a generator; it is consumed as the server answers.
+        Returns an iterator yielding, per batch and in order, the list of
+        :class:`TaggedSequence`; call its ``cancel()`` to stop early.
+        """
+
+        def requests() -> Iterator[crf_pb.CrfServiceTagStreamRequest]:
+            for i, batch in enumerate(batches):
+                yield crf_pb.CrfServiceTagStreamRequest(
+                    model_name=model_name,
+                    sequences=to_sequences(batch, f"batches[{i}]"),
+                    include_probability=probability,
+                    include_marginals=marginals,
+                )
+
+        return TagStream(self._rpc, requests(), probability, marginals)
+
+
+def _sequence_batches(sequences: Iterable[LabelledSequence]) -> Iterator[crf_pb.CrfServiceTrainRequest]:
+    batch = crf_pb.CrfSequences()
+    for i, pair in enumerate(sequences):
+        try:
+            items, labels = pair
+        except (TypeError, ValueError):
+            raise TypeError(f"sequences[{i}]: expected an (items, labels) pair") from None
+        batch.sequences.append(to_sequence(items, labels, f"sequences[{i}]"))
+        if len(batch.sequences) >= _SEQUENCES_PER_MESSAGE:
+            yield crf_pb.CrfServiceTrainRequest(sequences=batch)
+            batch = crf_pb.CrfSequences()
+    if batch.sequences:
+        yield crf_pb.CrfServiceTrainRequest(sequences=batch)
+
+
+class TagStream(Iterator[List[TaggedSequence]]):
+    """Results of :meth:`CrfClient.tag_stream`, one list per batch; ``cancel()`` stops the call."""
+
+    def __init__(self, rpc: Rpc, requests: Iterator[crf_pb.CrfServiceTagStreamRequest], probability: bool, marginals: bool) -> None:
+        from mlbridge._convert import RequestStream
+
+        self._rpc = rpc
+        self._probability = probability
+        self._marginals = marginals
+        self._requests = RequestStream(requests)
+        self._call = rpc.crf.TagStream(self._requests, **rpc.options())
+        self._requests.attach(self._call)
+
+    def __iter__(self) -> TagStream:
+        return self
+
+    def __next__(self) -> List[TaggedSequence]:
+        try:
+            with self._rpc.errors():
+                resp = next(self._call)
+        except MlBridgeError:
+            if self._requests.error is not None:
+                raise self._requests.error from None
+            raise
+        except StopIteration:
+            if self._requests.error is not None:
+                raise self._requests.error from None
+            raise
+        names = list(resp.labels)
+        return [TaggedSequence.from_proto(s, names, self._probability, self._marginals) for s in resp.sequences]
+
+    def cancel(self) -> None:
+        """Cancels the call: the next ``next()`` raises CancelledError."""
+        self._call.cancel()
+
+    def __enter__(self) -> TagStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()

@@ -1,0 +1,139 @@
+"""ModelService: list, inspect, delete, export and import stored models."""
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from typing import Iterable, List, Optional, Union
+
+from mlbridge._convert import FeatureLike, PathLike, chunks, open_local, to_template
+from mlbridge._data import ModelInfo
+from mlbridge._proto.mlbridge.v1 import model_service_pb2 as model_pb, types_pb2 as types_pb
+from mlbridge._rpc import Rpc
+from mlbridge.errors import MlBridgeError
+
+__all__ = ["ModelsClient", "KINDS", "FORMATS"]
+
+#: Model kinds by name.
+KINDS = {
+    "crf": types_pb.MODEL_KIND_CRF,
+    "xgboost": types_pb.MODEL_KIND_XGBOOST,
+}
+
+#: Model file formats by name.
+FORMATS = {
+    "crfsuite": model_pb.MODEL_FORMAT_CRFSUITE,
+    "json": model_pb.MODEL_FORMAT_XGBOOST_JSON,
+    "xgboost-json": model_pb.MODEL_FORMAT_XGBOOST_JSON,
+    "ubj": model_pb.MODEL_FORMAT_XGBOOST_UBJ,
+    "xgboost-ubj": model_pb.MODEL_FORMAT_XGBOOST_UBJ,
+}
+
+
+def _kind(kind: Optional[str], required: bool) -> types_pb.ModelKind.ValueType:
+    if kind is None or kind == "":
+        if required:
+            raise ValueError("kind is required: 'crf' or 'xgboost'")
+        return types_pb.MODEL_KIND_UNSPECIFIED
+    try:
+        return KINDS[kind.lower()]
+    except KeyError:
+        raise ValueError(f"kind: unknown {kind!r} (known: crf, xgboost)") from None
+
+
+def _format(fmt: Optional[str]) -> model_pb.ModelFormat.ValueType:
+    if fmt is None or fmt == "":
+        return model_pb.MODEL_FORMAT_UNSPECIFIED
+    try:
+        return FORMATS[fmt.lower()]
+    except KeyError:
+        raise ValueError(f"format: unknown {fmt!r} (known: crfsuite, json, ubj)") from None
+
+
+class ModelsClient:
+    """The server's model store: ``client.models``."""
+
+    def __init__(self, rpc: Rpc) -> None:
+        self._rpc = rpc
+
+    def list(self, kind: Optional[str] = None) -> List[ModelInfo]:
+        """Lists the stored models, sorted by name; only ``kind`` ("crf", "xgboost") if given
+        (ModelService.ListModels)."""
+        resp = self._rpc.unary(self._rpc.models.ListModels, model_pb.ListModelsRequest(kind=_kind(kind, False)))
+        return [ModelInfo.from_proto(m) for m in resp.models]
+
+    def get(self, name: str) -> ModelInfo:
+        """Describes one model (ModelService.GetModel); ModelNotFoundError if there is none."""
+        resp = self._rpc.unary(self._rpc.models.GetModel, model_pb.GetModelRequest(name=name))
+        return ModelInfo.from_proto(resp.model)
+
+    def delete(self, name: str) -> None:
+        """Deletes a model from the server's disk and memory (ModelService.DeleteModel)."""
+        self._rpc.unary(self._rpc.models.DeleteModel, model_pb.DeleteModelRequest(name=name))
+
+    def export(self, name: str, path: PathLike, format: Optional[str] = None) -> ModelInfo:
+        """Downloads a model's file to ``path`` (ModelService.ExportModel).
+
+        A CRF model comes as a CRFsuite file (``pycrfsuite.Tagger().open(path)``
+        reads it); an XGBoost model as UBJ (default, ``format="ubj"``) or JSON
+        (``format="json"``), which ``xgboost.Booster(model_file=path)`` loads.
+        The file is written only when the whole model arrived.
+        """
+        req = model_pb.ExportModelRequest(name=name, format=_format(format))
+        target = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(target))
+        info: Optional[ModelInfo] = None
+        fd, tmp = tempfile.mkstemp(prefix=".mlbridge-export-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                for msg in self._rpc.server_stream(self._rpc.models.ExportModel, req):
+                    if info is None and msg.HasField("model"):
+                        info = ModelInfo.from_proto(msg.model)
+                    if msg.chunk:
+                        f.write(msg.chunk)
+            if info is None:
+                raise MlBridgeError("the server sent no model description")
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return info
+
+    def import_model(
+        self,
+        name: str,
+        path: PathLike,
+        kind: str,
+        format: Optional[str] = None,
+        class_names: Optional[Iterable[str]] = None,
+        *,
+        feature_template: Optional[Iterable[FeatureLike]] = None,
+        fail_if_exists: bool = False,
+    ) -> ModelInfo:
+        """Uploads a model file and stores it as ``name`` (ModelService.ImportModel).
+
+        ``kind`` is ``"crf"`` (a CRFsuite model file, e.g. saved by python-crfsuite)
+        or ``"xgboost"`` (JSON or UBJ; ``format`` is detected when not given).
+        ``class_names`` name an XGBoost classifier's classes by index;
+        ``feature_template`` is how a CRF model's CSV prediction builds items
+        (default: the book preset). The server loads and checks the model before
+        storing it: a file it cannot read raises InvalidInputError.
+        """
+        header = model_pb.ImportModelHeader(
+            name=name,
+            kind=_kind(kind, True),
+            format=_format(format),
+            class_names=list(class_names or []),
+            fail_if_exists=fail_if_exists,
+        )
+        template = to_template(feature_template)
+        if template is not None:
+            header.feature_template.CopyFrom(template)
+        with open_local(path) as f:
+            requests = itertools.chain(
+                [model_pb.ImportModelRequest(header=header)],
+                (model_pb.ImportModelRequest(chunk=c) for c in chunks(f)),
+            )
+            resp = self._rpc.stream_unary(self._rpc.models.ImportModel, requests)
+        return ModelInfo.from_proto(resp.model)

@@ -1,0 +1,105 @@
+"""The channel, stubs and call options shared by the service wrappers."""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar
+
+import grpc
+
+from mlbridge._convert import RequestStream
+from mlbridge._proto.mlbridge.v1 import (
+    crf_service_pb2_grpc,
+    model_service_pb2_grpc,
+    text_service_pb2_grpc,
+    xgboost_service_pb2_grpc,
+)
+from mlbridge.errors import MlBridgeError, from_rpc_error
+
+Req = TypeVar("Req")
+Res = TypeVar("Res")
+
+
+class Rpc:
+    """Stubs plus the per-call options (deadline, metadata) of one client."""
+
+    def __init__(
+        self,
+        channel: grpc.Channel,
+        address: str,
+        metadata: Tuple[Tuple[str, str], ...],
+        timeout: Optional[float],
+    ) -> None:
+        self.channel = channel
+        self.address = address
+        self.metadata = metadata
+        self.timeout = timeout
+        self.crf = crf_service_pb2_grpc.CrfServiceStub(channel)
+        self.xgboost = xgboost_service_pb2_grpc.XgboostServiceStub(channel)
+        self.text = text_service_pb2_grpc.TextServiceStub(channel)
+        self.models = model_service_pb2_grpc.ModelServiceStub(channel)
+
+    def options(self) -> Dict[str, Any]:
+        """Keyword arguments of every call: deadline and metadata."""
+        kw: Dict[str, Any] = {"metadata": self.metadata}
+        if self.timeout is not None:
+            kw["timeout"] = self.timeout
+        return kw
+
+    @contextlib.contextmanager
+    def errors(self) -> Iterator[None]:
+        """Turns a grpc.RpcError raised inside into the matching MlBridgeError (``from None``)."""
+        try:
+            yield
+        except grpc.RpcError as e:
+            raise from_rpc_error(e, self.address) from None
+
+    def unary(self, method: Callable[..., Res], request: Any) -> Res:
+        with self.errors():
+            return method(request, **self.options())
+
+    def stream_unary(self, method: Callable[..., Res], requests: Iterable[Any]) -> Res:
+        stream = RequestStream(requests)
+        future = method.future(stream, **self.options())  # type: ignore[attr-defined]
+        stream.attach(future)
+        try:
+            with self.errors():
+                result: Res = future.result()
+                return result
+        except MlBridgeError:
+            if stream.error is not None:
+                raise stream.error from None
+            raise
+        except BaseException:
+            future.cancel()
+            raise
+
+    def server_stream(self, method: Callable[..., Any], request: Any) -> Iterator[Any]:
+        call = method(request, **self.options())
+        try:
+            with self.errors():
+                for msg in call:
+                    yield msg
+        finally:
+            call.cancel()
+
+    def bidi(self, method: Callable[..., Any], requests: Iterable[Any]) -> Iterator[Any]:
+        """Runs a bidi call and yields its responses; cancels the call if the caller stops early.
+
+        An exception raised by ``requests`` cancels the call and is re-raised here.
+        """
+        stream = RequestStream(requests)
+        call = method(stream, **self.options())
+        stream.attach(call)
+        try:
+            try:
+                with self.errors():
+                    for msg in call:
+                        yield msg
+            except MlBridgeError:
+                if stream.error is not None:
+                    raise stream.error from None
+                raise
+            if stream.error is not None:
+                raise stream.error
+        finally:
+            call.cancel()  # no-op once the call has finished

@@ -1,0 +1,193 @@
+"""Fixtures: a real mlbridge server (node packages/server/dist/cli.js) and the book's data."""
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import pytest
+
+from mlbridge import Client, CrfTrainReport, XgboostTrainReport
+
+PROJECT = Path(__file__).resolve().parents[1]
+REPO = PROJECT.parents[1]
+#: The server under test; MLBRIDGE_SERVER_CLI overrides it.
+SERVER_CLI = Path(os.environ.get("MLBRIDGE_SERVER_CLI") or REPO / "packages" / "server" / "dist" / "cli.js")
+EXAMPLES = REPO / "examples" / "python"
+
+#: Model names trained once per session.
+BOOK_MODEL = "ner-book"
+IRIS_MODEL = "iris-book"
+
+
+def book_dir() -> Path:
+    """The book's data: $MLBRIDGE_SHARED/data/book, else <repo>/../shared/data/book."""
+    env = os.environ.get("MLBRIDGE_SHARED")
+    base = Path(env) if env else REPO.parent / "shared"
+    for candidate in (base / "data" / "book", base / "book", base):
+        if (candidate / "ner.csv").is_file():
+            return candidate
+    raise RuntimeError(f"the book's data (ner.csv) is not under {base}; set MLBRIDGE_SHARED")
+
+
+@dataclass
+class ServerProcess:
+    """A server started for the tests."""
+
+    address: str
+    model_dir: Path
+    log_path: Path
+    process: "subprocess.Popen[bytes]"
+    args: List[str] = field(default_factory=list)
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 20) -> int:
+        """SIGTERMs the server; returns its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_server(workdir: Path, *extra_args: str, timeout: float = 60) -> ServerProcess:
+    """Starts ``node cli.js serve`` on a free port with a model dir under ``workdir``;
+    waits for --port-file."""
+    if not SERVER_CLI.is_file():
+        raise RuntimeError(f"{SERVER_CLI} is missing: build the server first (cd {REPO} && npx nx run server:build)")
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is not on PATH")
+    workdir.mkdir(parents=True, exist_ok=True)
+    model_dir = workdir / "models"
+    port_file = workdir / "port"
+    log_path = workdir / "server.log"
+    args = [
+        node, str(SERVER_CLI), "serve",
+        "--host", "127.0.0.1", "--port", "0",
+        "--model-dir", str(model_dir),
+        "--port-file", str(port_file),
+        "--grace-seconds", "2",
+        *extra_args,
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLBRIDGE_")}
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + timeout
+    while True:
+        if port_file.exists():
+            text = port_file.read_text()
+            if text.endswith("\n") and text.strip().isdigit():
+                break
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode}:\n{log_path.read_text(errors='replace')}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"the server did not write {port_file} within {timeout} s:\n{log_path.read_text(errors='replace')}")
+        time.sleep(0.05)
+    return ServerProcess(f"127.0.0.1:{int(port_file.read_text())}", model_dir, log_path, proc, args)
+
+
+@pytest.fixture(scope="session")
+def book() -> Path:
+    """Folder holding the book's ner.csv, ner_predict.csv, iris.csv and predict.csv."""
+    return book_dir()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The session's server: no auth, no TLS, a temporary model store."""
+    srv = start_server(tmp_path_factory.mktemp("server"))
+    yield srv
+    code = srv.stop()
+    assert code == 0, f"the server exited with {code} on SIGTERM:\n{srv.log()[-4000:]}"
+
+
+@pytest.fixture(scope="session")
+def address(server: ServerProcess) -> str:
+    return server.address
+
+
+@pytest.fixture
+def client(address: str) -> Iterator[Client]:
+    with Client(address, timeout=300) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def book_model(address: str, book: Path) -> CrfTrainReport:
+    """The book's NER model (book preset: lemma 1.0 + next-lemma 0.5, AROW), trained once."""
+    with Client(address, timeout=300) as c:
+        return c.crf.train(BOOK_MODEL, book / "ner.csv", feature_preset="book")
+
+
+@pytest.fixture(scope="session")
+def iris_model(address: str, book: Path) -> XgboostTrainReport:
+    """The book's iris booster (preset iris), trained once."""
+    with Client(address, timeout=300) as c:
+        return c.xgboost.train(IRIS_MODEL, book / "iris.csv", preset="iris")
+
+
+@pytest.fixture
+def book_workdir(tmp_path: Path, book: Path) -> Path:
+    """A working directory holding a `data` symlink to the book's data, as the book's scripts expect."""
+    (tmp_path / "data").symlink_to(book, target_is_directory=True)
+    return tmp_path
+
+
+@pytest.fixture
+def closed_address() -> str:
+    """An address on which nothing listens."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"127.0.0.1:{port}"
+
+
+# --- the book's data, read in Python ------------------------------------------
+
+
+def read_rows(path: Path) -> List[Dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+Item = List[Tuple[str, float]]
+
+
+def book_items(rows: Sequence[Dict[str, str]]) -> List[List[Item]]:
+    """Sentences of the book's items (lemma 1.0, next-lemma 0.5), grouped by sentence_idx."""
+    sentences: List[List[Item]] = []
+    current: Optional[str] = None
+    for r in rows:
+        if r["sentence_idx"] != current:
+            current = r["sentence_idx"]
+            sentences.append([])
+        sentences[-1].append([(r["lemma"], 1.0), (r["next-lemma"], 0.5)])
+    return sentences
+
+
+def run_python(script: Path, cwd: Path, env_extra: Dict[str, str], timeout: float = 300) -> "subprocess.CompletedProcess[str]":
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLBRIDGE_")}
+    env.update(env_extra)
+    return subprocess.run(
+        [sys.executable, str(script)], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
+

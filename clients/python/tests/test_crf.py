@@ -1,0 +1,242 @@
+"""CrfService through client.crf: structured tagging, marginals, streaming, structured training."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Tuple
+
+import pytest
+
+from conftest import BOOK_MODEL, book_items, read_rows
+from mlbridge import CancelledError, Client, CrfTrainReport, InvalidInputError, ModelNotFoundError, TrainProgress
+
+
+def predict_sentences(book: Path) -> List[List[List[Tuple[str, float]]]]:
+    return book_items(read_rows(book / "ner_predict.csv"))
+
+
+def test_book_model_report(book_model: CrfTrainReport) -> None:
+    r = book_model
+    assert r.model.name == BOOK_MODEL and r.model.kind == "crf"
+    assert r.train_sequences > 0 and r.test_sequences > 0
+    # 20% of the sentences held out by default.
+    assert r.test_sequences / (r.train_sequences + r.test_sequences) == pytest.approx(0.2, abs=0.01)
+    assert r.metrics is not None
+    assert 0.5 < r.metrics.book_accuracy <= 1 and 0.5 < r.metrics.token_accuracy <= 1
+    assert r.accuracy_line.startswith(f"accuracy={r.metrics.book_accuracy:.4f}")
+    assert {m.label for m in r.metrics.labels} >= {"B-geo"}
+    assert r.iterations > 0 and r.train_seconds > 0
+
+
+def test_structured_tagging_matches_csv_predict(client: Client, book_model: CrfTrainReport, book: Path) -> None:
+    """Items built like the book's (lemma 1.0, next-lemma 0.5) tag exactly as the CSV does."""
+    sentences = predict_sentences(book)
+    tagged = client.crf.tag(BOOK_MODEL, sentences)
+    assert len(tagged) == len(sentences)
+    flat = [label for t in tagged for label in t.labels]
+    assert flat == client.crf.predict(BOOK_MODEL, book / "ner_predict.csv")
+    assert all(t.probability is None and t.marginals is None for t in tagged)
+
+
+def test_tagging_with_marginals_and_probability(client: Client, book_model: CrfTrainReport, book: Path) -> None:
+    sentences = predict_sentences(book)
+    tagged = client.crf.tag(BOOK_MODEL, sentences, probability=True, marginals=True)
+    labels = book_model.model.labels
+    for seq, t in zip(sentences, tagged):
+        assert t.probability is not None and 0 < t.probability <= 1
+        assert t.marginals is not None and len(t.marginals) == len(seq) == len(t.labels)
+        for item_marginals, label in zip(t.marginals, t.labels):
+            assert list(item_marginals) == labels  # one probability per model label, in model order
+            assert math.fsum(item_marginals.values()) == pytest.approx(1.0, abs=1e-6)
+            assert all(0 <= p <= 1 for p in item_marginals.values())
+            assert item_marginals[label] > 0
+    # The path's probability is at most that of any of its single labels.
+    t = tagged[0]
+    assert t.probability is not None and t.marginals is not None
+    assert t.probability <= min(m[l] for m, l in zip(t.marginals, t.labels)) + 1e-9
+
+
+def test_item_formats_are_equivalent(client: Client, book_model: CrfTrainReport, book: Path) -> None:
+    """(name, weight) pairs, dicts and plain names (weight 1) are the same items."""
+    rows = read_rows(book / "ner_predict.csv")
+    pairs = [[(r["lemma"], 1.0), (r["next-lemma"], 0.5)] for r in rows]
+    dicts: List[Dict[str, Any]] = [{r["lemma"]: 1.0, r["next-lemma"]: 0.5} for r in rows]
+    mixed = [[r["lemma"], [r["next-lemma"], 0.5]] for r in rows]
+    a, b, c = (client.crf.tag(BOOK_MODEL, [s], probability=True)[0] for s in (pairs, dicts, mixed))
+    assert a.labels == b.labels == c.labels
+    assert a.probability == pytest.approx(b.probability) and a.probability == pytest.approx(c.probability)
+    # A different weight is a different input: the path probability changes.
+    heavier = [[(r["lemma"], 1.0), (r["next-lemma"], 2.0)] for r in rows]
+    d = client.crf.tag(BOOK_MODEL, [heavier], probability=True)[0]
+    assert d.probability != pytest.approx(a.probability)
+
+
+def test_python_crfsuite_style_nested_dicts(client: Client, book_model: CrfTrainReport) -> None:
+    """{"prefix": {...}} and {"key": "value"} flatten like python-crfsuite's ItemSequence (prefix:key)."""
+    nested = [{"london": 1.0, "x": {"to": 0.5}}, {"through": True, "y": "z"}]
+    flat = [[("london", 1.0), ("x:to", 0.5)], ["through", "y:z"]]
+    a = client.crf.tag(BOOK_MODEL, [nested], probability=True, marginals=True)[0]
+    b = client.crf.tag(BOOK_MODEL, [flat], probability=True, marginals=True)[0]
+    assert a.labels == b.labels and a.probability == pytest.approx(b.probability)
+    assert a.marginals is not None and b.marginals is not None
+    assert all(m == pytest.approx(n) for m, n in zip(a.marginals, b.marginals))
+
+
+def test_bad_items_are_rejected_locally(client: Client) -> None:
+    with pytest.raises(TypeError, match="not a string"):
+        client.crf.tag(BOOK_MODEL, [["london"]])  # a sequence of strings, not of items
+    with pytest.raises(TypeError, match=r"\(name, weight\)"):
+        client.crf.tag(BOOK_MODEL, [[[("a", 1.0, 2.0)]]])
+    with pytest.raises(TypeError, match="weight must be a number"):
+        client.crf.tag(BOOK_MODEL, [[{"a": None}]])
+
+
+def test_tag_empty_request_names_the_field(client: Client, book_model: CrfTrainReport) -> None:
+    with pytest.raises(InvalidInputError, match="sequences"):
+        client.crf.tag(BOOK_MODEL, [])
+
+
+def test_tag_stream_in_order(client: Client, book_model: CrfTrainReport, book: Path) -> None:
+    sentences = book_items(read_rows(book / "ner.csv"))[:30]
+    batches = [sentences[i : i + 7] for i in range(0, len(sentences), 7)]
+    results = list(client.crf.tag_stream(BOOK_MODEL, iter(batches), marginals=True))
+    assert len(results) == len(batches)
+    for batch, res in zip(batches, results):
+        assert [t.labels for t in res] == [t.labels for t in client.crf.tag(BOOK_MODEL, batch)]
+        assert all(t.marginals is not None and len(t.marginals) == len(s) for t, s in zip(res, batch))
+
+
+def test_tag_stream_cancel(client: Client, book_model: CrfTrainReport, book: Path) -> None:
+    sentences = book_items(read_rows(book / "ner.csv"))[:5]
+
+    def endless() -> Iterator[Any]:
+        while True:
+            yield sentences
+
+    stream = client.crf.tag_stream(BOOK_MODEL, endless())
+    assert len(next(stream)) == 5
+    stream.cancel()
+    with pytest.raises(CancelledError):
+        for _ in range(1000):
+            next(stream)
+
+
+def test_tag_stream_error_names_the_batch(client: Client, book_model: CrfTrainReport, book: Path) -> None:
+    sentences = book_items(read_rows(book / "ner.csv"))[:2]
+    stream = client.crf.tag_stream(BOOK_MODEL, [sentences, []])
+    assert len(next(stream)) == 2
+    with pytest.raises(InvalidInputError, match="batch 1"):
+        next(stream)
+
+
+def labelled_sentences(book: Path, limit: int = 400) -> List[Tuple[List[List[str]], List[str]]]:
+    rows = read_rows(book / "ner.csv")
+    out: List[Tuple[List[List[str]], List[str]]] = []
+    current = None
+    for r in rows:
+        if r["sentence_idx"] != current:
+            if len(out) == limit:
+                break
+            current = r["sentence_idx"]
+            out.append(([], []))
+        out[-1][0].append([f"lemma={r['lemma']}", f"pos={r['pos']}", f"shape={r['shape']}"])
+        out[-1][1].append(r["tag"])
+    return out
+
+
+def test_train_structured_sequences(client: Client, book: Path) -> None:
+    data = labelled_sentences(book)
+    events: List[TrainProgress] = []
+    report = client.crf.train(
+        "crf-structured", sequences=data, algorithm="lbfgs", parameters={"max_iterations": 15}, no_holdout=True, on_progress=events.append
+    )
+    assert report.metrics is None and report.accuracy_line == ""
+    assert report.train_sequences == len(data) and report.test_sequences == 0
+    assert report.train_tokens == sum(len(x) for x, _ in data)
+    assert set(report.model.labels) == {t for _, tags in data for t in tags}
+    assert report.model.parameters["algorithm"] == "lbfgs"
+    training = [e for e in events if e.stage == "training"]
+    assert [e.iteration for e in training] == list(range(1, len(training) + 1))
+    assert 0 < len(training) <= 15 and report.iterations == len(training)
+    assert all(e.loss > 0 for e in training)
+    elapsed = [e.elapsed_seconds for e in events]
+    assert elapsed == sorted(elapsed) and elapsed[-1] > 0
+    # It tags its own training data mostly right.
+    tagged = client.crf.tag("crf-structured", [x for x, _ in data[:50]])
+    right = sum(a == b for t, (_, tags) in zip(tagged, data) for a, b in zip(t.labels, tags))
+    assert right / sum(len(tags) for _, tags in data[:50]) > 0.8
+
+
+def test_train_with_custom_template_and_holdout(client: Client, book: Path) -> None:
+    report = client.crf.train(
+        "crf-template",
+        book / "ner.csv",
+        feature_template=[("word", 1.0, "w="), ("pos", 1.0, "p="), "shape"],
+        algorithm="pa",
+        parameters={"max_iterations": 10},
+        test_fraction=0.3,
+        seed=7,
+    )
+    assert report.test_sequences / (report.train_sequences + report.test_sequences) == pytest.approx(0.3, abs=0.01)
+    assert [(f.column, f.weight, f.prefix) for f in report.model.feature_template] == [
+        ("word", 1.0, "w="),
+        ("pos", 1.0, "p="),
+        ("shape", 1.0, ""),
+    ]
+    assert report.model.parameters["seed"] == "7"
+    # The stored template drives CSV prediction.
+    assert len(client.crf.predict("crf-template", book / "ner_predict.csv")) == 9
+
+
+def test_unknown_parameter_is_rejected(client: Client, book: Path) -> None:
+    with pytest.raises(InvalidInputError, match="no_such_parameter"):
+        client.crf.train("crf-bad-param", book / "ner.csv", feature_preset="book", parameters={"no_such_parameter": 1})
+    with pytest.raises(ModelNotFoundError):
+        client.models.get("crf-bad-param")
+
+
+def test_unknown_algorithm_is_rejected_locally(client: Client, book: Path) -> None:
+    with pytest.raises(ValueError, match="algorithm"):
+        client.crf.train("x", book / "ner.csv", algorithm="sgd-magic")
+
+
+def test_error_in_callers_sequences_cancels_and_reraises(client: Client, book: Path) -> None:
+    data = labelled_sentences(book) * 6  # > 2 messages of 1000 sequences
+
+    class Boom(Exception):
+        pass
+
+    def sequences() -> Iterator[Tuple[List[List[str]], List[str]]]:
+        for i, s in enumerate(data):
+            if i == 2100:  # after the first messages went out
+                raise Boom("bad data at 2100")
+            yield s
+
+    with pytest.raises(Boom, match="bad data at 2100"):
+        client.crf.train("crf-boom", sequences=sequences(), no_holdout=True)
+    with pytest.raises(ModelNotFoundError):
+        client.models.get("crf-boom")
+
+
+def test_interrupt_during_training_cancels_it(client: Client, book: Path) -> None:
+    """Ctrl-C (here from the progress callback) cancels the call: the server stores nothing."""
+    seen: List[str] = []
+
+    def interrupt(p: TrainProgress) -> None:
+        seen.append(p.stage)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        client.crf.train("crf-interrupted", book / "ner.csv", feature_preset="rich", on_progress=interrupt)
+    assert len(seen) == 1
+    with pytest.raises(ModelNotFoundError):
+        client.models.get("crf-interrupted")
+    # The connection is still usable.
+    assert client.text.count_words("still here") == {"still": 1, "here": 1}
+
+
+def test_csv_and_sequences_are_exclusive(client: Client, book: Path) -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        client.crf.train("x", book / "ner.csv", sequences=[])
+    with pytest.raises(ValueError, match="exactly one"):
+        client.crf.train("x")
