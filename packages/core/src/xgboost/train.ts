@@ -173,8 +173,10 @@ export async function trainXgboost(data: XgbTrainData, options: XgbTrainOptions 
     for (let i = 0; i < numRounds; i++) {
       if (options.signal?.aborted) throw new CancelledError("training cancelled");
       await awaitNative(booster.updateOneIter(i, dtrain));
-      const evalLog = callNative(() => booster!.evalOneIter(i, evals, names));
-      metrics = parseEvalLog(evalLog);
+      const rawLog = callNative(() => booster!.evalOneIter(i, evals, names));
+      metrics = parseEvalLog(rawLog);
+      // XGBoost 1.7 prints full double precision; show six decimals like the book's log.
+      const evalLog = [rawLog.split("\t")[0], ...Object.entries(metrics).map(([k, v]) => `${k}:${v.toFixed(6)}`)].join("\t");
       options.onProgress?.({ iteration: i + 1, evalLog, metrics, elapsedSeconds: (performance.now() - start) / 1000 });
     }
     if (options.signal?.aborted) throw new CancelledError("training cancelled");
