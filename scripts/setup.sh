@@ -27,6 +27,11 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v go >/dev/null || missing+=(golang-go)          # builds the Lambda runtime emulator
+# The Lambda runtime interface client (aws-lambda-ric) compiles curl with autotools.
+command -v autoconf >/dev/null || missing+=(autoconf)
+command -v automake >/dev/null || missing+=(automake)
+command -v libtoolize >/dev/null || missing+=(libtool)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then sudo=""
   elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo"
