@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { fitXgboostCsv, predictXgboostCsv, readFeatureCsv, trainXgboost, XgbModel, type XgbProgress } from "../src";
+import { declaredModelVersion, fitXgboostCsv, predictXgboostCsv, readFeatureCsv, trainXgboost, XgbModel, type XgbProgress } from "../src";
 import { book } from "./data";
 
 describe("XGBoost: the book's iris pipeline", () => {
@@ -86,6 +86,15 @@ describe("XGBoost: bad calls", () => {
       else expect(() => XgbModel.fromBuffer(bytes)).toThrowError(/saved by XGBoost 3\.1\.0/);
     }
     r.model.dispose();
+  });
+
+  it("reads the version a UBJ model declares, in XGBoost 3's layout and the optimized one", () => {
+    const counted = Buffer.concat([Buffer.from("{L\x00\x00\x00\x00\x00\x00\x00\x07version[#L", "latin1"), Buffer.from([0, 0, 0, 0, 0, 0, 0, 3]), Buffer.from("i\x03i\x02i\x00}", "latin1")]);
+    expect(declaredModelVersion(counted)).toEqual([3, 2, 0]);
+    const typed = Buffer.from("{i\x07version[$i#i\x03\x01\x07\x04}", "latin1");
+    expect(declaredModelVersion(typed)).toEqual([1, 7, 4]);
+    expect(declaredModelVersion(Buffer.from('{"version": [2, 1, 4]}'))).toEqual([2, 1, 4]);
+    expect(declaredModelVersion(Buffer.from("{}"))).toBeUndefined();
   });
 
   it("cancels between rounds", async () => {

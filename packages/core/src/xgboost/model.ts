@@ -43,14 +43,20 @@ export function declaredModelVersion(bytes: Buffer): number[] | undefined {
   if (key < 0) return undefined;
   let p = key + 7;
   if (head[p++] !== 0x5b) return undefined; // '['
+  const sizes: Record<number, number> = { 0x69: 1, 0x55: 1, 0x49: 2, 0x6c: 4, 0x4c: 8 };
   let type: number | undefined;
   if (head[p] === 0x24) {
+    // '$' + element type
     type = head[p + 1];
     p += 2;
-    if (head[p] === 0x23) p += 3; // '#', count type, count (small)
+  }
+  if (head[p] === 0x23) {
+    // '#' + count type + count
+    const size = sizes[head[p + 1]];
+    if (!size) return undefined;
+    p += 2 + size;
   }
   const out: number[] = [];
-  const sizes: Record<number, number> = { 0x69: 1, 0x55: 1, 0x49: 2, 0x6c: 4, 0x4c: 8 };
   for (let i = 0; i < 3 && p < head.length; i++) {
     const t = type ?? head[p++];
     const size = sizes[t];

@@ -1,0 +1,79 @@
+/** Observability (metrics, logs) and process lifecycle (graceful shutdown, CLI errors). */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { credentials } from "@grpc/grpc-js";
+import { describe, expect, it } from "vitest";
+import { TextServiceClient } from "../src/generated/mlbridge/v1/text_service";
+import { startHarness, unary } from "./helpers";
+
+const cli = path.resolve(__dirname, "../dist/cli.js");
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe("Prometheus metrics", () => {
+  it("exposes per-method latency, trainings in progress and models loaded", async () => {
+    const port = await freePort();
+    const h = await startHarness(["--metrics-port", String(port)]);
+    try {
+      await unary(h.text.countWords.bind(h.text), { text: "a b" });
+      await unary(h.text.countWords.bind(h.text), { text: "" }).catch(() => undefined);
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(text).toMatch(/mlbridge_rpc_duration_seconds_count\{method="\/mlbridge\.v1\.TextService\/CountWords",code="OK"\} 1/);
+      expect(text).toMatch(/mlbridge_rpc_duration_seconds_count\{method="\/mlbridge\.v1\.TextService\/CountWords",code="INVALID_ARGUMENT"\} 1/);
+      expect(text).toMatch(/mlbridge_trainings_in_progress 0/);
+      expect(text).toMatch(/mlbridge_models_loaded 0/);
+      expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe("the mlbridge CLI", () => {
+  it("logs JSON lines, serves, and exits 0 on SIGTERM", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "mlbridge-cli-"));
+    const portFile = path.join(dir, "port");
+    const proc = spawn(process.execPath, [cli, "serve", "--port", "0", "--model-dir", path.join(dir, "models"), "--port-file", portFile], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    proc.stdout.on("data", (d) => (out += d));
+    try {
+      for (let i = 0; i < 400 && !(existsSync(portFile) && readFileSync(portFile, "utf8").trim()); i++) await new Promise((r) => setTimeout(r, 25));
+      const address = `127.0.0.1:${readFileSync(portFile, "utf8").trim()}`;
+      const client = new TextServiceClient(address, credentials.createInsecure());
+      expect((await unary(client.countWords.bind(client), { text: "x y x" })).counts).toEqual({ x: 2, y: 1 });
+      client.close();
+      const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+      proc.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      const lines = out.trim().split("\n").map((l) => JSON.parse(l) as { msg: string; port?: number });
+      expect(lines.find((l) => l.msg === "mlbridge listening")?.port).toBe(Number(address.split(":")[1]));
+      expect(lines.at(-1)!.msg).toBe("mlbridge stopped");
+    } finally {
+      if (proc.exitCode === null) proc.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("rejects bad flags with exit code 2 and the usage", () => {
+    const r = spawnSync(process.execPath, [cli, "serve", "--port", "99999"], { encoding: "utf8" });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--port: expected an integer in \[0, 65535\], got "99999"/);
+    expect(r.stderr).toMatch(/Usage: mlbridge serve/);
+    const unknown = spawnSync(process.execPath, [cli, "serve", "--colour"], { encoding: "utf8" });
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/Unknown option '--colour'/);
+    const help = spawnSync(process.execPath, [cli, "--help"], { encoding: "utf8" });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/--auth-token TOKEN/);
+  });
+});
