@@ -83,7 +83,7 @@ try {
   step("Word count over gRPC (TextService.CountWords, from Python)");
   run(python, ["-c", `from mlbridge import Client\nwith Client() as c: print(c.text.count_words(${JSON.stringify(text)}))`], { env });
   step("Word count through the Lambda bundle (the book's serverless function)");
-  const bundle = path.join(root, "packages/lambda/dist/index.js");
+  const bundle = path.join(root, "packages/lambda/dist/bundle/index.js");
   run(process.execPath, ["-e", `require(${JSON.stringify(bundle)}).handler({ string: ${JSON.stringify(text)} }, { awsRequestId: "demo" }).then((r) => console.log(r))`]);
 } finally {
   step("stopping the server");
