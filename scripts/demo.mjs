@@ -81,9 +81,12 @@ try {
   // --- word count over gRPC and through the Lambda bundle --------------------
   const text = "the quick brown fox jumps over the lazy dog the end";
   step("Word count over gRPC (TextService.CountWords, from Python)");
-  run(python, ["-c", `from mlbridge import Client\nwith Client() as c: print(c.text.count_words(${JSON.stringify(text)}))`], { env });
+  run(python, ["-c", `from mlbridge import Client; print(Client().text.count_words(${JSON.stringify(text)}))`], { env });
   step("Word count through the Lambda bundle (the book's serverless function)");
-  const bundle = path.join(root, "packages/lambda/dist/bundle/index.js");
+  // Run the deployable bundle as Lambda does: a CommonJS index.js on its own
+  // (inside packages/lambda, whose package.json says "type": "module", Node would read it as ESM).
+  const bundle = path.join(work, "lambda-index.cjs");
+  copyFileSync(path.join(root, "packages/lambda/dist/bundle/index.js"), bundle);
   run(process.execPath, ["-e", `require(${JSON.stringify(bundle)}).handler({ string: ${JSON.stringify(text)} }, { awsRequestId: "demo" }).then((r) => console.log(r))`]);
 } finally {
   step("stopping the server");
