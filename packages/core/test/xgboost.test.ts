@@ -88,6 +88,17 @@ describe("XGBoost: bad calls", () => {
     r.model.dispose();
   });
 
+  it("rejects every truncation of a UBJ or JSON model before XGBoost reads it (its UBJ reader trusts lengths)", async () => {
+    const r = await fitXgboostCsv(book("iris.csv"), { preset: "iris" });
+    for (const format of ["ubj", "json"] as const) {
+      const bytes = r.model.toBuffer(format);
+      for (let n = 1; n < bytes.length; n += 7) {
+        expect(() => XgbModel.fromBuffer(bytes.subarray(0, n))).toThrowError(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+      }
+    }
+    r.model.dispose();
+  });
+
   it("reads the version a UBJ model declares, in XGBoost 3's layout and the optimized one", () => {
     const counted = Buffer.concat([Buffer.from("{L\x00\x00\x00\x00\x00\x00\x00\x07version[#L", "latin1"), Buffer.from([0, 0, 0, 0, 0, 0, 0, 3]), Buffer.from("i\x03i\x02i\x00}", "latin1")]);
     expect(declaredModelVersion(counted)).toEqual([3, 2, 0]);

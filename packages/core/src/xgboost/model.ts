@@ -1,5 +1,6 @@
 import { binding, type NativeBooster, type NativePredictOptions } from "../binding";
 import { MlBridgeError, InvalidInputError, awaitNative, callNative, invalidArgument } from "../errors";
+import { checkModelBytes } from "./format";
 
 /** What predict returns: the objective's output, class probabilities, or margins. */
 export type PredictOutput = "default" | "probabilities" | "margins";
@@ -103,12 +104,12 @@ export class XgbModel {
   static fromBuffer(bytes: Buffer): XgbModel {
     if (!Buffer.isBuffer(bytes) || bytes.length === 0) throw invalidArgument("bytes", "a non-empty Buffer", bytes);
     const mine = xgboostVersion();
-    // JSON and UBJ models are objects: they start with '{'. XGBoost's legacy
-    // binary loader, given arbitrary bytes, can try huge allocations: never feed it.
-    let first = 0;
-    while (first < bytes.length && (bytes[first] === 0x20 || bytes[first] === 0x0a || bytes[first] === 0x0d || bytes[first] === 0x09)) first++;
-    if (bytes[first] !== 0x7b) {
-      throw new InvalidInputError(`not an XGBoost model this server can read (XGBoost ${mine}): expected an XGBoost JSON or UBJ model`);
+    // XGBoost's legacy binary loader, given arbitrary bytes, can try huge allocations,
+    // and its UBJ reader trusts the lengths it reads: check the structure first.
+    try {
+      checkModelBytes(bytes);
+    } catch (err) {
+      throw new InvalidInputError(`not an XGBoost model this server can read (XGBoost ${mine}): ${(err as Error).message}`);
     }
     const declared = declaredModelVersion(bytes);
     if (declared && compareVersions(declared, NEWEST_READABLE) > 0) {
