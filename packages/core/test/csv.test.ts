@@ -39,6 +39,7 @@ describe("readCsv", () => {
       ["ragged row", Buffer.from("a,b\n1,2\n3\n"), /line 3: .*(record length|columns)/i],
       ["duplicated column", Buffer.from("a,a\n1,2\n"), /line 1: column "a" appears twice/],
       ["unclosed quote", Buffer.from('a,b\n1,"2\n'), /Quote Not Closed|quote/i],
+      ["quote opening inside a field", Buffer.from('a,b\n1,x"y"\n'), /line 2: Invalid Opening Quote/],
       ["invalid UTF-8", Buffer.concat([Buffer.from("a,b\n1,2\n3,"), Buffer.from([0xc3, 0x28]), Buffer.from("\n")]), /line 3: text is not valid UTF-8/],
     ];
     for (const [name, input, message] of cases) {

@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { parse } from "csv-parse";
+import { CsvError, parse } from "csv-parse";
 import { createReadStream } from "node:fs";
 import { InvalidInputError, MlBridgeError } from "../errors";
 
@@ -120,7 +120,7 @@ export async function readCsv(source: CsvSource, options: ReadCsvOptions = {}): 
     }
   } catch (err) {
     const e = err as { lines?: number; message: string; code?: string };
-    if (e.code?.startsWith("CSV_")) {
+    if (err instanceof CsvError || e.code?.startsWith("CSV_")) {
       const line = typeof e.lines === "number" ? e.lines : undefined;
       throw new InvalidInputError(`${what}${line ? ` line ${line}` : ""}: ${e.message.replace(/ on line \d+$/, "")}`);
     }

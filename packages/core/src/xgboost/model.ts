@@ -1,6 +1,8 @@
+import { fork } from "node:child_process";
+import path from "node:path";
 import { binding, type NativeBooster, type NativePredictOptions } from "../binding";
 import { MlBridgeError, InvalidInputError, awaitNative, callNative, invalidArgument } from "../errors";
-import { checkModelBytes } from "./format";
+import { checkModelStructure, decodeModel } from "./format";
 
 /** What predict returns: the objective's output, class probabilities, or margins. */
 export type PredictOutput = "default" | "probabilities" | "margins";
@@ -104,13 +106,6 @@ export class XgbModel {
   static fromBuffer(bytes: Buffer): XgbModel {
     if (!Buffer.isBuffer(bytes) || bytes.length === 0) throw invalidArgument("bytes", "a non-empty Buffer", bytes);
     const mine = xgboostVersion();
-    // XGBoost's legacy binary loader, given arbitrary bytes, can try huge allocations,
-    // and its UBJ reader trusts the lengths it reads: check the structure first.
-    try {
-      checkModelBytes(bytes);
-    } catch (err) {
-      throw new InvalidInputError(`not an XGBoost model this server can read (XGBoost ${mine}): ${(err as Error).message}`);
-    }
     const declared = declaredModelVersion(bytes);
     if (declared && compareVersions(declared, NEWEST_READABLE) > 0) {
       throw new MlBridgeError(
@@ -119,6 +114,14 @@ export class XgbModel {
           "(models from XGBoost 3.1 and later store base_score as a vector, which it would silently drop); " +
           "save the model with XGBoost <= 3.0, or retrain it through mlbridge",
       );
+    }
+    // XGBoost's legacy binary loader, given arbitrary bytes, can try huge allocations,
+    // and its UBJ reader trusts the lengths it reads: check the structure first.
+    try {
+      const { doc, ubj } = decodeModel(bytes);
+      checkModelStructure(doc, ubj);
+    } catch (err) {
+      throw new InvalidInputError(`not an XGBoost model this server can read (XGBoost ${mine}): ${(err as Error).message}`);
     }
     const booster = callNative(() => new (binding().Booster)([]));
     try {
@@ -135,6 +138,42 @@ export class XgbModel {
       }
       throw new InvalidInputError(`not an XGBoost model this server can read (XGBoost ${mine}): ${reason}`);
     }
+  }
+
+  /**
+   * Loads model bytes from an untrusted source (an upload): they are first
+   * loaded in a throwaway process, and this process then loads XGBoost's own
+   * re-serialisation of them. A forged model that would crash XGBoost crashes
+   * only that process and is rejected.
+   * @throws InvalidInputError, or MlBridgeError FAILED_PRECONDITION as fromBuffer
+   */
+  static async fromUntrustedBuffer(bytes: Buffer): Promise<XgbModel> {
+    if (!Buffer.isBuffer(bytes) || bytes.length === 0) throw invalidArgument("bytes", "a non-empty Buffer", bytes);
+    try {
+      decodeModel(bytes); // cheap structural rejection before spawning anything
+    } catch (err) {
+      throw new InvalidInputError(`not an XGBoost model this server can read (XGBoost ${xgboostVersion()}): ${(err as Error).message}`);
+    }
+    const reply = await new Promise<{ ok: boolean; bytes?: Uint8Array; code?: string; message?: string }>((resolve) => {
+      const child = fork(path.resolve(__dirname, "..", "..", "dist", "xgboost", "sanitize-worker.js"), [], {
+        serialization: "advanced",
+        stdio: ["ignore", "ignore", "ignore", "ipc"],
+      });
+      let answer: { ok: boolean; bytes?: Uint8Array; code?: string; message?: string } | undefined;
+      child.once("message", (m: typeof answer) => (answer = m));
+      child.once("exit", (code, signal) =>
+        resolve(answer ?? { ok: false, code: "INVALID_ARGUMENT", message: `the model crashed XGBoost's loader (${signal ?? `exit ${code}`})` }),
+      );
+      child.send(bytes);
+    });
+    if (!reply.ok) {
+      if (reply.code === "FAILED_PRECONDITION") throw new MlBridgeError("FAILED_PRECONDITION", reply.message!);
+      throw new InvalidInputError(
+        reply.message!.startsWith("not an XGBoost model") ? reply.message! : `not an XGBoost model this server can read (XGBoost ${xgboostVersion()}): ${reply.message}`,
+      );
+    }
+    const canonical = reply.bytes!;
+    return XgbModel.fromBuffer(Buffer.from(canonical.buffer, canonical.byteOffset, canonical.byteLength));
   }
 
   /** Sets class names (stored inside the model as an attribute). */

@@ -91,7 +91,7 @@ export function modelService(ctx: ServiceContext): ModelServiceServer {
           model,
         );
       }
-      const model = XgbModel.fromBuffer(bytes);
+      const model = await XgbModel.fromUntrustedBuffer(bytes);
       try {
         if (header.classNames.length) model.setClassNames(header.classNames);
         const stored = model.toBuffer("ubj");
