@@ -2,14 +2,17 @@ import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import type http from "node:http";
 import path from "node:path";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
+import type { PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
-import { HealthImplementation, protoPath as healthProto } from "grpc-health-check";
+import { HealthImplementation } from "grpc-health-check";
 import pino, { type Logger } from "pino";
 import { Slots } from "./calls";
 import type { ServerConfig } from "./config";
 import type { ServiceContext } from "./context";
+import { FILE_DESCRIPTOR_SET_BASE64 } from "./generated/descriptors";
+import { GRPCInferenceServiceService } from "./generated/inference/grpc_predict_v2";
 import { CrfServiceService } from "./generated/mlbridge/v1/crf_service";
 import { ModelServiceService } from "./generated/mlbridge/v1/model_service";
 import { TextServiceService } from "./generated/mlbridge/v1/text_service";
@@ -17,15 +20,38 @@ import { XgboostServiceService } from "./generated/mlbridge/v1/xgboost_service";
 import { authInterceptor, observeInterceptor } from "./interceptors";
 import { createMetrics, serveMetrics } from "./metrics";
 import { crfService } from "./services/crf";
+import { inferenceService } from "./services/inference";
 import { modelService } from "./services/models";
 import { textService } from "./services/text";
 import { xgboostService } from "./services/xgboost";
 import { ModelStore } from "./store";
 
-/** The folder holding the API definition (served by reflection). */
+/** The folder holding the API definition. */
 export const protoDir = path.resolve(__dirname, "..", "..", "..", "proto");
-const PROTO_FILES = ["crf_service", "xgboost_service", "text_service", "model_service", "types"].map((f) => `mlbridge/v1/${f}.proto`);
-const SERVICES = ["mlbridge.v1.CrfService", "mlbridge.v1.XgboostService", "mlbridge.v1.TextService", "mlbridge.v1.ModelService"];
+const SERVICES = [
+  "mlbridge.v1.CrfService",
+  "mlbridge.v1.XgboostService",
+  "mlbridge.v1.TextService",
+  "mlbridge.v1.ModelService",
+  "inference.GRPCInferenceService",
+];
+
+/**
+ * The serialized FileDescriptorProtos of proto/ and health.proto as buf
+ * compiled them (imports included; scripts/gen-descriptors.mjs), for
+ * reflection: proto-loader's protobufjs-made descriptors name map entries and
+ * files in ways grpcurl (protobuf-go) rejects.
+ */
+function fileDescriptorProtos(): Uint8Array[] {
+  const reader = new BinaryReader(Buffer.from(FILE_DESCRIPTOR_SET_BASE64, "base64"));
+  const files: Uint8Array[] = [];
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field === 1 && wireType === WireType.LengthDelimited) files.push(reader.bytes());
+    else reader.skip(wireType);
+  }
+  return files;
+}
 
 /** A running server. */
 export interface RunningServer {
@@ -72,10 +98,13 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
   server.addService(XgboostServiceService, xgboostService(context));
   server.addService(TextServiceService, textService(context));
   server.addService(ModelServiceService, modelService(context));
+  // The Open Inference Protocol (KServe V2) over the same store: docs/inference-protocol.md.
+  server.addService(GRPCInferenceServiceService, inferenceService(context));
 
   const health = new HealthImplementation(Object.fromEntries(["", ...SERVICES].map((s) => [s, "SERVING" as const])));
   health.addToServer(server);
-  const definitions = loadSync([...PROTO_FILES, healthProto], { includeDirs: [protoDir, path.dirname(healthProto)], keepCase: true });
+  // @grpc/reflection only reads the `fileDescriptorProtos` of the definition's entries.
+  const definitions = { "mlbridge.files": { fileDescriptorProtos: fileDescriptorProtos() } } as unknown as PackageDefinition;
   new ReflectionService(definitions).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>

@@ -201,6 +201,20 @@ export class ModelStore {
     return hit && hit.meta === this.index.get(name) ? hit : undefined;
   }
 
+  /**
+   * Drops a model from the memory cache, keeping it on disk: the next request
+   * loads it again. Predictions running on it finish first (the addon defers
+   * the free). @returns whether it was loaded. @throws NOT_FOUND
+   */
+  evict(name: string): boolean {
+    this.meta(name);
+    const hit = this.cache.get(name);
+    if (!hit) return false;
+    this.cache.delete(name);
+    hit.model.dispose();
+    return true;
+  }
+
   private remember(loaded: LoadedModel): void {
     const old = this.cache.get(loaded.meta.name);
     this.cache.delete(loaded.meta.name);

@@ -2,6 +2,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fromBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { credentials, loadPackageDefinition, Metadata, status, type Client } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { protoPath as healthProto } from "grpc-health-check";
@@ -94,11 +96,20 @@ describe("reflection", () => {
       call.on("end", () => resolve());
       call.write({ list_services: "" });
       call.write({ file_containing_symbol: "mlbridge.v1.CrfService" });
+      call.write({ file_containing_symbol: "inference.GRPCInferenceService" });
       call.end();
     });
     const names = answers[0].list_services_response!.service.map((s) => s.name);
-    expect(names).toEqual(expect.arrayContaining(["mlbridge.v1.CrfService", "mlbridge.v1.XgboostService", "mlbridge.v1.TextService", "mlbridge.v1.ModelService", "grpc.health.v1.Health"]));
+    expect(names).toEqual(expect.arrayContaining(["mlbridge.v1.CrfService", "mlbridge.v1.XgboostService", "mlbridge.v1.TextService", "mlbridge.v1.ModelService", "inference.GRPCInferenceService", "grpc.health.v1.Health"]));
     expect(answers[1].file_descriptor_response!.file_descriptor_proto.length).toBeGreaterThan(0);
+    // Compiler-made descriptors (real file names, imports, `XxxEntry` map entries): protobuf-go
+    // clients such as grpcurl reject the ones protobufjs rebuilds.
+    const files = (i: number) => answers[i].file_descriptor_response!.file_descriptor_proto.map((b) => fromBinary(FileDescriptorProtoSchema, b));
+    expect(files(1).map((f) => f.name)).toEqual(expect.arrayContaining(["mlbridge/v1/crf_service.proto", "mlbridge/v1/types.proto", "google/protobuf/timestamp.proto"]));
+    expect(files(1)[0].dependency).toEqual(["mlbridge/v1/types.proto"]);
+    const [oip] = files(2);
+    expect(oip.name).toBe("inference/grpc_predict_v2.proto");
+    expect(oip.messageType.find((m) => m.name === "ModelInferRequest")!.nestedType.map((n) => n.name)).toContain("ParametersEntry");
     client.close();
   });
 });
