@@ -1,0 +1,199 @@
+// Shared helpers of the benchmark harness: paths, stats, servers, load generators, Python peers.
+import { spawn, execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+export const require = createRequire(import.meta.url);
+export const BENCH = path.dirname(fileURLToPath(import.meta.url));
+export const ROOT = path.resolve(BENCH, "..");
+export const DATA = process.env.MLBRIDGE_DATA ?? path.resolve(ROOT, "../shared/data");
+export const PEERS = path.join(BENCH, ".peers");
+export const core = require(path.join(ROOT, "packages/core/dist/index.js"));
+export const grpc = require(path.join(ROOT, "node_modules/@grpc/grpc-js"));
+const gen = (f) => require(path.join(ROOT, "packages/server/dist/generated/mlbridge/v1", f));
+export const gen_ = { xgb: gen("xgboost_service.js"), crf: gen("crf_service.js"), text: gen("text_service.js"), model: gen("model_service.js") };
+export const PROTO_DIR = path.join(ROOT, "proto");
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const n = s.length; return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2; };
+export const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+/** median and spread (min..max, and relative half-range) of repeated measurements */
+export function summary(xs) {
+  const m = median(xs);
+  const lo = Math.min(...xs), hi = Math.max(...xs);
+  return { median: m, min: lo, max: hi, spreadPct: m ? (100 * (hi - lo)) / 2 / m : 0, n: xs.length, samples: xs };
+}
+export const fmt = (x, d = 2) => (x == null || Number.isNaN(x) ? "n/a" : Math.abs(x) >= 1e4 ? Math.round(x).toLocaleString("en-US") : x.toFixed(d));
+export const loadavg = () => os.loadavg().map((x) => +x.toFixed(2));
+export const tmpdir = (p = "mlbridge-bench-") => mkdtempSync(path.join(os.tmpdir(), p));
+
+export function rssKiB(pid) {
+  const s = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(s)[1]);
+}
+
+// ---- gRPC helpers ---------------------------------------------------------
+export const unary = (client, method, req) => new Promise((res, rej) => client[method](req, (e, r) => (e ? rej(e) : res(r))));
+export const bidi = (stream, reqs, onData = () => undefined) =>
+  new Promise((res, rej) => {
+    const out = [];
+    stream.on("data", (d) => { out.push(d); onData(d); });
+    stream.on("error", rej);
+    stream.on("end", () => res(out));
+    for (const r of reqs) stream.write(r);
+    stream.end();
+  });
+export const clientStream = (stream, reqs) =>
+  new Promise((res, rej) => {
+    const call = stream((e, r) => (e ? rej(e) : res(r)));
+    for (const r of reqs) call.write(r);
+    call.end();
+  });
+const CLIENT_OPTS = { "grpc.max_receive_message_length": 256 << 20, "grpc.max_send_message_length": 256 << 20 };
+export function clients(address) {
+  const c = grpc.credentials.createInsecure();
+  return {
+    xgb: new gen_.xgb.XgboostServiceClient(address, c, CLIENT_OPTS),
+    crf: new gen_.crf.CrfServiceClient(address, c, CLIENT_OPTS),
+    text: new gen_.text.TextServiceClient(address, c, CLIENT_OPTS),
+    model: new gen_.model.ModelServiceClient(address, c, CLIENT_OPTS),
+    close() { for (const k of ["xgb", "crf", "text", "model"]) this[k].close(); },
+  };
+}
+export async function importModel(cl, name, kind, bytes, extra = {}) {
+  return new Promise((res, rej) => {
+    const call = cl.model.importModel((e, r) => (e ? rej(e) : res(r)));
+    call.write({ payload: { $case: "header", value: { name, kind, format: 0, classNames: [], failIfExists: false, ...extra } } });
+    for (let i = 0; i < bytes.length; i += 1 << 20) call.write({ payload: { $case: "chunk", value: bytes.subarray(i, i + (1 << 20)) } });
+    call.end();
+  });
+}
+
+// ---- server processes -----------------------------------------------------
+/** Starts `node packages/server/dist/cli.js serve` in its own process; resolves when the port file appears. */
+export async function startServerProcess({ modelDir, cpuProf, extraArgs = [], env = {} } = {}) {
+  const dir = tmpdir("mlbridge-bench-srv-");
+  const portFile = path.join(dir, "port");
+  modelDir ??= path.join(dir, "models");
+  const nodeArgs = [];
+  if (cpuProf) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${path.dirname(cpuProf)}`, `--cpu-prof-name=${path.basename(cpuProf)}`);
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, "packages/server/dist/cli.js"), "serve", "--port", "0", "--host", "127.0.0.1", "--port-file", portFile, "--model-dir", modelDir, "--log-level", "warn", ...extraArgs], { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...env } });
+  const t0 = Date.now();
+  while (!existsSync(portFile) || !readFileSync(portFile, "utf8").trim()) {
+    if (child.exitCode != null) throw new Error(`server exited with ${child.exitCode}`);
+    if (Date.now() - t0 > 30000) throw new Error("server did not start in 30 s");
+    await sleep(50);
+  }
+  const port = Number(readFileSync(portFile, "utf8").trim());
+  return { port, address: `127.0.0.1:${port}`, pid: child.pid, child, stop: () => stopChild(child, dir) };
+}
+export async function stopChild(child, dir) {
+  if (child.exitCode == null) {
+    const done = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    const t = setTimeout(() => child.kill("SIGKILL"), 10000);
+    await done;
+    clearTimeout(t);
+  }
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
+/** Starts a node script (like the empty handler) that prints `PORT <n>` on stdout. */
+export async function startNodeScript(script, args = []) {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise((res, rej) => {
+    let buf = "";
+    child.stdout.on("data", (d) => { buf += d; const m = /PORT (\d+)/.exec(buf); if (m) res(Number(m[1])); });
+    child.once("exit", (c) => rej(new Error(`${script} exited ${c}`)));
+  });
+  return { port, address: `127.0.0.1:${port}`, pid: child.pid, child, stop: () => stopChild(child) };
+}
+
+// ---- load generation ------------------------------------------------------
+export const GHZ = path.join(PEERS, "bin/ghz");
+export const haveGhz = () => !process.env.BENCH_NO_GHZ && existsSync(GHZ);
+/**
+ * Runs ghz once. target: { address, call, proto, importPaths, data }.
+ * Returns { rps, count, p50_ms, p99_ms, errors }.
+ */
+export function runGhzAsync(target, { concurrency = 1, seconds, total, rps, connections } = {}) {
+  const args = ["--insecure", "--call", target.call, "-d", JSON.stringify(target.data), "-c", String(concurrency), "-O", "json", "--skipFirst", "0"];
+  if (target.proto) args.push("--proto", target.proto, ...target.importPaths.flatMap((p) => ["-i", p]));
+  if (seconds) args.push("-z", `${seconds}s`, "-n", "100000000");
+  else args.push("-n", String(total));
+  if (rps) args.push("--rps", String(rps));
+  if (connections) args.push("--connections", String(connections));
+  args.push(target.address);
+  return new Promise((res, rej) => {
+    const child = spawn(GHZ, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "", err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("close", (code) => {
+      try {
+        const j = JSON.parse(out);
+        const lat = Object.fromEntries((j.latencyDistribution ?? []).map((x) => [x.percentage, x.latency / 1e6]));
+        const errors = Object.values(j.statusCodeDistribution ?? {}).reduce((a, b) => a + b, 0) - (j.statusCodeDistribution?.OK ?? 0);
+        res({ rps: j.rps, count: j.count, p50_ms: lat[50], p99_ms: lat[99], errors, errorDistribution: j.errorDistribution });
+      } catch (e) {
+        rej(new Error(`ghz failed (${code}): ${err.slice(0, 500)} ${out.slice(0, 300)}`));
+      }
+    });
+  });
+}
+/** Node grpc-js closed-loop load (used when ghz is missing): `call()` returns a promise. */
+export async function nodeLoad(call, { concurrency = 1, seconds = 1 }) {
+  const lat = [];
+  let errors = 0;
+  const t0 = performance.now();
+  const until = t0 + seconds * 1000;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < until) {
+      const s = performance.now();
+      try { await call(); } catch { errors++; }
+      lat.push(performance.now() - s);
+    }
+  }));
+  const el = (performance.now() - t0) / 1000;
+  lat.sort((a, b) => a - b);
+  return { rps: lat.length / el, count: lat.length, p50_ms: quantile(lat, 0.5), p99_ms: quantile(lat, 0.99), errors };
+}
+
+// ---- Python peers ---------------------------------------------------------
+export function pythonBin() {
+  if (process.env.BENCH_NO_PYTHON) return undefined;
+  for (const p of [path.join(PEERS, "venv/bin/python"), path.join(ROOT, "clients/python/.venv/bin/python")]) {
+    if (!existsSync(p)) continue;
+    try { execFileSync(p, ["-c", "import xgboost, pycrfsuite, numpy"], { stdio: "ignore" }); return p; } catch { /* next */ }
+  }
+  return undefined;
+}
+/** Runs bench/py/<script> with a JSON argument; the script prints one JSON line last. */
+export function runPython(script, arg) {
+  const py = pythonBin();
+  if (!py) throw new Error("no Python venv with xgboost + python-crfsuite (run bash bench/setup.sh)");
+  return new Promise((res, rej) => {
+    const child = spawn(py, [path.join(BENCH, "py", script), JSON.stringify(arg)], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.on("close", (code) => {
+      const last = out.trim().split("\n").pop();
+      try { if (code !== 0) throw new Error(); res(JSON.parse(last)); } catch { rej(new Error(`python ${script} exited ${code}: ${out.slice(-500)}`)); }
+    });
+  });
+}
+
+// ---- shared fixtures --------------------------------------------------------
+export const IRIS_ROW = [5.1, 3.5, 1.4, 0.2];
+/** The iris model trained once in-process by core (preset iris, seed 0), as XGBoost JSON. */
+export async function irisModel(dir) {
+  const r = await core.fitXgboostCsv(path.join(DATA, "book/iris.csv"), { preset: "iris", seed: 0 });
+  const json = r.model.toBuffer("json");
+  const file = path.join(dir, "iris.json");
+  writeFileSync(file, json);
+  const classNames = r.model.classNames;
+  return { file, json, classNames, model: r.model, numFeatures: r.model.numFeatures, objective: r.model.objective };
+}
+export const xgbPredictData = (rowsFlat, rows = 1) => ({ model_name: "iris", matrix: { rows, cols: 4, values: rowsFlat } });

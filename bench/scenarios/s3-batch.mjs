@@ -1,0 +1,50 @@
+// Scenario 3: batch predict of N rows × 4 features through XgboostService/Predict in chunks
+// (two chunks in flight, Node grpc-js client) vs xgboost's inplace_predict in-process on the same model
+// and the same rows (Python, bench venv).
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { core, runPython, pythonBin, summary, fmt, unary } from "../lib.mjs";
+import { mlbridgeWithIris } from "./s1-predict.mjs";
+
+export default async function s3(ctx) {
+  const N = ctx.quick ? 50_000 : 1_000_000, CHUNK = 50_000, cols = 4;
+  let a = 12345; const rnd = () => ((a = (Math.imul(a, 1103515245) + 12345) >>> 0) / 4294967296);
+  const lo = [4.3, 2.0, 1.0, 0.1], hi = [7.9, 4.4, 6.9, 2.5];
+  const X = new Float32Array(N * cols);
+  for (let i = 0; i < N; i++) for (let j = 0; j < cols; j++) X[i * cols + j] = lo[j] + (hi[j] - lo[j]) * rnd();
+  const featFile = path.join(ctx.work, "batch.f32");
+  writeFileSync(featFile, Buffer.from(X.buffer));
+  const notes = [`${N.toLocaleString("en-US")} rows in chunks of ${CHUNK.toLocaleString("en-US")} rows (DenseMatrix), 2 chunks in flight; time includes client-side encoding`];
+  const mb = await mlbridgeWithIris(ctx);
+  const chunks = [];
+  for (let s = 0; s < N; s += CHUNK) { const r = Math.min(CHUNK, N - s); chunks.push({ modelName: "iris", input: { $case: "matrix", value: { rows: r, cols, values: X.subarray(s * cols, (s + r) * cols) } }, output: 0 }); }
+  const runOnce = async () => {
+    const t0 = performance.now();
+    let next = 0, rows = 0;
+    await Promise.all([0, 1].map(async () => { while (next < chunks.length) { const c = chunks[next++]; const r = await unary(mb.cl.xgb, "predict", c); rows += r.rows; } }));
+    const s = (performance.now() - t0) / 1000;
+    if (rows !== N) throw new Error(`got ${rows} rows`);
+    return s;
+  };
+  const ours = [];
+  try {
+    await runOnce(); // warm-up
+    for (let i = 0; i < ctx.repeats; i++) ours.push(N / (await runOnce()));
+  } finally { await mb.stop(); }
+  // in-process core (no gRPC) for reference
+  const m = core.XgbModel.fromBuffer(ctx.iris.json);
+  const inproc = [];
+  await m.predictAsync(X, N, cols);
+  for (let i = 0; i < ctx.repeats; i++) { const t0 = performance.now(); await m.predictAsync(X, N, cols); inproc.push(N / ((performance.now() - t0) / 1000)); }
+  m.dispose();
+  const results = { "mlbridge Predict (gRPC, chunked)": { rows_per_s: summary(ours) }, "core predictAsync in-process (one call)": { rows_per_s: summary(inproc) } };
+  const ratios = [];
+  if (pythonBin()) {
+    const py = await runPython("peers.py", { cmd: "xgb_batch", features: featFile, cols, model: ctx.iris.file, repeats: ctx.repeats });
+    results[`xgboost ${py.xgboost} inplace_predict in-process (Python)`] = { rows_per_s: summary(py.seconds.map((s) => N / s)) };
+    ratios.push({ name: "batch predict: mlbridge gRPC / xgboost inplace_predict (rows/s)", value: summary(ours).median / summary(py.seconds.map((s) => N / s)).median, goal: 0.5, op: ">=" });
+    ratios.push({ name: "batch predict: core in-process / xgboost inplace_predict (rows/s)", value: summary(inproc).median / summary(py.seconds.map((s) => N / s)).median, goal: null, op: "info" });
+  } else notes.push("Python peer skipped: no venv with xgboost");
+  for (const [k, v] of Object.entries(results)) ctx.log(`  s3 ${k}: ${fmt(v.rows_per_s.median, 0)} rows/s (±${fmt(v.rows_per_s.spreadPct, 1)}%)`);
+  return { results, ratios, notes };
+}

@@ -1,0 +1,42 @@
+// Scenario 4: CRF training, core (trainCrf: CRFsuite in a child process) vs python-crfsuite in-process,
+// on the same train/test sentences (the split is made once by core's seededSplit, seed 0, 20 % test,
+// and exported as JSON), the `book` features (lemma 1.0 + next-lemma 0.5), lbfgs, identical params.
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { core, DATA, runPython, pythonBin, summary, fmt } from "../lib.mjs";
+
+const tokenAccuracy = (pred, gold) => { let ok = 0, n = 0; pred.forEach((p, i) => p.forEach((l, j) => { ok += l === gold[i][j]; n++; })); return ok / n; };
+
+export default async function s4(ctx) {
+  const maxIter = ctx.quick ? 10 : 100;
+  const params = { max_iterations: maxIter, c1: 0, c2: 1 };
+  const files = ctx.quick ? [["book ner.csv", path.join(DATA, "book/ner.csv")]] : [["book ner.csv", path.join(DATA, "book/ner.csv")], ["gmb ner_large.csv", path.join(DATA, "gmb/ner_large.csv")]];
+  const results = {}, ratios = [], notes = [`lbfgs params ${JSON.stringify(params)} on both sides; core time = trainCrf wall clock (spawn + transfer + train); Python time = Trainer + append + train`];
+  for (const [name, file] of files) {
+    const data = await core.readNerCsv(file, core.CRF_PRESETS.book.template, true);
+    const [testIdx, trainIdx] = core.seededSplit(data.sequences.length, [0.2], 0);
+    const train = trainIdx.map((i) => data.sequences[i]), test = testIdx.map((i) => data.sequences[i]);
+    const split = path.join(ctx.work, `split-${name.replace(/\W+/g, "_")}.json`);
+    writeFileSync(split, JSON.stringify({ train: train.map((s) => ({ items: s.items, labels: s.labels })), test: test.map((s) => ({ items: s.items, labels: s.labels })) }));
+    const times = [];
+    let t;
+    for (let i = 0; i < ctx.repeats; i++) { const t0 = performance.now(); t = await core.trainCrf(train, { algorithm: "lbfgs", params }); times.push((performance.now() - t0) / 1000); }
+    const model = core.CrfModel.fromBuffer(t.model);
+    const tagged = await model.tagMany(test.map((s) => s.items));
+    const acc = tokenAccuracy(tagged.map((x) => x.labels), test.map((s) => s.labels));
+    model.dispose();
+    const modelFile = path.join(ctx.work, `crf-${name.replace(/\W+/g, "_")}.crfsuite`);
+    writeFileSync(modelFile, t.model);
+    if (name.includes("large") || ctx.quick) { ctx.crfModelFile = modelFile; ctx.crfTestSplit = split; ctx.crfSequences = data.sequences; }
+    const trainTokens = train.reduce((a, s) => a + s.items.length, 0);
+    results[`core ${name}`] = { seconds: summary(times), iterations: t.iterations, tokenAccuracyPct: +(100 * acc).toFixed(2), trainSentences: train.length, trainTokens };
+    ctx.log(`  s4 core ${name}: ${fmt(summary(times).median, 3)} s (±${fmt(summary(times).spreadPct, 1)}%), ${t.iterations} iterations, token accuracy ${(100 * acc).toFixed(2)} %`);
+    if (!pythonBin()) { notes.push("python-crfsuite skipped: no venv"); continue; }
+    const py = await runPython("peers.py", { cmd: "crf_train", split, params, repeats: ctx.repeats, model_out: path.join(ctx.work, "py.crfsuite") });
+    results[`python-crfsuite ${name}`] = { seconds: summary(py.seconds), iterations: py.iterations, tokenAccuracyPct: +(100 * py.tokenAccuracy).toFixed(2) };
+    ctx.log(`  s4 python-crfsuite ${name}: ${fmt(summary(py.seconds).median, 3)} s (±${fmt(summary(py.seconds).spreadPct, 1)}%), ${py.iterations} iterations, token accuracy ${(100 * py.tokenAccuracy).toFixed(2)} %`);
+    ratios.push({ name: `crf train ${name}: core / python-crfsuite (time)`, value: summary(times).median / summary(py.seconds).median, goal: 1.05, op: "<=" });
+    ratios.push({ name: `crf train ${name}: abs(accuracy core − python) (points)`, value: Math.abs(100 * acc - 100 * py.tokenAccuracy), goal: 0.5, op: "<=" });
+  }
+  return { results, ratios, notes, table: Object.entries(results).map(([k, v]) => ({ side: k, "median s": fmt(v.seconds.median, 3), spread: `±${fmt(v.seconds.spreadPct, 1)}%`, iterations: v.iterations, "token accuracy %": v.tokenAccuracyPct })) };
+}

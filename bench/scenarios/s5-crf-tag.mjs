@@ -1,0 +1,45 @@
+// Scenario 5: CRF tagging throughput: CrfService/TagStream (100 sentences per message) vs the
+// python-crfsuite Tagger in-process, same model file (scenario 4's), same sentences.
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { core, DATA, clients, importModel, startServerProcess, runPython, pythonBin, summary, fmt, bidi } from "../lib.mjs";
+
+export default async function s5(ctx) {
+  let modelFile = ctx.crfModelFile, seqs = ctx.crfSequences;
+  if (!modelFile) {
+    const file = path.join(DATA, ctx.quick ? "book/ner.csv" : "gmb/ner_large.csv");
+    seqs = (await core.readNerCsv(file, core.CRF_PRESETS.book.template, true)).sequences;
+    const t = await core.trainCrf(seqs, { algorithm: "lbfgs", params: { max_iterations: ctx.quick ? 10 : 100 } });
+    modelFile = path.join(ctx.work, "s5.crfsuite"); writeFileSync(modelFile, t.model);
+  }
+  const items = seqs.map((s) => s.items);
+  const passes = ctx.quick ? 1 : 3;
+  const tokens = items.reduce((a, s) => a + s.length, 0) * passes;
+  const seqFile = path.join(ctx.work, "tag-seqs.json"); writeFileSync(seqFile, JSON.stringify(items));
+  const msgs = [];
+  for (let p = 0; p < passes; p++) for (let i = 0; i < items.length; i += 100)
+    msgs.push({ modelName: "ner", sequences: items.slice(i, i + 100).map((its) => ({ items: its.map((it) => ({ attributes: it.map(([name, weight]) => ({ name, weight })) })), labels: [] })), includeProbability: false, includeMarginals: false });
+  const srv = await startServerProcess({ env: ctx.serverEnv ?? {} });
+  const cl = clients(srv.address);
+  const ours = [];
+  try {
+    await importModel(cl, "ner", 1, readFileSync(modelFile));
+    await bidi(cl.crf.tagStream(), msgs.slice(0, 5));
+    for (let i = 0; i < ctx.repeats; i++) {
+      const t0 = performance.now();
+      const out = await bidi(cl.crf.tagStream(), msgs);
+      const got = out.reduce((a, r) => a + r.sequences.reduce((b, s) => b + s.labels.length, 0), 0);
+      if (got !== tokens) throw new Error(`tagged ${got} of ${tokens} tokens`);
+      ours.push(tokens / ((performance.now() - t0) / 1000));
+    }
+  } finally { cl.close(); await srv.stop(); }
+  const results = { "mlbridge TagStream": { tokens_per_s: summary(ours) } };
+  const ratios = [], notes = [`${items.length} sentences × ${passes} passes = ${tokens} tokens; 100 sentences per message; time includes client-side message encoding`];
+  if (pythonBin()) {
+    const py = await runPython("peers.py", { cmd: "crf_tag", sequences: seqFile, model: modelFile, passes, repeats: ctx.repeats });
+    results["python-crfsuite Tagger in-process"] = { tokens_per_s: summary(py.seconds.map((s) => py.tokens / s)) };
+    ratios.push({ name: "crf tag: mlbridge TagStream / python-crfsuite (tokens/s)", value: summary(ours).median / results["python-crfsuite Tagger in-process"].tokens_per_s.median, goal: 0.5, op: ">=" });
+  } else notes.push("python-crfsuite skipped: no venv");
+  for (const [k, v] of Object.entries(results)) ctx.log(`  s5 ${k}: ${fmt(v.tokens_per_s.median, 0)} tokens/s (±${fmt(v.tokens_per_s.spreadPct, 1)}%)`);
+  return { results, ratios, notes };
+}

@@ -1,0 +1,54 @@
+// Scenario 6: word count MB/s over a generated text (words of ner_large.csv, one sentence a line,
+// repeated to the size): core countWords in-process, TextService/CountWordsStream (1 MiB chunks),
+// Python Counter(re.findall(r"\w+", text)).
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { core, DATA, clients, startServerProcess, runPython, pythonBin, summary, fmt } from "../lib.mjs";
+
+export default async function s6(ctx) {
+  const MB = ctx.quick ? 2 : 100;
+  const rows = (await core.readCsv(path.join(DATA, "gmb/ner_large.csv")));
+  const header = rows.header ?? rows.columns;
+  let base;
+  if (header && rows.rows) {
+    const w = header.indexOf("word"), s = header.indexOf("sentence_idx");
+    const lines = []; let cur = [], last;
+    for (const r of rows.rows) { if (r[s] !== last && cur.length) { lines.push(cur.join(" ")); cur = []; } last = r[s]; cur.push(r[w]); }
+    lines.push(cur.join(" "));
+    base = lines.join("\n") + "\n";
+  } else throw new Error("unexpected readCsv shape: " + Object.keys(rows));
+  const target = MB * 1e6;
+  let text = base.repeat(Math.ceil(target / Buffer.byteLength(base)));
+  text = text.slice(0, target); // ASCII-dominated; MB below = bytes/1e6 of the actual UTF-8
+  const bytes = Buffer.from(text, "utf8");
+  const file = path.join(ctx.work, "words.txt"); writeFileSync(file, bytes);
+  const mbs = (s) => bytes.length / 1e6 / s;
+  core.countWords(text.slice(0, 1e6));
+  const inproc = [];
+  let words;
+  for (let i = 0; i < ctx.repeats; i++) { const t0 = performance.now(); const c = core.countWords(text); inproc.push(mbs((performance.now() - t0) / 1000)); words = [...c.values()].reduce((a, b) => a + b, 0); }
+  const srv = await startServerProcess({ env: ctx.serverEnv ?? {} });
+  const cl = clients(srv.address);
+  const stream = [];
+  let streamWords;
+  try {
+    const once = () => new Promise((res, rej) => {
+      const call = cl.text.countWordsStream((e, r) => (e ? rej(e) : res(r)));
+      for (let i = 0; i < bytes.length; i += 1 << 20) call.write({ chunk: bytes.subarray(i, i + (1 << 20)) });
+      call.end();
+    });
+    for (let i = 0; i < ctx.repeats; i++) { const t0 = performance.now(); const r = await once(); stream.push(mbs((performance.now() - t0) / 1000)); streamWords = Number(r.totalWords); }
+  } finally { cl.close(); await srv.stop(); }
+  const results = { "core countWords in-process": { MB_per_s: summary(inproc), words }, "mlbridge TextService/CountWordsStream": { MB_per_s: summary(stream), words: streamWords } };
+  const ratios = [], notes = [`${(bytes.length / 1e6).toFixed(1)} MB of text, ${words} words`];
+  if (pythonBin()) {
+    const py = await runPython("peers.py", { cmd: "wordcount", file, repeats: ctx.repeats });
+    results['Python Counter(re.findall(r"\\w+"))'] = { MB_per_s: summary(py.seconds.map((s) => py.bytes / 1e6 / s)), words: py.total };
+    if (py.total !== words) notes.push(`word totals differ: core ${words}, Python ${py.total}`);
+    const pm = results['Python Counter(re.findall(r"\\w+"))'].MB_per_s.median;
+    ratios.push({ name: "word count: core in-process / Python Counter (MB/s)", value: summary(inproc).median / pm, goal: 3, op: ">=" });
+    ratios.push({ name: "word count: CountWordsStream / Python Counter (MB/s)", value: summary(stream).median / pm, goal: null, op: "info" });
+  } else notes.push("Python skipped: no venv");
+  for (const [k, v] of Object.entries(results)) ctx.log(`  s6 ${k}: ${fmt(v.MB_per_s.median, 1)} MB/s (±${fmt(v.MB_per_s.spreadPct, 1)}%)`);
+  return { results, ratios, notes };
+}
