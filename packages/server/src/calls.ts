@@ -106,3 +106,43 @@ export class Slots {
     };
   }
 }
+
+/**
+ * Training slots per client connection (its peer address): one caller cannot
+ * take every training slot of the server. Excess → RESOURCE_EXHAUSTED.
+ */
+export class PerConnectionSlots {
+  private readonly used = new Map<string, number>();
+  constructor(readonly max: number) {}
+  /** Takes a slot for `peer`; the returned function gives it back (idempotent). */
+  take(peer: string, what: string): () => void {
+    const n = this.used.get(peer) ?? 0;
+    if (n >= this.max) {
+      throw statusError(status.RESOURCE_EXHAUSTED, `too many ${what} running on this connection (limit ${this.max} per connection); try again later`);
+    }
+    this.used.set(peer, n + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = (this.used.get(peer) ?? 1) - 1;
+      if (left > 0) this.used.set(peer, left);
+      else this.used.delete(peer);
+    };
+  }
+}
+
+/** Takes a global and a per-connection training slot; returns the release of both. */
+export function takeTrainingSlots(global: Slots, perConnection: PerConnectionSlots, peer: string): () => void {
+  const releaseGlobal = global.take("trainings");
+  try {
+    const releasePeer = perConnection.take(peer, "trainings");
+    return () => {
+      releasePeer();
+      releaseGlobal();
+    };
+  } catch (err) {
+    releaseGlobal();
+    throw err;
+  }
+}

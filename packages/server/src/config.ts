@@ -16,6 +16,8 @@ export interface ServerConfig {
   maxUploadBytes: number;
   /** Trainings running at once (MLBRIDGE_MAX_TRAININGS); default 2; more get RESOURCE_EXHAUSTED. */
   maxTrainings: number;
+  /** Trainings one client connection may run at once (MLBRIDGE_MAX_TRAININGS_PER_CONNECTION); default 2. */
+  maxTrainingsPerConnection: number;
   /** Models kept loaded in memory (MLBRIDGE_CACHE_SIZE); default 64. */
   cacheSize: number;
   /** Concurrent streams per HTTP/2 connection (MLBRIDGE_MAX_STREAMS); default 100. */
@@ -47,6 +49,7 @@ const FLAGS = {
   "max-message-bytes": { type: "string", env: "MLBRIDGE_MAX_MESSAGE_BYTES" },
   "max-upload-bytes": { type: "string", env: "MLBRIDGE_MAX_UPLOAD_BYTES" },
   "max-trainings": { type: "string", env: "MLBRIDGE_MAX_TRAININGS" },
+  "max-trainings-per-connection": { type: "string", env: "MLBRIDGE_MAX_TRAININGS_PER_CONNECTION" },
   "cache-size": { type: "string", env: "MLBRIDGE_CACHE_SIZE" },
   "max-streams": { type: "string", env: "MLBRIDGE_MAX_STREAMS" },
   "tls-cert": { type: "string", env: "MLBRIDGE_TLS_CERT" },
@@ -70,6 +73,8 @@ Options (each also an environment variable):
   --max-message-bytes N    largest gRPC message (MLBRIDGE_MAX_MESSAGE_BYTES, default 67108864)
   --max-upload-bytes N     largest training upload (MLBRIDGE_MAX_UPLOAD_BYTES, default 1073741824)
   --max-trainings N        trainings at once (MLBRIDGE_MAX_TRAININGS, default 2)
+  --max-trainings-per-connection N
+                           trainings at once from one client connection (MLBRIDGE_MAX_TRAININGS_PER_CONNECTION, default 2)
   --cache-size N           models kept in memory (MLBRIDGE_CACHE_SIZE, default 64)
   --max-streams N          concurrent streams per connection (MLBRIDGE_MAX_STREAMS, default 100)
   --tls-cert FILE          TLS certificate chain, PEM (MLBRIDGE_TLS_CERT)
@@ -113,6 +118,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     maxMessageBytes: int("max-message-bytes", get("max-message-bytes"), 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
     maxUploadBytes: int("max-upload-bytes", get("max-upload-bytes"), 1024 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     maxTrainings: int("max-trainings", get("max-trainings"), 2, 1, 1024),
+    maxTrainingsPerConnection: int("max-trainings-per-connection", get("max-trainings-per-connection"), 2, 1, 1024),
     cacheSize: int("cache-size", get("cache-size"), 64, 1, 1_000_000),
     maxConcurrentStreams: int("max-streams", get("max-streams"), 100, 1, 100_000),
     tlsCert,

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Slots } from "./calls";
+import type { PerConnectionSlots, Slots } from "./calls";
 import type { ServerConfig } from "./config";
 import type { Metrics } from "./metrics";
 import type { ModelStore } from "./store";
@@ -10,5 +10,6 @@ export interface ServiceContext {
   store: ModelStore;
   log: Logger;
   trainings: Slots;
+  trainingsPerConnection: PerConnectionSlots;
   metrics: Metrics;
 }

@@ -8,7 +8,7 @@ import type { PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import pino, { type Logger } from "pino";
-import { Slots } from "./calls";
+import { PerConnectionSlots, Slots } from "./calls";
 import type { ServerConfig } from "./config";
 import type { ServiceContext } from "./context";
 import { FILE_DESCRIPTOR_SET_BASE64 } from "./generated/descriptors";
@@ -78,7 +78,7 @@ function credentials(config: ServerConfig): ServerCredentials {
 export async function startServer(config: ServerConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
   const store = await ModelStore.open(config.modelDir, { cacheSize: config.cacheSize, log });
   const metrics = createMetrics(() => store.loadedCount);
-  const context: ServiceContext = { config, store, log, trainings: new Slots(config.maxTrainings), metrics };
+  const context: ServiceContext = { config, store, log, trainings: new Slots(config.maxTrainings), trainingsPerConnection: new PerConnectionSlots(config.maxTrainingsPerConnection), metrics };
 
   const interceptors: ServerInterceptor[] = [observeInterceptor(log, metrics)];
   if (config.authToken) interceptors.push(authInterceptor(config.authToken));

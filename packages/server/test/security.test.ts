@@ -113,3 +113,43 @@ describe("reflection", () => {
     client.close();
   });
 });
+
+describe("training limits", () => {
+  // A training that runs until cancelled: 100,000 boosting rounds.
+  const longTraining = async (client: Harness["xgb"], modelName: string) => {
+    const { xgbTrainRequests, book } = await import("./helpers");
+    const call = client.train();
+    const firstRound = new Promise<void>((resolve, reject) => {
+      call.on("data", (e: { event?: { $case: string; value: { stage?: string } } }) => {
+        if (e.event?.$case === "progress" && e.event.value.stage === "training") resolve();
+      });
+      call.on("error", (err: { code: number }) => (err.code === status.CANCELLED ? undefined : reject(err)));
+    });
+    for (const r of xgbTrainRequests({ modelName, preset: "iris", numRounds: 100_000 }, readFileSync(book("iris.csv")))) call.write(r);
+    call.end();
+    await firstRound;
+    return call;
+  };
+  const irisTraining = async (client: Harness["xgb"]) => {
+    const { bidi, xgbTrainRequests, book } = await import("./helpers");
+    return bidi(client.train(), xgbTrainRequests({ modelName: "iris", preset: "iris" }, readFileSync(book("iris.csv"))));
+  };
+
+  it("limits trainings per connection and in all, with RESOURCE_EXHAUSTED", async () => {
+    h = await startHarness(["--max-trainings", "2", "--max-trainings-per-connection", "1"]);
+    const { XgboostServiceClient } = await import("../src/generated/mlbridge/v1/xgboost_service");
+    const own = { "grpc.use_local_subchannel_pool": 1 }; // a connection of its own
+    const running = await longTraining(h.xgb, "long-1");
+    await expectStatus(irisTraining(h.xgb), status.RESOURCE_EXHAUSTED, "too many trainings running on this connection (limit 1 per connection)");
+    // Another connection may train: the global limit (2) is not reached.
+    const other = new XgboostServiceClient(h.address, credentials.createInsecure(), own);
+    expect((await irisTraining(other)).at(-1)!.event!.$case).toBe("report");
+    // With both global slots taken, a third connection is refused.
+    const running2 = await longTraining(other, "long-2"); // another name: same-name trainings queue
+    const third = new XgboostServiceClient(h.address, credentials.createInsecure(), own);
+    await expectStatus(irisTraining(third), status.RESOURCE_EXHAUSTED, "too many trainings running (limit 2)");
+    running.cancel();
+    running2.cancel();
+    for (const c of [other, third]) c.close();
+  });
+});

@@ -29,7 +29,7 @@ import {
   type CrfTrainHeader,
 } from "../generated/mlbridge/v1/crf_service";
 import type { TrainProgress } from "../generated/mlbridge/v1/types";
-import { callSignal, headerThenData, messages, serverStream, unary } from "../calls";
+import { callSignal, headerThenData, takeTrainingSlots, messages, serverStream, unary } from "../calls";
 import type { ServiceContext } from "../context";
 import { fromTemplate, toItems, toModelInfo, toTrainingSequence } from "../convert";
 import { invalid, statusError } from "../errors";
@@ -98,7 +98,7 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
     checkCrfParams(resolved.algorithm, resolved.params);
     const name = header.modelName;
     if (header.failIfExists && store.has(name)) throw statusError(status.ALREADY_EXISTS, `model '${name}' already exists`);
-    const release = ctx.trainings.take("trainings");
+    const release = takeTrainingSlots(ctx.trainings, ctx.trainingsPerConnection, call.getPeer());
     ctx.metrics.trainingsInProgress.inc();
     try {
       const progress = (p: Partial<TrainProgress>) =>

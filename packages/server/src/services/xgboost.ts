@@ -10,7 +10,7 @@ import {
   type XgboostTrainHeader,
 } from "../generated/mlbridge/v1/xgboost_service";
 import type { DenseMatrix, TrainProgress } from "../generated/mlbridge/v1/types";
-import { callSignal, headerThenData, serverStream, unary } from "../calls";
+import { callSignal, headerThenData, takeTrainingSlots, serverStream, unary } from "../calls";
 import type { ServiceContext } from "../context";
 import { toModelInfo } from "../convert";
 import { invalid, statusError } from "../errors";
@@ -46,7 +46,7 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
     const preset = h.preset ? xgbPreset(h.preset) : undefined;
     checkXgbParams(h.parameters);
     if (h.failIfExists && store.has(name)) throw statusError(status.ALREADY_EXISTS, `model '${name}' already exists`);
-    const release = ctx.trainings.take("trainings");
+    const release = takeTrainingSlots(ctx.trainings, ctx.trainingsPerConnection, call.getPeer());
     ctx.metrics.trainingsInProgress.inc();
     try {
       const progress = (p: Partial<TrainProgress>) =>
