@@ -1,5 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import type { CrfModel, XgbModel } from "@mlbridge/core";
+import type { TrainProgress } from "../generated/mlbridge/v1/types";
 import { invalid, statusError } from "../errors";
 import type { ModelStore } from "../store";
 
@@ -63,4 +64,9 @@ export async function withModel<K extends "crf" | "xgboost", T>(store: ModelStor
       throw err;
     }
   }
+}
+
+/** A progress event of a training that started at `started` (performance.now()), defaults filled in. */
+export function progressEvent(started: number, p: Partial<TrainProgress>): TrainProgress {
+  return { stage: "", iteration: 0, loss: 0, activeFeatures: 0, elapsedSeconds: (performance.now() - started) / 1000, evalLog: "", metrics: {}, bytesReceived: 0, ...p };
 }

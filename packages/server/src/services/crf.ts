@@ -34,7 +34,7 @@ import type { ServiceContext } from "../context";
 import { fromTemplate, toItems, toModelInfo, toTrainingSequence } from "../convert";
 import { invalid, statusError } from "../errors";
 import { checkModelName } from "../store";
-import { receiveBytes, withModel } from "./common";
+import { progressEvent, receiveBytes, withModel } from "./common";
 
 const ALGORITHMS: Record<number, CrfAlgorithm | undefined> = {
   [ApiAlgorithm.CRF_ALGORITHM_UNSPECIFIED]: undefined,
@@ -101,8 +101,7 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
     const release = takeTrainingSlots(ctx.trainings, ctx.trainingsPerConnection, call.getPeer());
     ctx.metrics.trainingsInProgress.inc();
     try {
-      const progress = (p: Partial<TrainProgress>) =>
-        call.write({ event: { $case: "progress", value: { stage: "", iteration: 0, loss: 0, activeFeatures: 0, elapsedSeconds: (performance.now() - started) / 1000, evalLog: "", metrics: {}, bytesReceived: 0, ...p } } });
+      const progress = (p: Partial<TrainProgress>) => call.write({ event: { $case: "progress", value: progressEvent(started, p) } });
       // Receive: CSV chunks or structured sequences, not both.
       const sequences: CrfSequence[] = [];
       const csv = await receiveBytes(rest, "csvChunk", config.maxUploadBytes, (bytes) => progress({ stage: "receiving", bytesReceived: bytes }), (msg, i) => {

@@ -15,7 +15,7 @@ import type { ServiceContext } from "../context";
 import { toModelInfo } from "../convert";
 import { invalid, statusError } from "../errors";
 import { checkModelName } from "../store";
-import { receiveBytes, withModel } from "./common";
+import { progressEvent, receiveBytes, withModel } from "./common";
 
 const OUTPUTS: Record<number, PredictOutput> = {
   [ApiOutput.PREDICT_OUTPUT_UNSPECIFIED]: "default",
@@ -49,13 +49,7 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
     const release = takeTrainingSlots(ctx.trainings, ctx.trainingsPerConnection, call.getPeer());
     ctx.metrics.trainingsInProgress.inc();
     try {
-      const progress = (p: Partial<TrainProgress>) =>
-        call.write({
-          event: {
-            $case: "progress",
-            value: { stage: "", iteration: 0, loss: 0, activeFeatures: 0, elapsedSeconds: (performance.now() - started) / 1000, evalLog: "", metrics: {}, bytesReceived: 0, ...p },
-          },
-        });
+      const progress = (p: Partial<TrainProgress>) => call.write({ event: { $case: "progress", value: progressEvent(started, p) } });
       const parts: { values: Float32Array; rows: number; labels: Float32Array; weights?: Float32Array }[] = [];
       let cols = 0;
       const csv = await receiveBytes(rest, "csvChunk", config.maxUploadBytes, (bytes) => progress({ stage: "receiving", bytesReceived: bytes }), (msg, i) => {
