@@ -88,7 +88,8 @@
       "sources": [
         "src/addon.cc",
         "src/xgboost.cc",
-        "src/crfsuite.cc"
+        "src/crfsuite.cc",
+        "src/forest.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -4,10 +4,12 @@
 //   versions(): { xgboost, crfsuite }   [sync]
 //   DMatrix, Booster                    (xgboost.h)
 //   CrfTrainer, CrfTagger               (crfsuite.h)
+//   Forest                              (forest.h)
 #include <napi.h>
 
 #include "common.h"
 #include "crfsuite.h"
+#include "forest.h"
 #include "xgboost.h"
 
 namespace mlbridge {
@@ -31,6 +33,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("versions", Napi::Function::New<Versions>(env, "versions"));
   InitXgboost(env, exports);
   InitCrfsuite(env, exports);
+  InitForest(env, exports);
   return exports;
 }
 

@@ -116,6 +116,41 @@ export interface NativeBoosterConstructor {
   new (dmats: NativeDMatrix[]): NativeBooster;
 }
 
+/** What `new Forest(spec)` reads: an XGBoost gbtree model's trees as flat arrays. */
+export interface NativeForestSpec {
+  numFeature: number;
+  /** Output groups (classes of a multi-class model, else 1). */
+  numGroup: number;
+  /** Initial margin of every output (the model's base_score in margin space). */
+  baseMargin: number;
+  /** 0 identity, 1 sigmoid, 2 softmax, 3 argmax, 4 exp (see native/src/forest.h). */
+  transform: number;
+  /** Per tree, the index of its first node; numTrees + 1 entries. */
+  treeStart: Int32Array;
+  /** Per tree, its output group. */
+  treeGroup: Int32Array;
+  /** Per node: children (indices within the tree, -1 for leaves), split feature, condition or leaf value, default direction. */
+  left: Int32Array;
+  right: Int32Array;
+  split: Int32Array;
+  cond: Float32Array;
+  defaultLeft: Uint8Array;
+}
+
+/** Compiled trees of a gbtree model (native/src/forest.h): prediction without XGBoost's C API. */
+export interface NativeForest {
+  /** [sync] rows × outputs values; null when the input holds an infinity. */
+  predict(data: Float32Array, rows: number, cols: number, margin: boolean): Float32Array | null;
+  /** [async] Same on the libuv pool, rows split over `threads` threads. */
+  predictAsync(data: Float32Array, rows: number, cols: number, margin: boolean, threads: number): Promise<Float32Array | null>;
+  /** [sync] Frees the nodes (deferred while a worker uses them). Idempotent. */
+  dispose(): void;
+}
+export interface NativeForestConstructor {
+  /** [sync] Validates and copies the trees. Throws INVALID_ARGUMENT. */
+  new (spec: NativeForestSpec): NativeForest;
+}
+
 /** One line of CRFsuite's training log, forwarded as it is written. */
 export type NativeLogCallback = (line: string) => void;
 
@@ -198,6 +233,7 @@ export interface NativeBinding {
   Booster: NativeBoosterConstructor;
   CrfTrainer: NativeCrfTrainerConstructor;
   CrfTagger: NativeCrfTaggerConstructor;
+  Forest: NativeForestConstructor;
 }
 
 /** Where the addon is looked up; MLBRIDGE_NATIVE overrides (e.g. a sanitizer build). */

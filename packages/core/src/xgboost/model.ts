@@ -1,7 +1,9 @@
 import { fork } from "node:child_process";
 import path from "node:path";
-import { binding, type NativeBooster, type NativePredictOptions } from "../binding";
+import os from "node:os";
+import { binding, type NativeBooster, type NativeForest, type NativePredictOptions } from "../binding";
 import { MlBridgeError, InvalidInputError, awaitNative, callNative, invalidArgument } from "../errors";
+import { compileForest } from "./forest";
 import { checkModelStructure, decodeModel } from "./format";
 
 /** What predict returns: the objective's output, class probabilities, or margins. */
@@ -31,6 +33,8 @@ const CLASS_NAMES_ATTR = "mlbridge_class_names";
 const NEWEST_READABLE = [3, 0, Number.MAX_SAFE_INTEGER];
 /** Inputs with more values than this are predicted off the event loop. */
 const ASYNC_VALUES = 64 * 1024;
+/** Threads of a large prediction on compiled trees. */
+const PREDICT_THREADS = typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
 
 function compareVersions(a: number[], b: number[]): number {
   for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) - (b[i] ?? 0);
@@ -83,7 +87,13 @@ export class XgbModel {
   readonly numClass: number;
   readonly numFeatures: number;
   readonly featureNames: string[];
+  /**
+   * Why predictions go through XGBoost's C API rather than the compiled trees
+   * (undefined when they use the compiled trees; see forest.ts).
+   */
+  readonly fastPathUnavailable?: string;
   private names: string[];
+  private readonly forest?: NativeForest;
 
   /** Wraps a booster; takes ownership. */
   constructor(private readonly booster: NativeBooster) {
@@ -96,6 +106,10 @@ export class XgbModel {
     this.featureNames = callNative(() => booster.getFeatureNames());
     const names = callNative(() => booster.getAttr(CLASS_NAMES_ATTR));
     this.names = names ? (JSON.parse(names) as string[]) : [];
+    // MLBRIDGE_XGBOOST_COMPILED=0: every prediction through XGBoost (diagnostics; read per model).
+    const compiled = process.env.MLBRIDGE_XGBOOST_COMPILED === "0" ? { reason: "disabled by MLBRIDGE_XGBOOST_COMPILED=0" } : compileForest(booster, this.objective);
+    this.forest = compiled.forest;
+    this.fastPathUnavailable = compiled.reason;
   }
 
   /**
@@ -223,8 +237,8 @@ export class XgbModel {
     }
   }
 
-  private finish(output: PredictOutput, rows: number, raw: { shape: number[]; values: Float32Array }): XgbPrediction {
-    let values = raw.values;
+  private finish(output: PredictOutput, rows: number, raw: Float32Array): XgbPrediction {
+    let values = raw;
     let cols = rows ? values.length / rows : 0;
     if (output === "probabilities" && this.objective === "multi:softmax") values = softmaxRows(values, rows, cols);
     const pred: XgbPrediction = { rows, cols, values };
@@ -256,20 +270,34 @@ export class XgbModel {
   /** Predicts on the calling thread (fast path for a few rows). */
   predict(values: Float32Array, rows: number, cols: number, output: PredictOutput = "default"): XgbPrediction {
     this.check(values, rows, cols);
-    const raw = callNative(() => this.booster.predictDense(values, rows, cols, this.options(output)));
-    return this.finish(output, rows, raw);
+    const options = this.options(output);
+    if (this.forest) {
+      const fast = callNative(() => this.forest!.predict(values, rows, cols, options.type === 1));
+      if (fast) return this.finish(output, rows, fast);
+    }
+    const raw = callNative(() => this.booster.predictDense(values, rows, cols, options));
+    return this.finish(output, rows, raw.values);
   }
 
-  /** Predicts; inputs larger than 64 Ki values run off the event loop. */
-  async predictAsync(values: Float32Array, rows: number, cols: number, output: PredictOutput = "default"): Promise<XgbPrediction> {
+  /**
+   * Predicts; inputs larger than 64 Ki values run off the event loop (on
+   * compiled trees, split over `threads` threads: default every core).
+   */
+  async predictAsync(values: Float32Array, rows: number, cols: number, output: PredictOutput = "default", threads = PREDICT_THREADS): Promise<XgbPrediction> {
     this.check(values, rows, cols);
     if (values.length <= ASYNC_VALUES) return this.predict(values, rows, cols, output);
-    const raw = await awaitNative(this.booster.predictDenseAsync(values, rows, cols, this.options(output)));
-    return this.finish(output, rows, raw);
+    const options = this.options(output);
+    if (this.forest) {
+      const fast = await awaitNative(this.forest.predictAsync(values, rows, cols, options.type === 1, Math.max(1, Math.min(64, Math.floor(threads)))));
+      if (fast) return this.finish(output, rows, fast);
+    }
+    const raw = await awaitNative(this.booster.predictDenseAsync(values, rows, cols, options));
+    return this.finish(output, rows, raw.values);
   }
 
   /** Frees the booster (deferred while a prediction runs). Idempotent. */
   dispose(): void {
+    this.forest?.dispose();
     this.booster.dispose();
   }
 }
