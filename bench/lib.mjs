@@ -74,11 +74,11 @@ export async function importModel(cl, name, kind, bytes, extra = {}) {
 
 // ---- server processes -----------------------------------------------------
 /** Starts `node packages/server/dist/cli.js serve` in its own process; resolves when the port file appears. */
-export async function startServerProcess({ modelDir, cpuProf, extraArgs = [], env = {} } = {}) {
+export async function startServerProcess({ modelDir, cpuProf, extraArgs = [], env = {}, nodeArgs: extraNodeArgs = [] } = {}) {
   const dir = tmpdir("mlbridge-bench-srv-");
   const portFile = path.join(dir, "port");
   modelDir ??= path.join(dir, "models");
-  const nodeArgs = [];
+  const nodeArgs = [...extraNodeArgs];
   if (cpuProf) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${path.dirname(cpuProf)}`, `--cpu-prof-name=${path.basename(cpuProf)}`);
   const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, "packages/server/dist/cli.js"), "serve", "--port", "0", "--host", "127.0.0.1", "--port-file", portFile, "--model-dir", modelDir, "--log-level", "warn", ...extraArgs], { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...env } });
   const t0 = Date.now();

@@ -1,38 +1,58 @@
 // Scenario 8: server RSS (VmRSS of the server process) after 10,000 single-row predictions vs after
 // N (default 1,000,000 in full mode unless --mem-n, 20,000 in quick mode), ghz at concurrency 16.
-import { rssKiB, fmt, sleep } from "../lib.mjs";
-import { mlbridgeWithIris, load } from "./s1-predict.mjs";
-import { haveGhz, runGhzAsync, nodeLoad } from "../lib.mjs";
+// The empty grpc-js handler (scenario 1's transport ceiling) runs the same schedule, so that the growth
+// of the transport alone (grpc-js + Node's HTTP/2 under V8's heap sizing) is measured beside ours.
+import path from "node:path";
+import { BENCH, clients, unary, rssKiB, fmt, sleep, startNodeScript } from "../lib.mjs";
+import { mlbridgeWithIris, mlbridgeTarget } from "./s1-predict.mjs";
+import { haveGhz, runGhzAsync } from "../lib.mjs";
+
+async function schedule(target, pid, N, node) {
+  const run = async (n) => {
+    if (haveGhz()) return runGhzAsync(target, { concurrency: 16, total: n });
+    let left = n; // Node fallback: closed loop of exactly n calls
+    await Promise.all(Array.from({ length: 16 }, async () => { while (left-- > 0) await node(); }));
+    return { count: n };
+  };
+  // checkpoints: RSS 1 s after reaching each total (shows whether growth levels off)
+  const marks = [10_000, 100_000, 250_000, 500_000, 1_000_000, 2_000_000].filter((m) => m < N).concat([N]);
+  const rows = [{ n: 0, mib: rssKiB(pid) / 1024 }];
+  let done = 0;
+  for (const m of marks) {
+    await run(m - done); done = m;
+    await sleep(1000);
+    rows.push({ n: m, mib: rssKiB(pid) / 1024 });
+  }
+  return rows;
+}
 
 export default async function s8(ctx) {
   const N = ctx.memN ?? (ctx.quick ? 20_000 : 1_000_000);
   const mb = await mlbridgeWithIris(ctx);
-  const run = async (n) => {
-    if (haveGhz()) return runGhzAsync(mb.target, { concurrency: 16, total: n });
-    let left = n; // Node fallback: closed loop of exactly n calls
-    await Promise.all(Array.from({ length: 16 }, async () => { while (left-- > 0) await mb.target.node(); }));
-    return { count: n };
+  let ours;
+  try { ours = await schedule(mb.target, mb.srv.pid, N, mb.target.node); } finally { await mb.stop(); }
+  const empty = await startNodeScript(path.join(BENCH, "empty-server.mjs"), [JSON.stringify(mb.first)]);
+  const emptyCl = clients(empty.address);
+  let theirs;
+  try { theirs = await schedule(mlbridgeTarget(empty.address), empty.pid, N, () => unary(emptyCl.xgb, "predict", { modelName: "iris" })); } finally { emptyCl.close(); await empty.stop(); }
+  const growth = (rows) => (100 * (rows[rows.length - 1].mib - rows[1].mib)) / rows[1].mib;
+  const table = ours.map((r, i) => ({ predictions: r.n.toLocaleString("en-US"), "mlbridge RSS MiB": +r.mib.toFixed(1), "grpc-js empty RSS MiB": +theirs[i].mib.toFixed(1) }));
+  const results = {
+    rss: { startMiB: +ours[0].mib.toFixed(1), after10kMiB: +ours[1].mib.toFixed(1), afterNMiB: +ours[ours.length - 1].mib.toFixed(1), predictions: N },
+    emptyRss: { startMiB: +theirs[0].mib.toFixed(1), after10kMiB: +theirs[1].mib.toFixed(1), afterNMiB: +theirs[theirs.length - 1].mib.toFixed(1) },
   };
-  const results = {};
-  try {
-    const rss0 = rssKiB(mb.srv.pid);
-    // checkpoints: RSS 1 s after reaching each total (shows whether growth levels off)
-    const marks = [10_000, 100_000, 250_000, 500_000, 1_000_000, 2_000_000].filter((m) => m < N).concat([N]);
-    const table = [{ predictions: 0, "RSS MiB": +(rss0 / 1024).toFixed(1), "load s": 0 }];
-    let done = 0;
-    const t0 = performance.now();
-    for (const m of marks) {
-      await run(m - done); done = m;
-      await sleep(1000);
-      table.push({ predictions: m.toLocaleString("en-US"), "RSS MiB": +(rssKiB(mb.srv.pid) / 1024).toFixed(1), "load s": +((performance.now() - t0) / 1000 - table.length + 1).toFixed(0) });
-    }
-    const rss10k = table[1]["RSS MiB"], rssN = table[table.length - 1]["RSS MiB"];
-    results.rss = { startMiB: table[0]["RSS MiB"], after10kMiB: rss10k, afterNMiB: rssN, predictions: N };
-    ctx.log(`  s8 RSS MiB by predictions: ${table.map((r) => `${r.predictions}: ${r["RSS MiB"]}`).join(", ")}`);
-    return {
-      results, table, notes: [`RSS (VmRSS from /proc/<pid>/status) 1 s after each checkpoint; ghz concurrency 16; ${N.toLocaleString("en-US")} predictions in total${N < 1_000_000 ? " (scaled down from 1,000,000)" : ""}`],
-      ratios: [{ name: `memory: RSS growth 10k → ${N >= 1e6 ? N / 1e6 + "M" : N / 1e3 + "k"} predictions (%)`, value: (100 * (rssN - rss10k)) / rss10k, goal: 5, op: "<=" }],
-    };
-  } finally { await mb.stop(); }
+  ctx.log(`  s8 RSS MiB by predictions (mlbridge | empty): ${table.map((r) => `${r.predictions}: ${r["mlbridge RSS MiB"]} | ${r["grpc-js empty RSS MiB"]}`).join(", ")}`);
+  const label = N >= 1e6 ? N / 1e6 + "M" : N / 1e3 + "k";
+  return {
+    results, table,
+    notes: [
+      `RSS (VmRSS from /proc/<pid>/status) 1 s after each checkpoint; ghz concurrency 16; ${N.toLocaleString("en-US")} predictions in total${N < 1_000_000 ? " (scaled down from 1,000,000)" : ""}`,
+      "the empty grpc-js handler runs the same schedule afterwards (informational: the transport's own growth)",
+    ],
+    ratios: [
+      { name: `memory: RSS growth 10k → ${label} predictions (%)`, value: growth(ours), goal: 5, op: "<=" },
+      { name: `memory: grpc-js empty handler RSS growth 10k → ${label} (%)`, value: growth(theirs), goal: null, op: "info" },
+    ],
+  };
 }
-void load, nodeLoad;
+void fmt;
