@@ -7,8 +7,26 @@ import { statusError, toServiceError } from "./errors";
  * grpc-js only catches synchronous throws from handlers: every async handler
  * goes through one of these wrappers, which turn a rejection into the call's status.
  */
-export function unary<Req, Res>(log: Logger, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res> | Res) {
+export function unary<Req, Res>(
+  log: Logger,
+  fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res> | Res,
+  /** Optional synchronous fast path: answers now, or returns undefined to fall through to `fn`. */
+  now?: (req: Req) => Res | undefined,
+) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    if (now) {
+      let res: Res | undefined;
+      try {
+        res = now(call.request);
+      } catch (err) {
+        callback(toServiceError(err, log));
+        return;
+      }
+      if (res !== undefined) {
+        callback(null, res);
+        return;
+      }
+    }
     Promise.resolve()
       .then(() => fn(call.request, call))
       .then(

@@ -50,6 +50,25 @@ describe("XgboostService on the book's iris data", () => {
     expect(margins.classNames).toEqual([]);
   });
 
+  it("a cached model (answered synchronously) and an evicted one (loaded from disk) give the same answers and errors", async () => {
+    const matrix = { rows: 2, cols: 4, values: [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3] };
+    const ask = () =>
+      Promise.all(
+        [PredictOutput.PREDICT_OUTPUT_UNSPECIFIED, PredictOutput.PREDICT_OUTPUT_PROBABILITIES, PredictOutput.PREDICT_OUTPUT_MARGINS].map((output) =>
+          predict({ input: { $case: "matrix", value: matrix }, output }),
+        ),
+      );
+    const bad = () => expectStatus(predict({ input: { $case: "matrix", value: { rows: 1, cols: 4, values: [1, 2, 3] } } }), status.INVALID_ARGUMENT, /matrix\.values: expected rows × cols = 4 values, got 3/);
+    expect(h.server.context.store.cached("xgb.model")).toBeDefined();
+    const cached = await ask();
+    await bad();
+    expect(h.server.context.store.evict("xgb.model")).toBe(true);
+    expect(await ask()).toEqual(cached); // the first of these loads it again
+    expect(h.server.context.store.cached("xgb.model")).toBeDefined();
+    expect(h.server.context.store.evict("xgb.model")).toBe(true);
+    await bad(); // through the loading path
+  });
+
   it("trains from dense rows with labels", async () => {
     const values: number[] = [];
     const labels: number[] = [];

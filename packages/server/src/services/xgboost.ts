@@ -1,5 +1,5 @@
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
-import { CancelledError, readFeatureCsv, readLabelledCsv, trainXgboost, xgbPreset, checkXgbParams, type PredictOutput, type XgbTrainData } from "@mlbridge/core";
+import { CancelledError, readFeatureCsv, readLabelledCsv, trainXgboost, xgbPreset, checkXgbParams, type PredictOutput, type XgbModel, type XgbPrediction, type XgbTrainData } from "@mlbridge/core";
 import {
   PredictOutput as ApiOutput,
   type XgboostServiceServer,
@@ -32,6 +32,13 @@ export function matrixValues(m: DenseMatrix | undefined, field: string): { value
     throw invalid(`${field}.values`, `expected rows × cols = ${m.rows * m.cols} values, got ${m.values.length}`);
   }
   return { values: Float32Array.from(m.values), rows: m.rows, cols: m.cols };
+}
+
+/** Inputs up to this many values are predicted synchronously when the model is cached. */
+const SYNC_VALUES = 4096;
+
+function toResponse(pred: XgbPrediction): XgboostServicePredictResponse {
+  return { rows: pred.rows, cols: pred.cols, values: Array.from(pred.values), classNames: pred.classNames ?? [] };
 }
 
 /** XgboostService: training over a stream and prediction. */
@@ -169,8 +176,24 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
       const m = await readFeatureCsv(input.value, model.featureNames, model.numFeatures);
       return model.predictAsync(m.values, m.rows, m.cols, output);
     });
-    return { rows: pred.rows, cols: pred.cols, values: Array.from(pred.values), classNames: pred.classNames ?? [] };
+    return toResponse(pred);
   }
 
-  return { train: serverStream(log, train), predict: unary(log, predict) };
+  /**
+   * The common case without a promise or a disk read: a cached model and a
+   * small matrix, predicted on the calling thread. Anything else (not cached,
+   * CSV input, large input, odd values) falls through to `predict`.
+   */
+  function predictNow(req: XgboostServicePredictRequest): XgboostServicePredictResponse | undefined {
+    if (req.input?.$case !== "matrix") return undefined;
+    const loaded = store.cached(req.modelName);
+    const output = OUTPUTS[req.output];
+    if (!loaded || loaded.meta.kind !== "xgboost" || !output) return undefined;
+    const mat = req.input.value;
+    if (mat.rows * mat.cols > SYNC_VALUES) return undefined;
+    const m = matrixValues(mat, "matrix");
+    return toResponse((loaded.model as XgbModel).predict(m.values, m.rows, m.cols, output));
+  }
+
+  return { train: serverStream(log, train), predict: unary(log, predict, predictNow) };
 }
