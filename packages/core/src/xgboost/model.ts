@@ -247,19 +247,22 @@ export class XgbModel {
   }
 
   private decode(values: Float32Array, rows: number, cols: number, output: PredictOutput): string[] {
-    const names: string[] = [];
-    for (let r = 0; r < rows; r++) {
-      let k: number;
-      if (cols === 1) {
-        const v = values[r];
-        k = this.objective === "multi:softmax" && output === "default" ? Math.round(v) : v > 0.5 ? 1 : 0;
-      } else {
-        k = 0;
-        for (let c = 1; c < cols; c++) if (values[r * cols + c] > values[r * cols + k]) k = c;
+    const names = this.classNames;
+    const out = new Array<string>(rows);
+    if (cols === 1) {
+      const indices = this.objective === "multi:softmax" && output === "default";
+      for (let r = 0; r < rows; r++) {
+        const k = indices ? Math.round(values[r]) : values[r] > 0.5 ? 1 : 0;
+        out[r] = names[k] ?? String(k);
       }
-      names.push(this.classNames[k] ?? String(k));
+      return out;
     }
-    return names;
+    for (let r = 0, at = 0; r < rows; r++, at += cols) {
+      let k = 0;
+      for (let c = 1; c < cols; c++) if (values[at + c] > values[at + k]) k = c;
+      out[r] = names[k] ?? String(k);
+    }
+    return out;
   }
 
   private options(output: PredictOutput): NativePredictOptions {
