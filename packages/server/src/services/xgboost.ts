@@ -14,6 +14,7 @@ import { callSignal, headerThenData, takeTrainingSlots, serverStream, unary } fr
 import type { ServiceContext } from "../context";
 import { toModelInfo } from "../convert";
 import { invalid, statusError } from "../errors";
+import { denseValues, responseValues } from "../matrix";
 import { checkModelName } from "../store";
 import { progressEvent, receiveBytes, withModel } from "./common";
 
@@ -23,22 +24,19 @@ const OUTPUTS: Record<number, PredictOutput> = {
   [ApiOutput.PREDICT_OUTPUT_MARGINS]: "margins",
 };
 
-/** Checks a dense matrix message and copies it into a Float32Array. */
+/** Checks a dense matrix message and returns its values as a Float32Array (`values` or `raw_values`). */
 export function matrixValues(m: DenseMatrix | undefined, field: string): { values: Float32Array; rows: number; cols: number } {
   if (!m) throw invalid(field, "required");
   if (!m.rows) throw invalid(`${field}.rows`, "must be > 0");
   if (!m.cols) throw invalid(`${field}.cols`, "must be > 0");
-  if (m.values.length !== m.rows * m.cols) {
-    throw invalid(`${field}.values`, `expected rows × cols = ${m.rows * m.cols} values, got ${m.values.length}`);
-  }
-  return { values: Float32Array.from(m.values), rows: m.rows, cols: m.cols };
+  return { values: denseValues(m, field), rows: m.rows, cols: m.cols };
 }
 
 /** Inputs up to this many values are predicted synchronously when the model is cached. */
 const SYNC_VALUES = 4096;
 
-function toResponse(pred: XgbPrediction): XgboostServicePredictResponse {
-  return { rows: pred.rows, cols: pred.cols, values: Array.from(pred.values), classNames: pred.classNames ?? [] };
+function toResponse(pred: XgbPrediction, req: XgboostServicePredictRequest): XgboostServicePredictResponse {
+  return { rows: pred.rows, cols: pred.cols, ...responseValues(pred.values, req.rawOutput), classNames: req.omitClassNames ? [] : (pred.classNames ?? []) };
 }
 
 /** XgboostService: training over a stream and prediction. */
@@ -176,7 +174,7 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
       const m = await readFeatureCsv(input.value, model.featureNames, model.numFeatures);
       return model.predictAsync(m.values, m.rows, m.cols, output);
     });
-    return toResponse(pred);
+    return toResponse(pred, req);
   }
 
   /**
@@ -192,7 +190,7 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
     const mat = req.input.value;
     if (mat.rows * mat.cols > SYNC_VALUES) return undefined;
     const m = matrixValues(mat, "matrix");
-    return toResponse((loaded.model as XgbModel).predict(m.values, m.rows, m.cols, output));
+    return toResponse((loaded.model as XgbModel).predict(m.values, m.rows, m.cols, output), req);
   }
 
   return { train: serverStream(log, train), predict: unary(log, predict, predictNow) };
