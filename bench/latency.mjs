@@ -49,7 +49,7 @@ await bidi(crf.train(), [
   { payload: { $case: "csvChunk", value: readFileSync(path.join(data, "book/ner.csv")) } },
 ]);
 const ner = await readNerCsv(path.join(data, "book/ner.csv"), CRF_PRESETS.rich.template, false);
-const tenSentences = ner.sequences.slice(0, 10).map((s) => ({ items: s.items.map((it) => ({ attributes: it.map(([name, weight]) => ({ name, weight })) })), labels: [] }));
+const tenSentences = ner.sequences.slice(0, 10).map((s) => ({ items: s.items.map((it) => ({ attributes: it.map(([name, weight]) => ({ name, weight })), attributeNames: [], attributeWeights: [] })), labels: [] }));
 const tokens = tenSentences.reduce((a, s) => a + s.items.length, 0);
 
 const scenarios = {

@@ -31,16 +31,48 @@ export function fromTemplate(t: CrfFeatureTemplate | undefined, field: string): 
   });
 }
 
-/** The API's items → the addon's, checking names and weights. */
+/**
+ * The API's items → the addon's, checking names and weights. Each item uses
+ * either `attributes` or the compact `attribute_names` + `attribute_weights`.
+ * @throws INVALID_ARGUMENT naming the field: both forms in one item, an empty
+ *   name, a weight that is not finite, weights not one per name
+ */
 export function toItems(seq: CrfSequence, field: string): NativeItem[] {
-  return seq.items.map((item, i) =>
-    item.attributes.map((a, j) => {
-      if (!a.name) throw invalid(`${field}.items[${i}].attributes[${j}].name`, "required");
-      const w = a.weight ?? 1;
-      if (!Number.isFinite(w)) throw invalid(`${field}.items[${i}].attributes[${j}].weight`, `must be finite, got ${w}`);
-      return [a.name, w] as [string, number];
-    }),
-  );
+  const items = seq.items;
+  const out = new Array<NativeItem>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    const names = item.attributeNames;
+    const weights = item.attributeWeights;
+    if (names.length === 0 && weights.length === 0) {
+      out[i] = item.attributes.map((a, j) => {
+        if (!a.name) throw invalid(`${field}.items[${i}].attributes[${j}].name`, "required");
+        const w = a.weight ?? 1;
+        if (!Number.isFinite(w)) throw invalid(`${field}.items[${i}].attributes[${j}].weight`, `must be finite, got ${w}`);
+        return [a.name, w] as [string, number];
+      });
+      continue;
+    }
+    if (item.attributes.length) {
+      throw invalid(
+        `${field}.items[${i}]`,
+        `give attributes or attribute_names (with attribute_weights), not both (got ${item.attributes.length} attributes, ${names.length} attribute_names, ${weights.length} attribute_weights)`,
+      );
+    }
+    if (weights.length !== 0 && weights.length !== names.length) {
+      throw invalid(`${field}.items[${i}].attribute_weights`, `expected ${names.length} weights (one per attribute name) or none, got ${weights.length}`);
+    }
+    const attrs = new Array<[string, number]>(names.length);
+    for (let j = 0; j < names.length; j++) {
+      const name = names[j];
+      if (!name) throw invalid(`${field}.items[${i}].attribute_names[${j}]`, "required");
+      const w = weights.length ? weights[j] : 1;
+      if (!Number.isFinite(w)) throw invalid(`${field}.items[${i}].attribute_weights[${j}]`, `must be finite, got ${w}`);
+      attrs[j] = [name, w];
+    }
+    out[i] = attrs;
+  }
+  return out;
 }
 
 /** The API's labelled sequence → core's. */

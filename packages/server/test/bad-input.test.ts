@@ -101,8 +101,8 @@ const cases: [string, () => Promise<unknown>, number, RegExp | string][] = [
   ["CSV predict on a model of the other kind", () => crfPredict(nerHeader + nerRows, "iris"), status.FAILED_PRECONDITION, "is a xgboost model, not crf"],
   // tagging
   ["tag with no sequences", () => tag([]), I, "sequences: at least one sequence is required"],
-  ["tag attribute without a name", () => tag([{ items: [{ attributes: [{ name: "" }] }], labels: [] }]), I, "sequences[0].items[0].attributes[0].name: required"],
-  ["tag attribute with NaN weight", () => tag([{ items: [{ attributes: [{ name: "a", weight: Number.NaN }] }], labels: [] }]), I, /weight: must be finite/],
+  ["tag attribute without a name", () => tag([{ items: [{ attributes: [{ name: "" }], attributeNames: [], attributeWeights: [] }], labels: [] }]), I, "sequences[0].items[0].attributes[0].name: required"],
+  ["tag attribute with NaN weight", () => tag([{ items: [{ attributes: [{ name: "a", weight: Number.NaN }], attributeNames: [], attributeWeights: [] }], labels: [] }]), I, /weight: must be finite/],
   // imports
   ["import of random bytes", () => importModel(ModelKind.MODEL_KIND_CRF, randomBytes(4096)), I, "not a CRFsuite model"],
   ["import of a truncated CRF model", async () => importModel(ModelKind.MODEL_KIND_CRF, (await exportBytes("ner")).subarray(0, 1000)), I, "not a CRFsuite model"],

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CrfAlgorithm } from "../src/generated/mlbridge/v1/crf_service";
+import { CRF_PRESETS, readNerCsv, type NativeItem } from "@mlbridge/core";
+import { CrfAlgorithm, type CrfItem, type CrfServiceTagStreamRequest, type CrfServiceTagStreamResponse } from "../src/generated/mlbridge/v1/crf_service";
 import { bidi, book, crfTrainRequests, expectStatus, startHarness, unary, type Harness } from "./helpers";
 
 let h: Harness;
@@ -14,6 +15,23 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 const train = (header: Parameters<typeof crfTrainRequests>[0], csv = nerCsv) => bidi(h.crf.train(), crfTrainRequests(header, csv));
+
+/** An item with a message per attribute (weight unset = 1.0). */
+const nested = (names: string[], weights?: number[]): CrfItem => ({
+  attributes: names.map((name, j) => ({ name, weight: weights?.[j] })),
+  attributeNames: [],
+  attributeWeights: [],
+});
+/** The same item in the compact form. */
+const compact = (names: string[], weights: number[] = []): CrfItem => ({ attributes: [], attributeNames: names, attributeWeights: weights });
+const itemOf = (form: "nested" | "compact", it: NativeItem): CrfItem =>
+  form === "nested" ? nested(it.map((a) => a[0]), it.map((a) => a[1])) : compact(it.map((a) => a[0]), it.map((a) => a[1]));
+const tagRequest = (modelName: string, items: CrfItem[][], includeProbability = false) => ({
+  modelName,
+  sequences: items.map((its) => ({ items: its, labels: [] })),
+  includeProbability,
+  includeMarginals: false,
+});
 
 describe("CrfService happy paths on the book's data", () => {
   it("Train streams progress then a report with holdout metrics (the book's fit)", async () => {
@@ -38,7 +56,7 @@ describe("CrfService happy paths on the book's data", () => {
   });
 
   it("Tag returns labels, probabilities and marginals; TagStream answers batches in order", async () => {
-    const seq = { items: ["thousand", "of", "demonstr"].map((w) => ({ attributes: [{ name: w, weight: 1 }] })), labels: [] };
+    const seq = { items: ["thousand", "of", "demonstr"].map((w) => ({ attributes: [{ name: w, weight: 1 }], attributeNames: [], attributeWeights: [] })), labels: [] };
     const res = await unary(h.crf.tag.bind(h.crf), { modelName: "model.crfsuite", sequences: [seq, seq], includeProbability: true, includeMarginals: true });
     expect(res.sequences).toHaveLength(2);
     expect(res.sequences[0].labels).toHaveLength(3);
@@ -54,8 +72,8 @@ describe("CrfService happy paths on the book's data", () => {
 
   it("trains from structured sequences with every algorithm choice", async () => {
     const seqs = [
-      { items: [{ attributes: [{ name: "w=London" }] }, { attributes: [{ name: "w=is" }] }], labels: ["B-geo", "O"] },
-      { items: [{ attributes: [{ name: "w=Paris" }] }, { attributes: [{ name: "w=was" }] }], labels: ["B-geo", "O"] },
+      { items: [nested(["w=London"]), nested(["w=is"])], labels: ["B-geo", "O"] },
+      { items: [nested(["w=Paris"]), nested(["w=was"])], labels: ["B-geo", "O"] },
     ];
     for (const algorithm of [CrfAlgorithm.CRF_ALGORITHM_LBFGS, CrfAlgorithm.CRF_ALGORITHM_AP, CrfAlgorithm.CRF_ALGORITHM_PA, CrfAlgorithm.CRF_ALGORITHM_AROW, CrfAlgorithm.CRF_ALGORITHM_L2SGD]) {
       const events = await bidi(h.crf.train(), [
@@ -86,7 +104,96 @@ describe("CrfService happy paths on the book's data", () => {
   });
 });
 
+describe("CrfItem in the compact form (attribute_names + attribute_weights)", () => {
+  // The book's features of ner.csv (lemma 1.0, next-lemma 0.5), as core builds them from the CSV.
+  let data: { items: NativeItem[]; labels: string[] }[];
+  const trainOn = (modelName: string, form: "nested" | "compact") =>
+    bidi(h.crf.train(), [
+      { payload: { $case: "header", value: { modelName, algorithm: CrfAlgorithm.CRF_ALGORITHM_LBFGS, parameters: { max_iterations: "15" }, featurePreset: "", seed: 0, noHoldout: true, failIfExists: false } } },
+      { payload: { $case: "sequences", value: { sequences: data.map((s) => ({ items: s.items.map((it) => itemOf(form, it)), labels: s.labels })) } } },
+    ]);
+
+  beforeAll(async () => {
+    data = (await readNerCsv(nerCsv, CRF_PRESETS.book.template, true)).sequences;
+  });
+
+  it("training from compact items gives the same model as from nested items", async () => {
+    const [a, b] = [await trainOn("ner.nested", "nested"), await trainOn("ner.compact", "compact")];
+    const report = (events: typeof a) => (events.at(-1)!.event!.$case === "report" ? events.at(-1)!.event!.value : undefined) as { model: { sha256: string }; trainTokens: number };
+    expect(report(a).trainTokens).toBe(data.reduce((n, s) => n + s.items.length, 0));
+    expect(report(b).model.sha256).toBe(report(a).model.sha256);
+  });
+
+  it("Tag gives the same labels and probabilities for both forms; no weights means 1.0", async () => {
+    const sentences = data.slice(0, 50).map((s) => s.items);
+    const tagAs = (items: CrfItem[][]) => unary(h.crf.tag.bind(h.crf), tagRequest("ner.compact", items, true));
+    const a = await tagAs(sentences.map((its) => its.map((it) => itemOf("nested", it))));
+    const b = await tagAs(sentences.map((its) => its.map((it) => itemOf("compact", it))));
+    expect(b.sequences).toEqual(a.sequences);
+    expect(new Set(a.sequences.flatMap((s) => s.labels)).size).toBeGreaterThan(1); // a real model, not one label everywhere
+    // All weights 1.0: unset weights (nested), empty attribute_weights and explicit 1.0 are the same input.
+    const names = sentences.map((its) => its.map((it) => it.map((x) => x[0])));
+    const c = await tagAs(names.map((its) => its.map((n) => nested(n))));
+    const d = await tagAs(names.map((its) => its.map((n) => compact(n))));
+    const e = await tagAs(names.map((its) => its.map((n) => compact(n, n.map(() => 1)))));
+    expect(d.sequences).toEqual(c.sequences);
+    expect(e.sequences).toEqual(c.sequences);
+    expect(c.sequences.map((s) => s.probability)).not.toEqual(a.sequences.map((s) => s.probability)); // the weights do matter
+  });
+
+  it("items of both forms mix within a request, one form per item", async () => {
+    const its = data[0].items;
+    const mixed = its.map((it, i) => itemOf(i % 2 ? "compact" : "nested", it));
+    const [a, b] = await Promise.all([unary(h.crf.tag.bind(h.crf), tagRequest("ner.compact", [mixed], true)), unary(h.crf.tag.bind(h.crf), tagRequest("ner.compact", [its.map((it) => itemOf("nested", it))], true))]);
+    expect(a.sequences).toEqual(b.sequences);
+  });
+
+  it("TagStream answers large batches (tagged off the event loop) in request order", async () => {
+    const batches: CrfServiceTagStreamRequest[] = [];
+    for (let i = 0; i < data.length; i += 120) batches.push(tagRequest("ner.compact", data.slice(i, i + 120).map((s) => s.items.map((it) => itemOf("compact", it)))));
+    expect(Math.max(...batches.map((b) => b.sequences.reduce((n, s) => n + s.items.length, 0)))).toBeGreaterThan(2048);
+    const out = await bidi<CrfServiceTagStreamRequest, CrfServiceTagStreamResponse>(h.crf.tagStream(), batches);
+    const expected = await Promise.all(batches.map((b) => unary(h.crf.tag.bind(h.crf), b)));
+    expect(out.map((o) => o.sequences)).toEqual(expected.map((e) => e.sequences));
+  });
+
+  it("TagStream answers the batches before a bad one, then fails naming it", async () => {
+    const good = tagRequest("ner.compact", data.slice(0, 120).map((s) => s.items.map((it) => itemOf("compact", it))));
+    const bad = tagRequest("ner.compact", [[compact(["a", "b"], [1])]]);
+    const got: CrfServiceTagStreamResponse[] = [];
+    await expectStatus(bidi(h.crf.tagStream(), [good, good, bad, good], (r) => got.push(r)), status.INVALID_ARGUMENT, "batch 2: sequences[0].items[0].attribute_weights: expected 2 weights");
+    expect(got).toHaveLength(2);
+    expect(got[0].sequences).toHaveLength(120);
+  });
+});
+
 describe("CrfService errors", () => {
+  it("compact items: both forms in one item, weights not one per name, empty names, non-finite weights", async () => {
+    const tagItems = (items: CrfItem[]) => unary(h.crf.tag.bind(h.crf), tagRequest("model.crfsuite", [[compact(["ok"]), ...items]]));
+    const I = status.INVALID_ARGUMENT;
+    await expectStatus(
+      tagItems([{ attributes: [{ name: "a" }], attributeNames: ["b"], attributeWeights: [] }]),
+      I,
+      "sequences[0].items[1]: give attributes or attribute_names (with attribute_weights), not both (got 1 attributes, 1 attribute_names, 0 attribute_weights)",
+    );
+    await expectStatus(tagItems([compact(["a", "b", "c"], [1, 0.5])]), I, "sequences[0].items[1].attribute_weights: expected 3 weights (one per attribute name) or none, got 2");
+    await expectStatus(tagItems([compact(["a"], [1, 0.5])]), I, "sequences[0].items[1].attribute_weights: expected 1 weights (one per attribute name) or none, got 2");
+    await expectStatus(tagItems([compact([], [0.5])]), I, "sequences[0].items[1].attribute_weights: expected 0 weights");
+    await expectStatus(tagItems([{ attributes: [{ name: "a" }], attributeNames: [], attributeWeights: [1] }]), I, "sequences[0].items[1]: give attributes or attribute_names (with attribute_weights), not both (got 1 attributes, 0 attribute_names, 1 attribute_weights)");
+    await expectStatus(tagItems([compact(["a", ""])]), I, "sequences[0].items[1].attribute_names[1]: required");
+    await expectStatus(tagItems([compact(["a", "b"], [1, Number.NaN])]), I, "sequences[0].items[1].attribute_weights[1]: must be finite, got NaN");
+    await expectStatus(tagItems([compact(["a"], [Number.POSITIVE_INFINITY])]), I, "sequences[0].items[1].attribute_weights[0]: must be finite, got Infinity");
+    // The same checks apply to training sequences.
+    await expectStatus(
+      bidi(h.crf.train(), [
+        { payload: { $case: "header", value: { modelName: "bad", algorithm: 0, parameters: {}, featurePreset: "", seed: 0, noHoldout: true, failIfExists: false } } },
+        { payload: { $case: "sequences", value: { sequences: [{ items: [compact(["a"], [1, 2])], labels: ["O"] }] } } },
+      ]),
+      I,
+      "sequences[1].sequences[0].items[0].attribute_weights: expected 1 weights",
+    );
+  });
+
   it("a malformed CSV names the line", async () => {
     const bad = Buffer.from(nerCsv.toString().split("\n").slice(0, 5).join("\n") + "\n1,2,3\n");
     await expectStatus(train({ modelName: "bad" }, bad), status.INVALID_ARGUMENT, /training CSV line 6:/);

@@ -48,8 +48,8 @@ beforeAll(async () => {
         $case: "sequences",
         value: {
           sequences: [
-            { items: [{ attributes: [{ name: "w=London" }, { name: "a:b", weight: 1 }] }, { attributes: [{ name: "w=is" }] }], labels: ["B-geo", "O"] },
-            { items: [{ attributes: [{ name: "w=Paris" }] }, { attributes: [{ name: "w=was" }] }], labels: ["B-geo", "O"] },
+            { items: [{ attributes: [{ name: "w=London" }, { name: "a:b", weight: 1 }], attributeNames: [], attributeWeights: [] }, { attributes: [{ name: "w=is" }], attributeNames: [], attributeWeights: [] }], labels: ["B-geo", "O"] },
+            { items: [{ attributes: [{ name: "w=Paris" }], attributeNames: [], attributeWeights: [] }, { attributes: [{ name: "w=was" }], attributeNames: [], attributeWeights: [] }], labels: ["B-geo", "O"] },
           ],
         },
       },
@@ -260,7 +260,7 @@ describe("ModelInfer on XGBoost models", () => {
 describe("ModelInfer on CRF models: BYTES tensors", () => {
   const sentence = ["thousand", "of", "demonstr", "have", "march", "through", "london"];
   const attrs = sentence.map((w, i) => `${w}\t${sentence[i + 1] ?? "."}:0.5`);
-  const items = sentence.map((w, i) => ({ attributes: [{ name: w, weight: 1 }, { name: sentence[i + 1] ?? ".", weight: 0.5 }] }));
+  const items = sentence.map((w, i) => ({ attributes: [{ name: w, weight: 1 }, { name: sentence[i + 1] ?? ".", weight: 0.5 }], attributeNames: [], attributeWeights: [] }));
 
   it("attributes in (typed), labels out: the same as CrfService.Tag", async () => {
     const tag = await unary(h.crf.tag.bind(h.crf), { modelName: NER, sequences: [{ items, labels: [] }], includeProbability: true, includeMarginals: true });
