@@ -66,6 +66,25 @@ def test_numpy_and_list_inputs_agree(client: Client, iris_model: XgboostTrainRep
     np.testing.assert_array_equal(d.values, client.xgboost.predict(IRIS_MODEL, rows).values)
 
 
+def test_numpy_results_are_writable_float32_arrays(client: Client, iris_model: XgboostTrainReport, book: Path) -> None:
+    rows, _ = iris(book)
+    res = client.xgboost.predict(IRIS_MODEL, np.asarray(rows), output="probabilities")
+    assert res.values.dtype == np.float32 and res.values.flags.writeable  # a copy, not a read-only view of the reply's bytes
+    assert res.values.shape == (150, 3) and res.rows == 150 and res.cols == 3
+    res.values[0, 0] = 2.0
+    assert res.values[0, 0] == 2.0
+
+
+def test_class_names_can_be_left_out(client: Client, iris_model: XgboostTrainReport, book: Path) -> None:
+    rows, _ = iris(book)
+    with_names = client.xgboost.predict(IRIS_MODEL, np.asarray(rows))
+    without = client.xgboost.predict(IRIS_MODEL, np.asarray(rows), class_names=False)
+    assert without.class_names == [] and len(with_names.class_names) == 150
+    np.testing.assert_array_equal(without.values, with_names.values)
+    labels = client.models.get(IRIS_MODEL).labels
+    assert [labels[int(i)] for i in without.values[:, 0]] == with_names.class_names
+
+
 def test_probabilities_and_classes(client: Client, iris_model: XgboostTrainReport, book: Path) -> None:
     rows, species = iris(book)
     probs = client.xgboost.predict(IRIS_MODEL, rows, output="probabilities")

@@ -62,39 +62,49 @@ def _weight(value: Any, where: str) -> float:
         raise TypeError(f"{where}: a weight must be a number, got {value!r}") from None
 
 
-def _flatten(prefix: str, value: Any, out: List[crf_pb.CrfAttribute], where: str) -> None:
+def _flatten(prefix: str, value: Any, names: List[str], weights: List[float], where: str) -> None:
     """Flattens python-crfsuite style dict values under ``prefix``."""
     if isinstance(value, str):
-        out.append(crf_pb.CrfAttribute(name=f"{prefix}:{value}"))
+        names.append(f"{prefix}:{value}")
+        weights.append(1.0)
     elif isinstance(value, Mapping):
         for k, v in value.items():
-            _flatten(f"{prefix}:{k}", v, out, where)
+            _flatten(f"{prefix}:{k}", v, names, weights, where)
     elif isinstance(value, (list, tuple, set, frozenset)):
         for v in value:
             if not isinstance(v, str):
                 raise TypeError(f"{where}: nested lists hold attribute names, got {v!r}")
-            out.append(crf_pb.CrfAttribute(name=f"{prefix}:{v}"))
+            names.append(f"{prefix}:{v}")
+            weights.append(1.0)
     else:
-        out.append(crf_pb.CrfAttribute(name=prefix, weight=_weight(value, where)))
+        names.append(prefix)
+        weights.append(_weight(value, where))
 
 
 def to_item(item: ItemLike, where: str = "item") -> crf_pb.CrfItem:
-    """Converts one item (a list of attribute names or ``(name, weight)`` pairs, or a dict)."""
-    attrs: List[crf_pb.CrfAttribute] = []
+    """Converts one item (a list of attribute names or ``(name, weight)`` pairs, or a dict)
+    to the compact CrfItem form: ``attribute_names`` and, unless every weight is 1.0,
+    ``attribute_weights``."""
+    names: List[str] = []
+    weights: List[float] = []
     if isinstance(item, Mapping):
         for k, v in item.items():
-            _flatten(str(k), v, attrs, where)
+            _flatten(str(k), v, names, weights, where)
     elif isinstance(item, (str, bytes)):
         raise TypeError(f"{where}: an item is a list of attributes or a dict, not a string ({item!r}); wrap it in a list")
     else:
         for a in item:
             if isinstance(a, str):
-                attrs.append(crf_pb.CrfAttribute(name=a))
+                names.append(a)
+                weights.append(1.0)
             elif isinstance(a, (tuple, list)) and len(a) == 2 and isinstance(a[0], str):
-                attrs.append(crf_pb.CrfAttribute(name=a[0], weight=_weight(a[1], where)))
+                names.append(a[0])
+                weights.append(_weight(a[1], where))
             else:
                 raise TypeError(f"{where}: an attribute is a name or a (name, weight) pair, got {a!r}")
-    return crf_pb.CrfItem(attributes=attrs)
+    if all(w == 1.0 for w in weights):
+        return crf_pb.CrfItem(attribute_names=names)
+    return crf_pb.CrfItem(attribute_names=names, attribute_weights=weights)
 
 
 def to_sequence(seq: SequenceLike, labels: Optional[Iterable[str]] = None, where: str = "sequence") -> crf_pb.CrfSequence:
@@ -202,26 +212,6 @@ class RequestStream(Generic[T]):
             raise StopIteration from None
 
 
-def packed_floats_field(field_number: int, data: bytes) -> bytes:
-    """Encodes a packed repeated float field (wire type 2) from little-endian float32 bytes."""
-    n = len(data)
-    out = bytearray()
-    key = (field_number << 3) | 2
-    while True:
-        b = key & 0x7F
-        key >>= 7
-        out.append(b | (0x80 if key else 0))
-        if not key:
-            break
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            break
-    return bytes(out) + data
-
-
 def numpy_module() -> Any:
     """numpy, or None when it is not installed."""
     try:
@@ -240,6 +230,8 @@ def to_matrices(features: Any, max_bytes: int = 8 * CHUNK_SIZE, what: str = "fea
     of at most ``max_bytes`` of values each (one message when ``max_bytes`` is 0).
 
     A 1-D numpy array is one row. Values become float32; NaN marks a missing value.
+    Arrays travel as ``raw_values`` (their little-endian float32 bytes, copied
+    once), lists as ``values``.
     """
     np = numpy_module()
     if np is not None and _is_array(features):
@@ -256,9 +248,7 @@ def to_matrices(features: Any, max_bytes: int = 8 * CHUNK_SIZE, what: str = "fea
         out = []
         for start in range(0, rows, step):
             part = arr[start : start + step]
-            m = types_pb.DenseMatrix(rows=int(part.shape[0]), cols=cols)
-            m.MergeFromString(packed_floats_field(3, part.tobytes()))
-            out.append(m)
+            out.append(types_pb.DenseMatrix(rows=int(part.shape[0]), cols=cols, raw_values=part.tobytes()))
         return out
     if isinstance(features, (str, bytes)) or not isinstance(features, Iterable):
         raise TypeError(f"{what}: expected a 2-D array or a list of rows, got {type(features).__name__}")

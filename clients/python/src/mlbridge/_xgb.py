@@ -104,6 +104,7 @@ class XgboostClient:
         *,
         csv_path: Optional[PathLike] = None,
         output: str = "default",
+        class_names: bool = True,
     ) -> PredictResult:
         """Predicts with a stored booster (XgboostService.Predict).
 
@@ -112,9 +113,16 @@ class XgboostClient:
         feature columns; others, such as ``species``, are ignored).
         ``output`` is ``"default"`` (the objective's natural output: class indices
         for multi:softmax), ``"probabilities"`` or ``"margins"``.
+        ``class_names=False`` skips the class name of each row (for large batches:
+        the names cost more than the values; the model's ``labels`` name the
+        class indices).
 
-        Returns a :class:`PredictResult`: ``values`` (rows × cols; a numpy array
-        when numpy is installed) and, for classifiers, ``class_names`` per row.
+        A numpy array travels as raw float32 bytes (``DenseMatrix.raw_values``);
+        with numpy installed the predictions come back the same way
+        (``raw_output``), without per-value protobuf work on either side.
+
+        Returns a :class:`PredictResult`: ``values`` (rows × cols; a float32 numpy
+        array when numpy is installed) and, for classifiers, ``class_names`` per row.
         """
         if (csv_path is None) == (features is None):
             raise ValueError("give exactly one of features or csv_path")
@@ -122,17 +130,20 @@ class XgboostClient:
             out = OUTPUTS[output]
         except KeyError:
             raise ValueError(f"output: unknown {output!r} (known: {', '.join(OUTPUTS)})") from None
-        req = xgb_pb.XgboostServicePredictRequest(model_name=model_name, output=out)
+        np = numpy_module()
+        req = xgb_pb.XgboostServicePredictRequest(
+            model_name=model_name, output=out, raw_output=np is not None, omit_class_names=not class_names
+        )
         if csv_path is not None:
             req.csv = read_local(csv_path)
         else:
             req.matrix.CopyFrom(to_matrices(features, max_bytes=0)[0])
         resp = self._rpc.unary(self._rpc.xgboost.Predict, req)
         rows, cols = resp.rows, resp.cols
-        np = numpy_module()
         values: Any
         if np is not None:
-            values = np.array(resp.values, dtype=np.float32).reshape(rows, cols)
+            # astype: one copy into a writable, native-order array that owns its memory.
+            values = np.frombuffer(resp.raw_values, dtype="<f4").astype(np.float32).reshape(rows, cols)
         else:  # pragma: no cover - exercised without numpy
             flat = list(resp.values)
             values = [flat[i * cols : (i + 1) * cols] for i in range(rows)]
