@@ -27,6 +27,8 @@ export interface CrfFitOptions {
   signal?: AbortSignal;
   /** One event per iteration. */
   onProgress?: (p: CrfProgress) => void;
+  /** Nice increment of the training process (see trainCrf); default the configured one. */
+  nice?: number;
 }
 
 /** A fitted CRF tagger and how it was made. */
@@ -86,7 +88,7 @@ export async function fitCrf(sequences: CrfSequence[], options: CrfFitOptions, r
     test = testIdx.map((i) => sequences[i]);
     train = trainIdx.map((i) => sequences[i]);
   }
-  const trained = await trainCrf(train, { algorithm: resolved.algorithm, params: resolved.params, signal: options.signal, onProgress: options.onProgress });
+  const trained = await trainCrf(train, { algorithm: resolved.algorithm, params: resolved.params, signal: options.signal, onProgress: options.onProgress, nice: options.nice });
   if (options.signal?.aborted) throw new CancelledError("training cancelled");
   const model = CrfModel.fromBuffer(trained.model);
   let metrics: CrfMetrics | undefined;

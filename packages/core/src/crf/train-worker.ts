@@ -1,44 +1,116 @@
 /**
- * The CRF training process (see train.ts): receives the data over IPC, trains
- * with the addon, sends the log lines and the model bytes back, and exits.
+ * The CRF training process (see train.ts and train-process.ts). Started ahead
+ * of use: it lowers its priority and loads the addon at once, then waits.
+ * One training per process:
+ *
+ *   parent → { type: "start", algorithm, params }
+ *   parent → { type: "data", json }   (repeated: JSON of [items, labels][],
+ *                                      appended as it arrives)
+ *   parent → { type: "end", file }    train, write the model to `file`
+ *   child  → { type: "log", lines }   (CRFsuite's log, during training: one
+ *                                      message per iteration, not per line)
+ *   child  → { type: "done" } | { type: "error", code, message }
+ *
+ * It exits after the training, and at once when the parent goes away (the
+ * IPC channel closes), so that no training outlives the process that asked
+ * for it.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { readdirSync } from "node:fs";
 import os from "node:os";
-import path from "node:path";
-import { binding, type NativeItem } from "../binding";
+import { binding, type NativeCrfTrainer, type NativeItem } from "../binding";
 
-interface TrainMessage {
-  type: "train";
-  algorithm: string;
-  params: Record<string, string>;
-  sequences: { items: NativeItem[]; labels: string[] }[];
-}
-
-function send(msg: unknown): Promise<void> {
-  return new Promise((resolve) => process.send!(msg, undefined, {}, () => resolve()));
-}
-
-process.once("message", (msg: TrainMessage) => {
-  void (async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), "mlbridge-crf-"));
+/** Sets the nice value of every thread of this process to at least `target`. */
+function lowerPriority(target: number): void {
+  if (!Number.isInteger(target) || target <= 0) return;
+  let threads = [0];
+  try {
+    // Linux keeps a nice value per thread: set each one (threads started later
+    // inherit it from the thread that starts them).
+    threads = readdirSync("/proc/self/task").map(Number);
+  } catch {
+    // elsewhere the process's value covers all its threads
+  }
+  for (const tid of threads) {
     try {
-      const trainer = new (binding().CrfTrainer)(msg.algorithm);
-      for (const [k, v] of Object.entries(msg.params)) trainer.set(k, v);
-      for (const s of msg.sequences) trainer.append(s.items, s.labels, 0);
-      const file = path.join(dir, "model.crfsuite");
-      const { status } = await trainer.train(file, -1, (line) => {
-        process.send!({ type: "log", line });
-      });
-      if (status !== 0) throw Object.assign(new Error(`crfsuite training failed with status ${status}`), { code: "CRFSUITE_ERROR" });
-      const model = await readFile(file);
-      trainer.dispose();
-      await send({ type: "done", model });
-    } catch (err) {
-      const e = err as { code?: string; message?: string };
-      await send({ type: "error", code: e.code ?? "INTERNAL", message: e.message ?? String(err) });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-      process.disconnect();
+      if (os.getPriority(tid) < target) os.setPriority(tid, target);
+    } catch {
+      // a thread that ended meanwhile
     }
-  })();
+  }
+}
+
+const nice = Number(process.argv[2]);
+lowerPriority(nice);
+
+type Message =
+  | { type: "start"; algorithm: string; params: Record<string, string> }
+  | { type: "data"; json: string }
+  | { type: "end"; file: string };
+
+let loadError: unknown;
+try {
+  binding();
+} catch (err) {
+  loadError = err;
+}
+
+let trainer: NativeCrfTrainer | undefined;
+let failed = false;
+
+/**
+ * CRFsuite's log lines, sent in batches: each line as its own message woke
+ * both processes ~2,000 times a second on a short training, time taken from
+ * CRFsuite on a busy machine. A batch ends with an iteration (its "Seconds
+ * required" line), so progress events stay per iteration, or after 100 ms.
+ */
+let pending: string[] = [];
+let flushTimer: NodeJS.Timeout | undefined;
+function flushLog(): void {
+  if (flushTimer) clearTimeout(flushTimer);
+  flushTimer = undefined;
+  if (pending.length === 0) return;
+  process.send!({ type: "log", lines: pending });
+  pending = [];
+}
+function log(line: string): void {
+  pending.push(line);
+  if (line.startsWith("Seconds required")) flushLog();
+  else flushTimer ??= setTimeout(flushLog, 100);
+}
+
+function fail(err: unknown): void {
+  if (failed) return;
+  failed = true;
+  flushLog();
+  const e = err as { code?: string; message?: string };
+  process.send!({ type: "error", code: e?.code ?? "INTERNAL", message: e?.message ?? String(err) }, undefined, {}, () => process.exit(0));
+}
+
+process.on("disconnect", () => process.exit(0));
+
+process.on("message", (msg: Message) => {
+  if (failed) return;
+  try {
+    if (msg.type === "start") {
+      if (loadError) throw loadError;
+      trainer = new (binding().CrfTrainer)(msg.algorithm);
+      for (const [k, v] of Object.entries(msg.params)) trainer.set(k, v);
+    } else if (msg.type === "data") {
+      const sequences = JSON.parse(msg.json) as [NativeItem[], string[]][];
+      for (const [items, labels] of sequences) trainer!.append(items, labels, 0);
+    } else if (msg.type === "end") {
+      lowerPriority(nice);
+      const t = trainer!;
+      t.train(msg.file, -1, log)
+        .then(({ status }) => {
+          flushLog();
+          if (status !== 0) throw Object.assign(new Error(`crfsuite training failed with status ${status}`), { code: "CRFSUITE_ERROR" });
+          t.dispose();
+          process.send!({ type: "done" }, undefined, {}, () => process.exit(0));
+        })
+        .catch(fail);
+    }
+  } catch (err) {
+    fail(err);
+  }
 });

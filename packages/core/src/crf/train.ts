@@ -1,9 +1,21 @@
-import { fork } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
-import { binding, type NativeCrfTrainer } from "../binding";
+import { binding, type NativeCrfTrainer, type NativeItem } from "../binding";
 import { CancelledError, InvalidInputError, MlBridgeError, callNative, invalidArgument, type ErrorCode } from "../errors";
 import type { CrfSequence } from "./data";
 import { CRF_ALGORITHMS, type CrfAlgorithm } from "./features";
+import { validateItems } from "./model";
+import { checkNice, crfTrainingSettings, prewarmCrfTraining, takeTrainingProcess } from "./train-process";
+
+export {
+  configureCrfTraining,
+  crfTrainingProcesses,
+  crfTrainingSettings,
+  disposeCrfTraining,
+  prewarmCrfTraining,
+  type CrfTrainingSettings,
+} from "./train-process";
 
 /** Progress of a CRF training, one event per iteration (epoch). */
 export interface CrfProgress {
@@ -33,6 +45,11 @@ export interface CrfTrainOptions {
   onProgress?: (progress: CrfProgress) => void;
   /** Receives every line of CRFsuite's log. */
   onLog?: (line: string) => void;
+  /**
+   * Added to this process's nice value for the training process (0–19); default
+   * the configured one (configureCrfTraining: MLBRIDGE_TRAIN_NICE, else 10).
+   */
+  nice?: number;
 }
 
 /** Result of trainCrf. */
@@ -41,8 +58,10 @@ export interface CrfTrainResult {
   model: Buffer;
   /** Iterations run. */
   iterations: number;
-  /** Wall-clock seconds of the training (process start to model bytes). */
+  /** Wall-clock seconds of the training (call to model bytes). */
   seconds: number;
+  /** Process id of the training process that trained it. */
+  pid: number;
 }
 
 /** Checks an algorithm name. */
@@ -115,6 +134,7 @@ export function checkTrainingSequences(sequences: CrfSequence[], name = "sequenc
       throw invalidArgument(`${name}[${i}].labels`, `${s.items.length} labels (one per item)`, s.labels);
     }
     if (s.items.length === 0) throw invalidArgument(`${name}[${i}].items`, "at least one item", s.items);
+    validateItems(s.items, `${name}[${i}].items`);
     s.labels.forEach((l, j) => {
       if (typeof l !== "string" || l === "") throw invalidArgument(`${name}[${i}].labels[${j}]`, "a non-empty label", l);
     });
@@ -152,14 +172,23 @@ export class CrfLogParser {
   }
 }
 
-/** Path of the training process's script (compiled; run from dist even under vitest). */
-const workerScript = path.resolve(__dirname, "..", "..", "dist", "crf", "train-worker.js");
-
 /** Message from the training process. */
-type WorkerMessage =
-  | { type: "log"; line: string }
-  | { type: "done"; model: Uint8Array }
-  | { type: "error"; code: ErrorCode; message: string };
+type WorkerMessage = { type: "log"; lines: string[] } | { type: "done" } | { type: "error"; code: ErrorCode; message: string };
+
+/**
+ * Attributes per data message to the training process (~40 KB of JSON with the
+ * book's features): small enough that the process appends one part while the
+ * next is encoded and sent, even for small data sets, and that encoding one
+ * never holds the event loop. Measured on ner_large (125k attributes): 2048
+ * starts training ~140 ms after the call, 16384 ~180–240 ms, one message ~330 ms.
+ */
+const CHUNK_ATTRIBUTES = 2048;
+
+/** Name of the model file in its temporary folder. */
+const MODEL_FILE = "model.crfsuite";
+
+/** Data messages written to the IPC channel and not yet flushed, at most. */
+const MAX_IN_FLIGHT = 2;
 
 /**
  * Trains a CRFsuite crf1d model in a separate process, so that the event loop
@@ -167,51 +196,119 @@ type WorkerMessage =
  * and cancellation (which CRFsuite itself does not offer) frees everything at
  * once: the process is killed.
  *
+ * The process is normally one started ahead (see configureCrfTraining and
+ * prewarmCrfTraining), at a lower CPU priority than the caller (`nice`). The
+ * sequences go to it as JSON in parts, appended as they arrive, so that
+ * encoding, decoding and CRFsuite's own appending overlap; they are read over
+ * the first event-loop turns of the call, so do not change them before the
+ * first progress event (or the result).
+ *
  * @throws InvalidInputError for bad sequences, algorithm or parameters
  * @throws CancelledError when `signal` aborts
  * @throws MlBridgeError CRFSUITE_ERROR / INTERNAL when the library or process fails
  */
 export async function trainCrf(sequences: CrfSequence[], options: CrfTrainOptions): Promise<CrfTrainResult> {
+  const start = performance.now();
   checkAlgorithm(options.algorithm);
   checkTrainingSequences(sequences);
   const params = checkCrfParams(options.algorithm, options.params ?? {});
+  const nice = options.nice === undefined ? crfTrainingSettings().nice : checkNice(options.nice, "nice");
   if (options.signal?.aborted) throw new CancelledError("training cancelled");
-  const start = performance.now();
   const parser = new CrfLogParser(start, (p) => options.onProgress?.(p));
+  const proc = takeTrainingProcess(nice);
+  const child = proc.child;
+  let replenished = false;
+  const replenish = () => {
+    if (replenished) return;
+    replenished = true;
+    prewarmCrfTraining();
+  };
 
   return new Promise<CrfTrainResult>((resolve, reject) => {
-    const child = fork(workerScript, [], {
-      serialization: "advanced",
-      stdio: ["ignore", "ignore", "inherit", "ipc"],
-      env: { ...process.env, MLBRIDGE_TRAIN_WORKER: "1" },
-    });
     let settled = false;
-    const finish = (err: Error | null, result?: CrfTrainResult) => {
+    // The model's folder, made while the data goes out (the path goes with "end").
+    const dir = mkdtemp(path.join(os.tmpdir(), "mlbridge-crf-"));
+    dir.catch(() => undefined);
+    /** Removes the model's folder once no process can still write into it. */
+    const cleanup = () => {
+      const remove = () =>
+        void dir.then((d) => rm(d, { recursive: true, force: true })).catch(() => undefined);
+      if (proc.gone) remove();
+      else child.once("exit", remove);
+    };
+    const finish = (err: Error | null, model?: () => Promise<Buffer>) => {
       if (settled) return;
       settled = true;
       options.signal?.removeEventListener("abort", onAbort);
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      if (err) reject(err);
-      else resolve(result!);
+      replenish();
+      if (err) {
+        proc.kill();
+        cleanup();
+        reject(err);
+        return;
+      }
+      model!()
+        .then(
+          (bytes) => resolve({ model: bytes, iterations: parser.iterations, seconds: (performance.now() - start) / 1000, pid: proc.pid! }),
+          (e: Error) => reject(new MlBridgeError("INTERNAL", `cannot read the trained model: ${e.message}`)),
+        )
+        .finally(() => {
+          proc.kill();
+          cleanup();
+        });
     };
     const onAbort = () => finish(new CancelledError("training cancelled"));
     options.signal?.addEventListener("abort", onAbort, { once: true });
 
     child.on("message", (msg: WorkerMessage) => {
       if (msg.type === "log") {
-        options.onLog?.(msg.line);
-        parser.push(msg.line);
+        for (const line of msg.lines) {
+          if (settled) return;
+          options.onLog?.(line);
+          parser.push(line);
+        }
       } else if (msg.type === "done") {
-        const model = Buffer.from(msg.model.buffer, msg.model.byteOffset, msg.model.byteLength);
-        finish(null, { model, iterations: parser.iterations, seconds: (performance.now() - start) / 1000 });
+        finish(null, async () => readFile(path.join(await dir, MODEL_FILE)));
       } else if (msg.type === "error") {
         finish(new MlBridgeError(msg.code, msg.message));
       }
     });
     child.on("error", (err) => finish(new MlBridgeError("INTERNAL", `training process failed: ${err.message}`)));
-    child.on("exit", (code, signal) => {
+    // "close", not "exit": it comes after the last message has been read.
+    child.on("close", (code, signal) => {
       finish(new MlBridgeError("INTERNAL", `training process exited unexpectedly (${signal ?? `code ${code}`})`));
     });
-    child.send({ type: "train", algorithm: options.algorithm, params, sequences });
+    if (proc.gone) {
+      finish(new MlBridgeError("INTERNAL", `training process failed: ${proc.error?.message ?? "it exited before training"}`));
+      return;
+    }
+
+    const send = (msg: unknown) => new Promise<void>((done) => child.send(msg as never, undefined, {}, () => done()));
+    void (async () => {
+      const inFlight: Promise<void>[] = [send({ type: "start", algorithm: options.algorithm, params })];
+      let i = 0;
+      while (i < sequences.length && !settled) {
+        const part: [NativeItem[], string[]][] = [];
+        let attributes = 0;
+        while (i < sequences.length && attributes < CHUNK_ATTRIBUTES) {
+          const s = sequences[i++];
+          part.push([s.items, s.labels!]);
+          for (const item of s.items) attributes += item.length;
+        }
+        inFlight.push(send({ type: "data", json: JSON.stringify(part) }));
+        if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
+      }
+      let file: string;
+      try {
+        file = path.join(await dir, MODEL_FILE);
+      } catch (err) {
+        finish(new MlBridgeError("INTERNAL", `cannot make a temporary folder for the model: ${(err as Error).message}`));
+        return;
+      }
+      if (!settled) child.send({ type: "end", file }, undefined, {}, () => undefined);
+      // The replacement spare starts once the data is out, while CRFsuite
+      // trains: the caller's core is free then.
+      replenish();
+    })();
   });
 }

@@ -1,0 +1,212 @@
+/**
+ * The CRF training processes behind trainCrf (train.ts): how they are started,
+ * at which CPU priority, and the one spare process kept started ahead so that
+ * a training does not wait for Node to boot and load the addon.
+ *
+ * A training process is used for one training only and then exits, so that
+ * each training starts from a fresh address space and cancellation stays a
+ * plain SIGKILL.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import os from "node:os";
+import path from "node:path";
+import { invalidArgument } from "../errors";
+
+/** Settings of the CRF training processes (see configureCrfTraining). */
+export interface CrfTrainingSettings {
+  /**
+   * Added to this process's nice value for the training processes, like
+   * `nice -n`: an integer 0–19 (the result is capped at 19); 0 runs them at
+   * this process's priority. Default 10: when training and serving compete for
+   * the cores, the scheduler gives the server ~10× the CPU share of a training
+   * and wakes it first, so request latency does not depend on how many
+   * trainings run; on idle cores a niced training runs exactly as fast.
+   * Raising priority back needs privileges, so a process keeps the value it
+   * was started with.
+   */
+  nice: number;
+  /**
+   * Keep one training process started ahead (unref'd: it never keeps this
+   * process alive, and it exits with it), replaced each time a training takes
+   * it. Saves Node's start and the addon's load (~70 ms) per training, at the
+   * cost of one idle Node process (~40 MB resident). Default true.
+   */
+  warmProcess: boolean;
+}
+
+/** The default nice increment: MLBRIDGE_TRAIN_NICE when set (0–19), else 10. */
+function defaultNice(): number {
+  const raw = process.env.MLBRIDGE_TRAIN_NICE?.trim();
+  if (!raw) return 10;
+  return checkNice(/^\d+$/.test(raw) ? Number(raw) : raw, "MLBRIDGE_TRAIN_NICE");
+}
+
+/** The settings, read on first use (so that a bad MLBRIDGE_TRAIN_NICE fails the training, not the import). */
+let current: CrfTrainingSettings | undefined;
+function settingsNow(): CrfTrainingSettings {
+  current ??= { nice: defaultNice(), warmProcess: true };
+  return current;
+}
+
+/** Path of the training process's script (compiled; run from dist even under vitest). */
+const workerScript = path.resolve(__dirname, "..", "..", "dist", "crf", "train-worker.js");
+
+/** Checks a nice increment: an integer 0–19. */
+export function checkNice(value: unknown, name = "nice"): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 19) {
+    throw invalidArgument(name, "an integer in [0, 19]", value);
+  }
+  return value;
+}
+
+/**
+ * Changes the settings of CRF training processes started from now on; returns
+ * the settings in force. Turning `warmProcess` off or changing `nice` ends the
+ * spare process (it was started with the old settings); trainings already
+ * running keep theirs.
+ */
+export function configureCrfTraining(update: Partial<CrfTrainingSettings> = {}): CrfTrainingSettings {
+  const settings = settingsNow();
+  const next = { ...settings };
+  if (update.nice !== undefined) next.nice = checkNice(update.nice);
+  if (update.warmProcess !== undefined) {
+    if (typeof update.warmProcess !== "boolean") throw invalidArgument("warmProcess", "a boolean", update.warmProcess);
+    next.warmProcess = update.warmProcess;
+  }
+  if (!next.warmProcess || next.nice !== settings.nice) disposeCrfTraining();
+  Object.assign(settings, next);
+  return { ...settings };
+}
+
+/** The settings in force. */
+export function crfTrainingSettings(): CrfTrainingSettings {
+  return { ...settingsNow() };
+}
+
+/** Nice value of the calling thread; 0 where it cannot be read. */
+function ownNice(): number {
+  try {
+    return os.getPriority();
+  } catch {
+    return 0;
+  }
+}
+
+/** One training process. */
+export class TrainingProcess {
+  readonly child: ChildProcess;
+  /** The nice increment it was started with. */
+  readonly nice: number;
+  /** Set once the process has exited or failed to start. */
+  gone = false;
+  /** The spawn error, if it failed to start. */
+  error: Error | undefined;
+
+  constructor(nice: number) {
+    this.nice = nice;
+    const target = Math.min(19, ownNice() + nice);
+    this.child = fork(workerScript, [String(target)], {
+      serialization: "advanced",
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+      env: { ...process.env, MLBRIDGE_TRAIN_WORKER: "1" },
+    });
+    // The worker lowers the priority of all its threads itself as its first
+    // statement; doing it here too covers its main thread from the start.
+    if (nice > 0 && this.child.pid !== undefined) {
+      try {
+        os.setPriority(this.child.pid, target);
+      } catch {
+        // the process may already be gone; the worker applies it anyway
+      }
+    }
+    active.add(this);
+    this.child.on("error", (err) => {
+      this.error ??= err;
+      this.gone = true;
+      active.delete(this);
+    });
+    this.child.on("exit", () => {
+      this.gone = true;
+      active.delete(this);
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Lets this process's handles no longer keep the event loop alive (idle spare). */
+  unref(): void {
+    this.child.unref();
+    this.child.channel?.unref();
+  }
+
+  /** Makes it keep the event loop alive again (a training is using it). */
+  ref(): void {
+    this.child.ref();
+    this.child.channel?.ref();
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+  }
+}
+
+/** Every training process not yet exited, the spare included. */
+const active = new Set<TrainingProcess>();
+let spare: TrainingProcess | undefined;
+let exitHook = false;
+
+function killAll(): void {
+  for (const p of active) p.kill();
+}
+
+/**
+ * Starts the spare training process now if there is none (and `warmProcess`
+ * is on), so that even the first training finds one ready. A server calls it
+ * once at start; trainCrf replaces the spare by itself after taking it.
+ */
+export function prewarmCrfTraining(): void {
+  const settings = settingsNow();
+  if (!settings.warmProcess || (spare && !spare.gone)) return;
+  if (!exitHook) {
+    exitHook = true;
+    // The processes also exit by themselves when this process's IPC channel
+    // closes; this only makes it immediate on a normal exit.
+    process.once("exit", killAll);
+  }
+  const p = new TrainingProcess(settings.nice);
+  p.unref();
+  p.child.once("exit", () => {
+    if (spare === p) spare = undefined;
+  });
+  spare = p;
+}
+
+/** Ends the spare training process, if any; running trainings are not affected. */
+export function disposeCrfTraining(): void {
+  const p = spare;
+  spare = undefined;
+  p?.kill();
+}
+
+/** Process ids of the CRF training processes: the spare, and those training. */
+export function crfTrainingProcesses(): { spare?: number; training: number[] } {
+  const training: number[] = [];
+  for (const p of active) if (p !== spare && p.pid !== undefined) training.push(p.pid);
+  return { spare: spare && !spare.gone ? spare.pid : undefined, training };
+}
+
+/**
+ * A process for one training: the spare when there is one started with the
+ * same nice increment, else a new one.
+ */
+export function takeTrainingProcess(nice: number): TrainingProcess {
+  const p = spare;
+  if (p && !p.gone && p.nice === nice) {
+    spare = undefined;
+    p.ref();
+    return p;
+  }
+  return new TrainingProcess(nice);
+}
