@@ -11,7 +11,7 @@ export default async function s4(ctx) {
   const maxIter = ctx.quick ? 10 : 100;
   const params = { max_iterations: maxIter, c1: 0, c2: 1 };
   const files = ctx.quick ? [["book ner.csv", path.join(DATA, "book/ner.csv")]] : [["book ner.csv", path.join(DATA, "book/ner.csv")], ["gmb ner_large.csv", path.join(DATA, "gmb/ner_large.csv")]];
-  const results = {}, ratios = [], notes = [`lbfgs params ${JSON.stringify(params)} on both sides; core time = trainCrf wall clock (spawn + transfer + train); Python time = Trainer + append + train`];
+  const results = {}, ratios = [], notes = [`lbfgs params ${JSON.stringify(params)} on both sides; core time = trainCrf wall clock (data to the training process + append + train + model back; trainCrf keeps one training process started ahead, at nice +${core.crfTrainingSettings?.().nice ?? 0}: the scenario's very first call starts one itself, later calls take the one the previous call left; every sample is listed below); Python time = Trainer + append + train`];
   for (const [name, file] of files) {
     const data = await core.readNerCsv(file, core.CRF_PRESETS.book.template, true);
     const [testIdx, trainIdx] = core.seededSplit(data.sequences.length, [0.2], 0);
@@ -29,6 +29,7 @@ export default async function s4(ctx) {
     writeFileSync(modelFile, t.model);
     if (name.includes("large") || ctx.quick) { ctx.crfModelFile = modelFile; ctx.crfTestSplit = split; ctx.crfSequences = data.sequences; }
     const trainTokens = train.reduce((a, s) => a + s.items.length, 0);
+    notes.push(`core ${name}: samples ${times.map((x) => fmt(x, 3)).join(", ")} s${name === files[0][0] ? " (the first one starts the training process)" : ""}`);
     results[`core ${name}`] = { seconds: summary(times), iterations: t.iterations, tokenAccuracyPct: +(100 * acc).toFixed(2), trainSentences: train.length, trainTokens };
     ctx.log(`  s4 core ${name}: ${fmt(summary(times).median, 3)} s (±${fmt(summary(times).spreadPct, 1)}%), ${t.iterations} iterations, token accuracy ${(100 * acc).toFixed(2)} %`);
     if (!pythonBin()) { notes.push("python-crfsuite skipped: no venv"); continue; }
