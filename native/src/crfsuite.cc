@@ -39,24 +39,28 @@ CrfSequence ToSequence(Napi::Env env, Napi::Value v, const std::string& where) {
   if (!v.IsArray()) ThrowItems(env, where, "an array of items");
   Napi::Array items = v.As<Napi::Array>();
   CrfSequence seq;
-  seq.reserve(items.Length());
-  for (uint32_t t = 0; t < items.Length(); ++t) {
+  const uint32_t n = items.Length();
+  seq.reserve(n);
+  // Error locations are spelled out only on the error path: this loop runs for
+  // every attribute of every tagged token.
+  auto at = [&](uint32_t t) { return where + "[" + std::to_string(t) + "]"; };
+  auto at2 = [&](uint32_t t, uint32_t k) { return at(t) + "[" + std::to_string(k) + "]"; };
+  for (uint32_t t = 0; t < n; ++t) {
     Napi::Value iv = items.Get(t);
-    const std::string iwhere = where + "[" + std::to_string(t) + "]";
-    if (!iv.IsArray()) ThrowItems(env, iwhere, "an array of [name, weight] attributes");
+    if (!iv.IsArray()) ThrowItems(env, at(t), "an array of [name, weight] attributes");
     Napi::Array attrs = iv.As<Napi::Array>();
+    const uint32_t m = attrs.Length();
     CrfItem item;
-    item.reserve(attrs.Length());
-    for (uint32_t k = 0; k < attrs.Length(); ++k) {
+    item.reserve(m);
+    for (uint32_t k = 0; k < m; ++k) {
       Napi::Value av = attrs.Get(k);
-      const std::string awhere = iwhere + "[" + std::to_string(k) + "]";
-      if (!av.IsArray()) ThrowItems(env, awhere, "[name: string, weight: finite number]");
+      if (!av.IsArray()) ThrowItems(env, at2(t, k), "[name: string, weight: finite number]");
       Napi::Array pair = av.As<Napi::Array>();
       Napi::Value name = pair.Get(0u);
       Napi::Value weight = pair.Get(1u);
-      if (!name.IsString() || !weight.IsNumber()) ThrowItems(env, awhere, "[name: string, weight: finite number]");
+      if (!name.IsString() || !weight.IsNumber()) ThrowItems(env, at2(t, k), "[name: string, weight: finite number]");
       const double w = weight.As<Napi::Number>().DoubleValue();
-      if (!std::isfinite(w)) ThrowItems(env, awhere, "[name: string, weight: finite number]");
+      if (!std::isfinite(w)) ThrowItems(env, at2(t, k), "[name: string, weight: finite number]");
       item.emplace_back(name.As<Napi::String>().Utf8Value(), w);
     }
     seq.push_back(std::move(item));
