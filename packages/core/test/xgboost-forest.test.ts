@@ -66,7 +66,7 @@ describe("compiled trees", () => {
       expect(bits(a.values)).toEqual(bits(b.values));
     }
     const big = probeRows(spec, 20_000, 5); // > 64 Ki values: the async path, rows over 2 threads
-    const a = await model.predictAsync(big, 20_000, COLS, "default", 2);
+    const a = await model.predictAsync(big, 20_000, COLS, "default", { threads: 2 });
     const b = await ref.predictAsync(big, 20_000, COLS, "default");
     expect(bits(a.values)).toEqual(bits(b.values));
   });

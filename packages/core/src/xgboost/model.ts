@@ -9,6 +9,14 @@ import { checkModelStructure, decodeModel } from "./format";
 /** What predict returns: the objective's output, class probabilities, or margins. */
 export type PredictOutput = "default" | "probabilities" | "margins";
 
+/** Options of XgbModel.predict / predictAsync. */
+export interface XgbPredictOptions {
+  /** Name each row's class (classifiers with class names); default true. False saves a string per row. */
+  classNames?: boolean;
+  /** predictAsync on compiled trees: threads to split a large input over; default every core. */
+  threads?: number;
+}
+
 /** Predictions for `rows` rows, `cols` values each (row-major). */
 export interface XgbPrediction {
   rows: number;
@@ -237,12 +245,12 @@ export class XgbModel {
     }
   }
 
-  private finish(output: PredictOutput, rows: number, raw: Float32Array): XgbPrediction {
+  private finish(output: PredictOutput, rows: number, raw: Float32Array, opts: XgbPredictOptions): XgbPrediction {
     let values = raw;
     let cols = rows ? values.length / rows : 0;
     if (output === "probabilities" && this.objective === "multi:softmax") values = softmaxRows(values, rows, cols);
     const pred: XgbPrediction = { rows, cols, values };
-    if (this.isClassifier && this.classNames.length && output !== "margins") pred.classNames = this.decode(values, rows, cols, output);
+    if (opts.classNames !== false && this.isClassifier && this.classNames.length && output !== "margins") pred.classNames = this.decode(values, rows, cols, output);
     return pred;
   }
 
@@ -271,31 +279,32 @@ export class XgbModel {
   }
 
   /** Predicts on the calling thread (fast path for a few rows). */
-  predict(values: Float32Array, rows: number, cols: number, output: PredictOutput = "default"): XgbPrediction {
+  predict(values: Float32Array, rows: number, cols: number, output: PredictOutput = "default", opts: XgbPredictOptions = {}): XgbPrediction {
     this.check(values, rows, cols);
     const options = this.options(output);
     if (this.forest) {
       const fast = callNative(() => this.forest!.predict(values, rows, cols, options.type === 1));
-      if (fast) return this.finish(output, rows, fast);
+      if (fast) return this.finish(output, rows, fast, opts);
     }
     const raw = callNative(() => this.booster.predictDense(values, rows, cols, options));
-    return this.finish(output, rows, raw.values);
+    return this.finish(output, rows, raw.values, opts);
   }
 
   /**
    * Predicts; inputs larger than 64 Ki values run off the event loop (on
    * compiled trees, split over `threads` threads: default every core).
    */
-  async predictAsync(values: Float32Array, rows: number, cols: number, output: PredictOutput = "default", threads = PREDICT_THREADS): Promise<XgbPrediction> {
+  async predictAsync(values: Float32Array, rows: number, cols: number, output: PredictOutput = "default", opts: XgbPredictOptions = {}): Promise<XgbPrediction> {
     this.check(values, rows, cols);
-    if (values.length <= ASYNC_VALUES) return this.predict(values, rows, cols, output);
+    if (values.length <= ASYNC_VALUES) return this.predict(values, rows, cols, output, opts);
+    const threads = opts.threads ?? PREDICT_THREADS;
     const options = this.options(output);
     if (this.forest) {
       const fast = await awaitNative(this.forest.predictAsync(values, rows, cols, options.type === 1, Math.max(1, Math.min(64, Math.floor(threads)))));
-      if (fast) return this.finish(output, rows, fast);
+      if (fast) return this.finish(output, rows, fast, opts);
     }
     const raw = await awaitNative(this.booster.predictDenseAsync(values, rows, cols, options));
-    return this.finish(output, rows, raw.values);
+    return this.finish(output, rows, raw.values, opts);
   }
 
   /** Frees the booster (deferred while a prediction runs). Idempotent. */

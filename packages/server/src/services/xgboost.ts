@@ -36,7 +36,7 @@ export function matrixValues(m: DenseMatrix | undefined, field: string): { value
 const SYNC_VALUES = 4096;
 
 function toResponse(pred: XgbPrediction, req: XgboostServicePredictRequest): XgboostServicePredictResponse {
-  return { rows: pred.rows, cols: pred.cols, ...responseValues(pred.values, req.rawOutput), classNames: req.omitClassNames ? [] : (pred.classNames ?? []) };
+  return { rows: pred.rows, cols: pred.cols, ...responseValues(pred.values, req.rawOutput), classNames: pred.classNames ?? [] };
 }
 
 /** XgboostService: training over a stream and prediction. */
@@ -168,11 +168,11 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
     const pred = await withModel(store, req.modelName, "xgboost", async (model) => {
       if (input.$case === "matrix") {
         const m = matrixValues(input.value, "matrix");
-        return model.predictAsync(m.values, m.rows, m.cols, output);
+        return model.predictAsync(m.values, m.rows, m.cols, output, { classNames: !req.omitClassNames });
       }
       if (input.value.length === 0) throw invalid("csv", "the CSV is empty");
       const m = await readFeatureCsv(input.value, model.featureNames, model.numFeatures);
-      return model.predictAsync(m.values, m.rows, m.cols, output);
+      return model.predictAsync(m.values, m.rows, m.cols, output, { classNames: !req.omitClassNames });
     });
     return toResponse(pred, req);
   }
@@ -190,7 +190,7 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
     const mat = req.input.value;
     if (mat.rows * mat.cols > SYNC_VALUES) return undefined;
     const m = matrixValues(mat, "matrix");
-    return toResponse((loaded.model as XgbModel).predict(m.values, m.rows, m.cols, output), req);
+    return toResponse((loaded.model as XgbModel).predict(m.values, m.rows, m.cols, output, { classNames: !req.omitClassNames }), req);
   }
 
   return { train: serverStream(log, train), predict: unary(log, predict, predictNow) };
