@@ -17,27 +17,31 @@ export interface CrfTrainingSettings {
   /**
    * Added to this process's nice value for the training processes, like
    * `nice -n`: an integer 0–19 (the result is capped at 19); 0 runs them at
-   * this process's priority. Default 10: when training and serving compete for
-   * the cores, the scheduler gives the server ~10× the CPU share of a training
-   * and wakes it first, so request latency does not depend on how many
-   * trainings run; on idle cores a niced training runs exactly as fast.
-   * Raising priority back needs privileges, so a process keeps the value it
-   * was started with.
+   * this process's priority. Default 19, the batch-job value: when trainings
+   * and serving compete for the cores, a training gets ~1/70 of the CPU share
+   * of a busy nice-0 thread and the server is woken first, so request latency
+   * hardly depends on trainings; on cores the server leaves idle a niced
+   * training runs exactly as fast (same iterations per second measured at 0,
+   * 10 and 19). Measured p99 of Predict / Health at 200 req/s while two
+   * ner_large trainings ran on 2 cores (idle: 1.2-2.6 ms): nice 0 4.4-5.9 ms,
+   * 10 2.3-4.3 ms, 19 2.5-3.2 ms. The price: on cores saturated by requests,
+   * trainings nearly stop (10 gives them ~1/10 instead). Raising priority back
+   * needs privileges, so a process keeps the value it was started with.
    */
   nice: number;
   /**
    * Keep one training process started ahead (unref'd: it never keeps this
    * process alive, and it exits with it), replaced each time a training takes
    * it. Saves Node's start and the addon's load (~70 ms) per training, at the
-   * cost of one idle Node process (~40 MB resident). Default true.
+   * cost of one idle Node process (~50 MB resident, measured). Default true.
    */
   warmProcess: boolean;
 }
 
-/** The default nice increment: MLBRIDGE_TRAIN_NICE when set (0–19), else 10. */
+/** The default nice increment: MLBRIDGE_TRAIN_NICE when set (0–19), else 19. */
 function defaultNice(): number {
   const raw = process.env.MLBRIDGE_TRAIN_NICE?.trim();
-  if (!raw) return 10;
+  if (!raw) return 19;
   return checkNice(/^\d+$/.test(raw) ? Number(raw) : raw, "MLBRIDGE_TRAIN_NICE");
 }
 

@@ -47,7 +47,7 @@ export interface CrfTrainOptions {
   onLog?: (line: string) => void;
   /**
    * Added to this process's nice value for the training process (0–19); default
-   * the configured one (configureCrfTraining: MLBRIDGE_TRAIN_NICE, else 10).
+   * the configured one (configureCrfTraining: MLBRIDGE_TRAIN_NICE, else 19).
    */
   nice?: number;
 }
