@@ -172,7 +172,10 @@ describe("CRF training processes: the spare started ahead", () => {
     const exited = new Promise((r) => child.on("exit", r));
     await waitFor(() => out.includes("\n") || child.exitCode !== null);
     const spare = Number(out.trim());
-    if (!(spare > 0)) throw new Error(`no spare pid from the script: stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(err)}`);
+    if (!(spare > 0)) {
+      child.kill("SIGKILL"); // never leave the script (and a spare) behind
+      throw new Error(`no spare pid from the script: stdout ${JSON.stringify(out)}, stderr ${JSON.stringify(err)}`);
+    }
     return { child, spare, exited };
   }
 
@@ -184,8 +187,11 @@ describe("CRF training processes: the spare started ahead", () => {
 
   it("exits when its parent is killed (SIGKILL: no exit handler runs)", async () => {
     const { child, spare } = await parentWithSpare("setInterval(() => {}, 1000);");
-    expect(alive(spare)).toBe(true);
-    child.kill("SIGKILL");
+    try {
+      expect(alive(spare)).toBe(true);
+    } finally {
+      child.kill("SIGKILL");
+    }
     await waitFor(() => !alive(spare));
   });
 });
