@@ -3,7 +3,7 @@ import path from "node:path";
 import os from "node:os";
 import { binding, type NativeBooster, type NativeForest, type NativePredictOptions } from "../binding";
 import { MlBridgeError, InvalidInputError, awaitNative, callNative, invalidArgument } from "../errors";
-import { compileForest } from "./forest";
+import { compileForest, type CompiledForest } from "./forest";
 import { checkModelStructure, decodeModel } from "./format";
 
 /** What predict returns: the objective's output, class probabilities, or margins. */
@@ -115,7 +115,8 @@ export class XgbModel {
     const names = callNative(() => booster.getAttr(CLASS_NAMES_ATTR));
     this.names = names ? (JSON.parse(names) as string[]) : [];
     // MLBRIDGE_XGBOOST_COMPILED=0: every prediction through XGBoost (diagnostics; read per model).
-    const compiled = process.env.MLBRIDGE_XGBOOST_COMPILED === "0" ? { reason: "disabled by MLBRIDGE_XGBOOST_COMPILED=0" } : compileForest(booster, this.objective);
+    const compiled: CompiledForest =
+      process.env.MLBRIDGE_XGBOOST_COMPILED === "0" ? { reason: "disabled by MLBRIDGE_XGBOOST_COMPILED=0" } : compileForest(booster, this.objective);
     this.forest = compiled.forest;
     this.fastPathUnavailable = compiled.reason;
   }
