@@ -20,6 +20,8 @@ export interface ServerConfig {
   maxTrainingsPerConnection: number;
   /** Models kept loaded in memory (MLBRIDGE_CACHE_SIZE); default 64. */
   cacheSize: number;
+  /** Nice increment of CRF training processes over the server's (MLBRIDGE_TRAIN_NICE), 0-19; default 19. */
+  trainNice: number;
   /** Concurrent streams per HTTP/2 connection (MLBRIDGE_MAX_STREAMS); default 100. */
   maxConcurrentStreams: number;
   /** TLS certificate chain, PEM file (MLBRIDGE_TLS_CERT). */
@@ -50,6 +52,7 @@ const FLAGS = {
   "max-upload-bytes": { type: "string", env: "MLBRIDGE_MAX_UPLOAD_BYTES" },
   "max-trainings": { type: "string", env: "MLBRIDGE_MAX_TRAININGS" },
   "max-trainings-per-connection": { type: "string", env: "MLBRIDGE_MAX_TRAININGS_PER_CONNECTION" },
+  "train-nice": { type: "string", env: "MLBRIDGE_TRAIN_NICE" },
   "cache-size": { type: "string", env: "MLBRIDGE_CACHE_SIZE" },
   "max-streams": { type: "string", env: "MLBRIDGE_MAX_STREAMS" },
   "tls-cert": { type: "string", env: "MLBRIDGE_TLS_CERT" },
@@ -75,6 +78,8 @@ Options (each also an environment variable):
   --max-trainings N        trainings at once (MLBRIDGE_MAX_TRAININGS, default 2)
   --max-trainings-per-connection N
                            trainings at once from one client connection (MLBRIDGE_MAX_TRAININGS_PER_CONNECTION, default 2)
+  --train-nice N           CPU priority of CRF training processes, added to the server's nice value, 0-19
+                           (MLBRIDGE_TRAIN_NICE, default 19: requests first, trainings on idle CPU)
   --cache-size N           models kept in memory (MLBRIDGE_CACHE_SIZE, default 64)
   --max-streams N          concurrent streams per connection (MLBRIDGE_MAX_STREAMS, default 100)
   --tls-cert FILE          TLS certificate chain, PEM (MLBRIDGE_TLS_CERT)
@@ -120,6 +125,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     maxTrainings: int("max-trainings", get("max-trainings"), 2, 1, 1024),
     maxTrainingsPerConnection: int("max-trainings-per-connection", get("max-trainings-per-connection"), 2, 1, 1024),
     cacheSize: int("cache-size", get("cache-size"), 64, 1, 1_000_000),
+    trainNice: int("train-nice", get("train-nice"), 19, 0, 19),
     maxConcurrentStreams: int("max-streams", get("max-streams"), 100, 1, 100_000),
     tlsCert,
     tlsKey,

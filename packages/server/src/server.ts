@@ -6,6 +6,7 @@ import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
 import type { PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
+import { configureCrfTraining, disposeCrfTraining, prewarmCrfTraining } from "@mlbridge/core";
 import { HealthImplementation } from "grpc-health-check";
 import pino, { type Logger } from "pino";
 import { PerConnectionSlots, Slots } from "./calls";
@@ -115,6 +116,10 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
   let metricsServer: http.Server | undefined;
   if (config.metricsPort) metricsServer = await serveMetrics(metrics, config.metricsHost ?? config.host, config.metricsPort);
   log.info({ host: config.host, port, modelDir: config.modelDir, tls: !!config.tlsCert, auth: !!config.authToken, metricsPort: config.metricsPort || undefined }, "mlbridge listening");
+  // CRF trainings run in child processes at a lower priority; one is started
+  // ahead so that the first training does not wait for it (core/src/crf/train-process.ts).
+  configureCrfTraining({ nice: config.trainNice });
+  prewarmCrfTraining();
   if (config.portFile) await writeFile(config.portFile, `${port}\n`);
 
   let closing: Promise<void> | undefined;
@@ -134,6 +139,7 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
       });
       metricsServer?.close();
       store.close();
+      disposeCrfTraining();
       log.info("mlbridge stopped");
     })());
   return { port, server, context, shutdown };

@@ -77,3 +77,23 @@ describe("the mlbridge CLI", () => {
     expect(help.stdout).toMatch(/--auth-token TOKEN/);
   });
 });
+
+describe("CRF training processes", () => {
+  it("the server starts a spare training process at --train-nice over its own priority, and stops it on shutdown", async () => {
+    const { crfTrainingProcesses } = await import("@mlbridge/core");
+    const { loadConfig } = await import("../src/config");
+    expect(() => loadConfig(["--train-nice", "20"], {})).toThrow(/train-nice/);
+    expect(loadConfig([], {}).trainNice).toBe(19);
+    expect(loadConfig([], { MLBRIDGE_TRAIN_NICE: "4" }).trainNice).toBe(4);
+    const h = await startHarness(["--train-nice", "7"]);
+    let spare: number | undefined;
+    try {
+      for (let i = 0; i < 100 && !(spare = crfTrainingProcesses().spare); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(spare).toBeDefined();
+      expect(os.getPriority(spare!)).toBe(Math.min(19, os.getPriority() + 7));
+    } finally {
+      await h.close();
+    }
+    expect(crfTrainingProcesses().spare).toBeUndefined();
+  });
+});
