@@ -67,6 +67,27 @@ describe("feature builder", () => {
 });
 
 describe("word count", () => {
+  it("equals the regex definition (\\w+ as Unicode classes) on any text, surrogates and marks included", () => {
+    const WORD = /[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]+/gu;
+    const reference = (text: string) => {
+      const out = new Map<string, number>();
+      for (const m of text.matchAll(WORD)) out.set(m[0], (out.get(m[0]) ?? 0) + 1);
+      return [...out];
+    };
+    const piece = fc.oneof(
+      fc.string({ unit: "grapheme", maxLength: 20 }),
+      fc.string({ unit: "binary", maxLength: 20 }), // lone surrogates too
+      fc.constantFrom("a", "_", "9", " ", "\u200d", "\u0301", "\ud83d\ude00", "\ud83d", "\ude00", "東京", "𝟘", "x\u200cy"),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { minLength: 1, maxLength: 12 }), (parts) => {
+        const text = parts.join("") || "a";
+        expect([...countWords(text)]).toEqual(reference(text)); // same words, counts and first-seen order
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it("counts the same whatever the chunking of the UTF-8 bytes", () => {
     fc.assert(
       fc.property(fc.string({ unit: "grapheme", minLength: 1, maxLength: 80 }), fc.integer({ min: 1, max: 9 }), (text, size) => {
