@@ -3,7 +3,7 @@
 // The empty grpc-js handler (scenario 1's transport ceiling) runs the same schedule, so that the growth
 // of the transport alone (grpc-js + Node's HTTP/2 under V8's heap sizing) is measured beside ours.
 import path from "node:path";
-import { BENCH, clients, unary, rssKiB, fmt, sleep, startNodeScript } from "../lib.mjs";
+import { BENCH, IRIS_ROW, clients, unary, rssKiB, fmt, sleep, startNodeScript } from "../lib.mjs";
 import { mlbridgeWithIris, mlbridgeTarget } from "./s1-predict.mjs";
 import { haveGhz, runGhzAsync } from "../lib.mjs";
 
@@ -34,7 +34,7 @@ export default async function s8(ctx) {
   const empty = await startNodeScript(path.join(BENCH, "empty-server.mjs"), [JSON.stringify(mb.first)]);
   const emptyCl = clients(empty.address);
   let theirs;
-  try { theirs = await schedule(mlbridgeTarget(empty.address), empty.pid, N, () => unary(emptyCl.xgb, "predict", { modelName: "iris" })); } finally { emptyCl.close(); await empty.stop(); }
+  try { theirs = await schedule(mlbridgeTarget(empty.address), empty.pid, N, () => unary(emptyCl.xgb, "predict", { modelName: "iris", input: { $case: "matrix", value: { rows: 1, cols: 4, values: IRIS_ROW } }, output: 0 })); } finally { emptyCl.close(); await empty.stop(); }
   const growth = (rows) => (100 * (rows[rows.length - 1].mib - rows[1].mib)) / rows[1].mib;
   const table = ours.map((r, i) => ({ predictions: r.n.toLocaleString("en-US"), "mlbridge RSS MiB": +r.mib.toFixed(1), "grpc-js empty RSS MiB": +theirs[i].mib.toFixed(1) }));
   const results = {
