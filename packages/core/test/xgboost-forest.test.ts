@@ -90,6 +90,22 @@ describe("compiled trees", () => {
     expect(model.predict(d.values.subarray(0, COLS), 1, COLS).values.length).toBe(1);
   });
 
+  it("gblinear is refused at training and at load, since XGBoost 1.7 cannot predict it in place", async () => {
+    const d = dataset(100, 4, (x) => x[0]);
+    await expect(trainXgboost(d, { params: { booster: "gblinear" }, numRounds: 2 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/gblinear models cannot be served/) });
+    const { DMatrix, Booster } = binding();
+    const m = new DMatrix(d.values.map((v) => (Number.isNaN(v) ? 0 : v)), d.rows, COLS, Number.NaN);
+    m.setLabels(d.labels);
+    const b = new Booster([m]);
+    b.setParam("booster", "gblinear");
+    await b.updateOneIter(0, m);
+    const bytes = b.saveModelToBuffer("ubj");
+    b.dispose();
+    m.dispose();
+    expect(() => XgbModel.fromBuffer(bytes)).toThrow(expect.objectContaining({ code: "FAILED_PRECONDITION", message: expect.stringMatching(/gblinear/) }));
+    await expect(XgbModel.fromUntrustedBuffer(bytes)).rejects.toMatchObject({ code: "FAILED_PRECONDITION" });
+  });
+
   it("the native Forest rejects inconsistent trees instead of walking them", () => {
     const { Forest } = binding();
     const base = () => ({

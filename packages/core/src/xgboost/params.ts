@@ -49,12 +49,17 @@ export function xgbPreset(name: string): XgbPreset {
  * Checks parameter names and stringifies values.
  * @throws InvalidInputError naming an unknown or empty parameter
  */
+/** Why gblinear is refused: the bound XGBoost predicts only in place, which gblinear does not support. */
+export const GBLINEAR =
+  "parameters.booster: gblinear models cannot be served (XGBoost 1.7's in-place prediction does not support them); use gbtree or dart";
+
 export function checkXgbParams(params: Record<string, string | number>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, raw] of Object.entries(params)) {
     if (!XGBOOST_PARAMS.has(name)) throw new InvalidInputError(`parameters.${name}: unknown XGBoost parameter`);
     const value = String(raw).trim();
     if (value === "") throw new InvalidInputError(`parameters.${name}: empty value`);
+    if (name === "booster" && value === "gblinear") throw new InvalidInputError(GBLINEAR);
     out[name] = value;
   }
   return out;
