@@ -35,37 +35,142 @@ std::string RcMessage(const std::string& call, int rc, const std::string& what =
   MLB_THROW(env, kInvalidArgument, where + " must be " + expected);
 }
 
-CrfSequence ToSequence(Napi::Env env, Napi::Value v, const std::string& where) {
+constexpr uint64_t kMaxPackedCount = std::numeric_limits<uint32_t>::max() - 1;
+
+// Closes the last sequence opened in `out` (after its items were added).
+void EndSequence(Napi::Env env, PackedSequences* out, const std::string& where) {
+  if (out->items() > kMaxPackedCount || out->weights.size() > kMaxPackedCount) ThrowItems(env, where, "smaller");
+  out->seq_start.push_back(static_cast<uint32_t>(out->items()));
+}
+
+// Appends one sequence given as nested arrays ([name, weight][][]) to `out`.
+// Names are copied straight into out->names (no std::string per attribute).
+void AppendSequence(Napi::Env env, Napi::Value v, const std::string& where, PackedSequences* out) {
   if (!v.IsArray()) ThrowItems(env, where, "an array of items");
   Napi::Array items = v.As<Napi::Array>();
-  CrfSequence seq;
   const uint32_t n = items.Length();
-  seq.reserve(n);
   // Error locations are spelled out only on the error path: this loop runs for
   // every attribute of every tagged token.
   auto at = [&](uint32_t t) { return where + "[" + std::to_string(t) + "]"; };
   auto at2 = [&](uint32_t t, uint32_t k) { return at(t) + "[" + std::to_string(k) + "]"; };
+  constexpr const char* kPair = "[name: non-empty string without NUL, weight: finite number]";
   for (uint32_t t = 0; t < n; ++t) {
     Napi::Value iv = items.Get(t);
     if (!iv.IsArray()) ThrowItems(env, at(t), "an array of [name, weight] attributes");
     Napi::Array attrs = iv.As<Napi::Array>();
     const uint32_t m = attrs.Length();
-    CrfItem item;
-    item.reserve(m);
     for (uint32_t k = 0; k < m; ++k) {
       Napi::Value av = attrs.Get(k);
-      if (!av.IsArray()) ThrowItems(env, at2(t, k), "[name: string, weight: finite number]");
+      if (!av.IsArray()) ThrowItems(env, at2(t, k), kPair);
       Napi::Array pair = av.As<Napi::Array>();
       Napi::Value name = pair.Get(0u);
       Napi::Value weight = pair.Get(1u);
-      if (!name.IsString() || !weight.IsNumber()) ThrowItems(env, at2(t, k), "[name: string, weight: finite number]");
+      if (!name.IsString() || !weight.IsNumber()) ThrowItems(env, at2(t, k), kPair);
       const double w = weight.As<Napi::Number>().DoubleValue();
-      if (!std::isfinite(w)) ThrowItems(env, at2(t, k), "[name: string, weight: finite number]");
-      item.emplace_back(name.As<Napi::String>().Utf8Value(), w);
+      if (!std::isfinite(w)) ThrowItems(env, at2(t, k), kPair);
+      size_t len = 0;
+      if (napi_get_value_string_utf8(env, name, nullptr, 0, &len) != napi_ok) throw Napi::Error::New(env);
+      if (len == 0) ThrowItems(env, at2(t, k), kPair);
+      const size_t off = out->names.size();
+      out->names.resize(off + len + 1);
+      if (napi_get_value_string_utf8(env, name, out->names.data() + off, len + 1, &len) != napi_ok) {
+        throw Napi::Error::New(env);
+      }
+      if (std::memchr(out->names.data() + off, '\0', len) != nullptr) ThrowItems(env, at2(t, k), kPair);
+      if (off > kMaxPackedCount) ThrowItems(env, where, "smaller");
+      out->name_at.push_back(static_cast<uint32_t>(off));
+      out->weights.push_back(w);
     }
-    seq.push_back(std::move(item));
+    out->item_start.push_back(static_cast<uint32_t>(out->weights.size()));
   }
-  return seq;
+  EndSequence(env, out, where);
+}
+
+// One sequence given as nested arrays, packed.
+PackedSequences PackedFromArrays(Napi::Env env, Napi::Value v, const std::string& where) {
+  PackedSequences p;
+  AppendSequence(env, v, where, &p);
+  return p;
+}
+
+// obj[key] as a typed array of `type`; an empty array when absent and `optional`.
+template <typename T>
+std::pair<const T*, size_t> TypedField(Napi::Env env, Napi::Object obj, const std::string& where, const char* key,
+                                       napi_typedarray_type type, const char* expected, bool optional = false) {
+  Napi::Value v = obj.Get(key);
+  if (optional && (v.IsUndefined() || v.IsNull())) return {nullptr, 0};
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
+    ThrowItems(env, where + "." + key, expected);
+  }
+  Napi::TypedArrayOf<T> a = v.As<Napi::TypedArrayOf<T>>();
+  return {a.Data(), a.ElementLength()};
+}
+
+// A PackedSequences object from JS ({attributeNames, attributeWeights?,
+// itemAttributeCounts, sequenceLengths}), checked and copied.
+PackedSequences PackedFromObject(Napi::Env env, Napi::Value v, const std::string& where) {
+  if (!v.IsObject() || v.IsArray()) ThrowItems(env, where, "a PackedSequences object");
+  Napi::Object o = v.As<Napi::Object>();
+  auto [names, names_len] =
+      TypedField<uint8_t>(env, o, where, "attributeNames", napi_uint8_array, "a Uint8Array (NUL-terminated UTF-8 names)");
+  auto [counts, num_items] = TypedField<uint32_t>(env, o, where, "itemAttributeCounts", napi_uint32_array, "a Uint32Array");
+  auto [lengths, num_seqs] = TypedField<uint32_t>(env, o, where, "sequenceLengths", napi_uint32_array, "a Uint32Array");
+  auto [weights, num_weights] =
+      TypedField<double>(env, o, where, "attributeWeights", napi_float64_array, "a Float64Array or absent", true);
+  auto fail = [&](const char* field, const std::string& what) {
+    MLB_THROW(env, kInvalidArgument, where + "." + field + ": " + what);
+  };
+  uint64_t total_items = 0;
+  for (size_t s = 0; s < num_seqs; ++s) total_items += lengths[s];
+  if (total_items != num_items) {
+    fail("sequenceLengths", "the lengths add up to " + std::to_string(total_items) +
+                                " items, but itemAttributeCounts has " + std::to_string(num_items));
+  }
+  uint64_t total_attrs = 0;
+  for (size_t i = 0; i < num_items; ++i) total_attrs += counts[i];
+  if (total_attrs > kMaxPackedCount || names_len > kMaxPackedCount) fail("attributeNames", "too many attributes");
+  if (num_weights != 0 && num_weights != total_attrs) {
+    fail("attributeWeights", "expected " + std::to_string(total_attrs) + " weights (one per attribute) or none, got " +
+                                 std::to_string(num_weights));
+  }
+  PackedSequences p;
+  p.names.assign(reinterpret_cast<const char*>(names), reinterpret_cast<const char*>(names) + names_len);
+  p.name_at.reserve(total_attrs);
+  p.weights.reserve(total_attrs);
+  p.item_start.reserve(num_items + 1);
+  p.seq_start.reserve(num_seqs + 1);
+  const char* base = p.names.data();
+  size_t pos = 0;
+  uint32_t a = 0, item = 0;
+  for (size_t s = 0; s < num_seqs; ++s) {
+    for (uint32_t t = 0; t < lengths[s]; ++t, ++item) {
+      for (uint32_t k = 0; k < counts[item]; ++k, ++a) {
+        auto here = [&] {
+          return "attribute " + std::to_string(a) + " (sequence " + std::to_string(s) + ", item " + std::to_string(t) +
+                 ", attribute " + std::to_string(k) + ")";
+        };
+        const void* nul = pos < names_len ? std::memchr(base + pos, '\0', names_len - pos) : nullptr;
+        if (nul == nullptr) {
+          fail("attributeNames", "holds " + std::to_string(a) + " NUL-terminated names, itemAttributeCounts add up to " +
+                                     std::to_string(total_attrs));
+        }
+        const size_t end = static_cast<const char*>(nul) - base;
+        if (end == pos) fail("attributeNames", here() + " has an empty name");
+        const double w = num_weights ? weights[a] : 1.0;
+        if (!std::isfinite(w)) fail("attributeWeights", here() + " is not finite");
+        p.name_at.push_back(static_cast<uint32_t>(pos));
+        p.weights.push_back(w);
+        pos = end + 1;
+      }
+      p.item_start.push_back(a);
+    }
+    p.seq_start.push_back(item);
+  }
+  if (pos != names_len) {
+    fail("attributeNames", "has " + std::to_string(names_len - pos) + " bytes after the " + std::to_string(total_attrs) +
+                               " names itemAttributeCounts add up to");
+  }
+  return p;
 }
 
 // Owns a crfsuite_instance_t.
@@ -481,74 +586,95 @@ struct CrfModelState {
 
 namespace {
 
-struct TagOut {
-  std::vector<int> path;
-  double probability = 1.0;
-  std::vector<double> marginals;
-};
-
-// Fills `inst` with the attributes of `seq` known to the model.
-void BuildInstance(CrfModelState& st, const CrfSequence& seq, crfsuite_instance_t* inst) {
-  crfsuite_instance_init_n(inst, static_cast<int>(seq.size()));
-  for (size_t t = 0; t < seq.size(); ++t) {
+// Fills `inst` with the attributes of sequence `s` known to the model.
+void BuildInstance(CrfModelState& st, const PackedSequences& p, size_t s, crfsuite_instance_t* inst) {
+  const uint32_t first = p.seq_start[s];
+  crfsuite_instance_init_n(inst, static_cast<int>(p.length(s)));
+  for (uint32_t t = 0; t < p.length(s); ++t) {
     crfsuite_item_t* item = &inst->items[t];
-    for (const CrfAttribute& a : seq[t]) {
-      const int aid = st.attrs->to_id(st.attrs, a.first.c_str());
+    const uint32_t a_end = p.item_start[first + t + 1];
+    for (uint32_t a = p.item_start[first + t]; a < a_end; ++a) {
+      const int aid = st.attrs->to_id(st.attrs, p.names.data() + p.name_at[a]);
       if (aid < 0 || aid >= st.num_attrs) continue;  // unknown to the model: dropped
       crfsuite_attribute_t attr;
-      crfsuite_attribute_set(&attr, aid, a.second);
+      crfsuite_attribute_set(&attr, aid, p.weights[a]);
       crfsuite_item_append_attribute(item, &attr);
     }
   }
 }
 
-// Tags one sequence. Caller holds st.mu. Returns "" or an error message.
-std::string TagLocked(CrfModelState& st, const CrfSequence& seq, bool want_prob, bool want_marg, TagOut* out) {
-  const int T = static_cast<int>(seq.size());
+// Results of tagging packed sequences, flat: one path entry per item.
+struct TagOut {
+  std::vector<int32_t> paths;         // per item
+  std::vector<double> probabilities;  // per sequence, when asked
+  std::vector<double> marginals;      // per item x label, when asked
+
+  void Resize(const PackedSequences& p, int num_labels, bool want_prob, bool want_marg) {
+    paths.assign(p.items(), 0);
+    probabilities.assign(want_prob ? p.size() : 0, 1.0);
+    marginals.assign(want_marg ? p.items() * static_cast<size_t>(num_labels) : 0, 0.0);
+  }
+};
+
+// Tags sequence `s` of `p` into `out` (sized by Resize). Caller holds st.mu.
+// Returns "" or an error message.
+std::string TagLocked(CrfModelState& st, const PackedSequences& p, size_t s, TagOut* out) {
+  const int T = static_cast<int>(p.length(s));
   const int L = st.num_labels;
-  out->path.assign(T, 0);
-  out->probability = 1.0;
-  out->marginals.clear();
   if (T == 0) return std::string();
+  const size_t first = p.seq_start[s];
+  int* path = out->paths.data() + first;
   Instance in;
-  BuildInstance(st, seq, &in.inst);
+  BuildInstance(st, p, s, &in.inst);
   crfsuite_tagger_t* tg = st.tagger;
   int rc = tg->set(tg, &in.inst);
   if (rc != 0) return RcMessage("tagger->set()", rc);
   floatval_t score = 0;
-  rc = tg->viterbi(tg, out->path.data(), &score);
+  rc = tg->viterbi(tg, path, &score);
   if (rc != 0) return RcMessage("tagger->viterbi()", rc);
-  for (int l : out->path) {
-    if (l < 0 || l >= L) return "crfsuite tagger->viterbi() returned an invalid label";
+  for (int t = 0; t < T; ++t) {
+    if (path[t] < 0 || path[t] >= L) return "crfsuite tagger->viterbi() returned an invalid label";
   }
-  if (want_prob) {
+  if (!out->probabilities.empty()) {
     floatval_t norm = 0;
     rc = tg->lognorm(tg, &norm);
     if (rc != 0) return RcMessage("tagger->lognorm()", rc);
-    out->probability = std::exp(score - norm);
+    out->probabilities[s] = std::exp(score - norm);
   }
-  if (want_marg) {
-    out->marginals.resize(static_cast<size_t>(T) * L);
+  if (!out->marginals.empty()) {
+    double* m = out->marginals.data() + first * L;
     for (int t = 0; t < T; ++t) {
       for (int l = 0; l < L; ++l) {
-        floatval_t p = 0;
-        rc = tg->marginal_point(tg, l, t, &p);
+        floatval_t v = 0;
+        rc = tg->marginal_point(tg, l, t, &v);
         if (rc != 0) return RcMessage("tagger->marginal_point()", rc);
-        out->marginals[static_cast<size_t>(t) * L + l] = p;
+        m[static_cast<size_t>(t) * L + l] = v;
       }
     }
   }
   return std::string();
 }
 
+// Tags every sequence of `p`, taking st.mu per sequence (so a sync tag() can
+// interleave with a running batch). Returns "" or an error message.
+std::string TagAll(CrfModelState& st, const PackedSequences& p, TagOut* out) {
+  for (size_t s = 0; s < p.size(); ++s) {
+    std::lock_guard<std::mutex> lock(st.mu);
+    std::string err = TagLocked(st, p, s, out);
+    if (!err.empty()) return err;
+  }
+  return std::string();
+}
+
+// {labels, probability?, marginals?} of a single sequence (tag()).
 Napi::Object TagResult(Napi::Env env, const CrfModelState& st, const TagOut& r, bool want_prob, bool want_marg) {
   Napi::Object o = Napi::Object::New(env);
-  Napi::Array labels = Napi::Array::New(env, r.path.size());
-  for (size_t t = 0; t < r.path.size(); ++t) {
-    labels.Set(static_cast<uint32_t>(t), Napi::String::New(env, st.label_names[r.path[t]]));
+  Napi::Array labels = Napi::Array::New(env, r.paths.size());
+  for (size_t t = 0; t < r.paths.size(); ++t) {
+    labels.Set(static_cast<uint32_t>(t), Napi::String::New(env, st.label_names[r.paths[t]]));
   }
   o.Set("labels", labels);
-  if (want_prob) o.Set("probability", Napi::Number::New(env, r.probability));
+  if (want_prob) o.Set("probability", Napi::Number::New(env, r.probabilities[0]));
   if (want_marg) {
     Napi::Float64Array m = Napi::Float64Array::New(env, r.marginals.size());
     if (!r.marginals.empty()) std::memcpy(m.Data(), r.marginals.data(), r.marginals.size() * sizeof(double));
@@ -557,37 +683,42 @@ Napi::Object TagResult(Napi::Env env, const CrfModelState& st, const TagOut& r, 
   return o;
 }
 
-void CheckLength(Napi::Env env, const CrfModelState& st, const CrfSequence& seq, const std::string& where) {
-  if (static_cast<int64_t>(seq.size()) * st.num_labels > kMaxItemsTimesLabels) {
-    MLB_THROW(env, kInvalidArgument, where + " is too long (" + std::to_string(seq.size()) + " items)");
+template <typename T, typename Array>
+Array CopyOut(Napi::Env env, const std::vector<T>& v) {
+  Array a = Array::New(env, v.size());
+  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(T));
+  return a;
+}
+
+// {paths, probabilities?, marginals?} of packed sequences (tagPacked()).
+Napi::Object PackedTagResult(Napi::Env env, const TagOut& r, bool want_prob, bool want_marg) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("paths", CopyOut<int32_t, Napi::Int32Array>(env, r.paths));
+  if (want_prob) o.Set("probabilities", CopyOut<double, Napi::Float64Array>(env, r.probabilities));
+  if (want_marg) o.Set("marginals", CopyOut<double, Napi::Float64Array>(env, r.marginals));
+  return o;
+}
+
+void CheckLengths(Napi::Env env, const CrfModelState& st, const PackedSequences& p, const std::string& where) {
+  for (size_t s = 0; s < p.size(); ++s) {
+    if (static_cast<int64_t>(p.length(s)) * st.num_labels > kMaxItemsTimesLabels) {
+      MLB_THROW(env, kInvalidArgument,
+                where + ": sequence " + std::to_string(s) + " is too long (" + std::to_string(p.length(s)) + " items)");
+    }
   }
 }
 
-struct TagManyOp {
+struct TagPackedOp {
   CrfModelState* state = nullptr;
-  std::vector<CrfSequence> sequences;
+  PackedSequences packed;
   bool want_prob = false;
   bool want_marg = false;
-  std::vector<TagOut> results;
+  TagOut results;
   std::string err;
   const char* code = kCrfsuiteError;
 
-  void Execute() {
-    results.resize(sequences.size());
-    for (size_t i = 0; i < sequences.size(); ++i) {
-      std::lock_guard<std::mutex> lock(state->mu);  // per sequence: sync tag() can interleave
-      err = TagLocked(*state, sequences[i], want_prob, want_marg, &results[i]);
-      if (!err.empty()) return;
-    }
-  }
-
-  Napi::Value Result(Napi::Env env) {
-    Napi::Array out = Napi::Array::New(env, results.size());
-    for (size_t i = 0; i < results.size(); ++i) {
-      out.Set(static_cast<uint32_t>(i), TagResult(env, *state, results[i], want_prob, want_marg));
-    }
-    return out;
-  }
+  void Execute() { err = TagAll(*state, packed, &results); }
+  Napi::Value Result(Napi::Env env) { return PackedTagResult(env, results, want_prob, want_marg); }
 };
 
 thread_local CrfModelState* g_pending_state = nullptr;
@@ -613,6 +744,7 @@ Napi::Function CrfTrainer::Define(Napi::Env env) {
                          InstanceMethod<&CrfTrainer::Get>("get"),
                          InstanceMethod<&CrfTrainer::Help>("help"),
                          InstanceMethod<&CrfTrainer::Append>("append"),
+                         InstanceMethod<&CrfTrainer::AppendPacked>("appendPacked"),
                          InstanceMethod<&CrfTrainer::Clear>("clear"),
                          InstanceMethod<&CrfTrainer::Train>("train"),
                          InstanceMethod<&CrfTrainer::Cancel>("cancel"),
@@ -757,40 +889,87 @@ Napi::Value CrfTrainer::Append(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env, "CrfTrainer");
   if (info.Length() < 1) ThrowArg(env, 0, "items", "an array of items");
-  const CrfSequence seq = ToSequence(env, info[0], ArgLabel(0, "items"));
+  const PackedSequences seq = PackedFromArrays(env, info[0], ArgLabel(0, "items"));
   const std::vector<std::string> labels = ArgStringArray(info, 1, "labels");
   const int group = static_cast<int>(ArgInteger(info, 2, "group", 0, std::numeric_limits<int>::max()));
-  if (seq.empty()) MLB_THROW(env, kInvalidArgument, "argument 1 (items) must not be empty");
-  if (labels.size() != seq.size()) {
+  if (seq.items() == 0) MLB_THROW(env, kInvalidArgument, "argument 1 (items) must not be empty");
+  if (labels.size() != seq.items()) {
     MLB_THROW(env, kInvalidArgument,
-              "argument 2 (labels) must have one label per item: " + std::to_string(seq.size()) + " items, " +
+              "argument 2 (labels) must have one label per item: " + std::to_string(seq.items()) + " items, " +
                   std::to_string(labels.size()) + " labels");
   }
-  if (seq.size() > static_cast<size_t>(std::numeric_limits<int>::max() / 2)) {
-    MLB_THROW(env, kInvalidArgument, "argument 1 (items) is too long");
+  std::vector<const char*> label_ptrs;
+  label_ptrs.reserve(labels.size());
+  for (const std::string& l : labels) label_ptrs.push_back(l.c_str());
+  AppendData(env, seq, label_ptrs, group);
+  return env.Undefined();
+}
+
+Napi::Value CrfTrainer::AppendPacked(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckLive(env, "CrfTrainer");
+  if (info.Length() < 1) ThrowArg(env, 0, "packed", "a PackedSequences object");
+  const PackedSequences packed = PackedFromObject(env, info[0], "packed");
+  auto [labels, labels_len] = ArgBytes(info, 1, "labels");
+  const int group = static_cast<int>(ArgInteger(info, 2, "group", 0, std::numeric_limits<int>::max()));
+  const std::string where = "labels";
+  std::vector<const char*> label_ptrs;
+  label_ptrs.reserve(packed.items());
+  const char* base = reinterpret_cast<const char*>(labels);
+  size_t pos = 0;
+  for (size_t i = 0; i < packed.items(); ++i) {
+    const void* nul = pos < labels_len ? std::memchr(base + pos, '\0', labels_len - pos) : nullptr;
+    if (nul == nullptr) {
+      MLB_THROW(env, kInvalidArgument, where + " holds " + std::to_string(i) + " NUL-terminated labels, expected " +
+                                           std::to_string(packed.items()) + " (one per item)");
+    }
+    const size_t end = static_cast<const char*>(nul) - base;
+    if (end == pos) MLB_THROW(env, kInvalidArgument, where + ": label " + std::to_string(i) + " is empty");
+    label_ptrs.push_back(base + pos);
+    pos = end + 1;
+  }
+  if (pos != labels_len) {
+    MLB_THROW(env, kInvalidArgument, where + " has " + std::to_string(labels_len - pos) + " bytes after the " +
+                                         std::to_string(packed.items()) + " labels");
+  }
+  for (size_t s = 0; s < packed.size(); ++s) {
+    if (packed.length(s) == 0) {
+      MLB_THROW(env, kInvalidArgument, "packed.sequenceLengths: sequence " + std::to_string(s) + " is empty");
+    }
+  }
+  AppendData(env, packed, label_ptrs, group);
+  return env.Undefined();
+}
+
+void CrfTrainer::AppendData(Napi::Env env, const PackedSequences& packed, const std::vector<const char*>& labels,
+                            int group) {
+  if (packed.items() > static_cast<size_t>(std::numeric_limits<int>::max() / 2)) {
+    MLB_THROW(env, kInvalidArgument, "too many items");
   }
   CheckIdle(env);
   if (!data_ready_) MLB_THROW(env, kCrfsuiteError, "crfsuite dictionaries are not available");
-
-  Instance in;
-  crfsuite_instance_init_n(&in.inst, static_cast<int>(seq.size()));
-  for (size_t t = 0; t < seq.size(); ++t) {
-    crfsuite_item_t* item = &in.inst.items[t];
-    for (const CrfAttribute& a : seq[t]) {
-      const int aid = data_.attrs->get(data_.attrs, a.first.c_str());
-      if (aid < 0) MLB_THROW(env, kCrfsuiteError, RcMessage("attrs->get()", aid));
-      crfsuite_attribute_t attr;
-      crfsuite_attribute_set(&attr, aid, a.second);
-      crfsuite_item_append_attribute(item, &attr);
+  for (size_t s = 0; s < packed.size(); ++s) {
+    const uint32_t first = packed.seq_start[s];
+    Instance in;
+    crfsuite_instance_init_n(&in.inst, static_cast<int>(packed.length(s)));
+    for (uint32_t t = 0; t < packed.length(s); ++t) {
+      crfsuite_item_t* item = &in.inst.items[t];
+      const uint32_t a_end = packed.item_start[first + t + 1];
+      for (uint32_t a = packed.item_start[first + t]; a < a_end; ++a) {
+        const int aid = data_.attrs->get(data_.attrs, packed.names.data() + packed.name_at[a]);
+        if (aid < 0) MLB_THROW(env, kCrfsuiteError, RcMessage("attrs->get()", aid));
+        crfsuite_attribute_t attr;
+        crfsuite_attribute_set(&attr, aid, packed.weights[a]);
+        crfsuite_item_append_attribute(item, &attr);
+      }
+      const int lid = data_.labels->get(data_.labels, labels[first + t]);
+      if (lid < 0) MLB_THROW(env, kCrfsuiteError, RcMessage("labels->get()", lid));
+      in.inst.labels[t] = lid;
     }
-    const int lid = data_.labels->get(data_.labels, labels[t].c_str());
-    if (lid < 0) MLB_THROW(env, kCrfsuiteError, RcMessage("labels->get()", lid));
-    in.inst.labels[t] = lid;
+    in.inst.group = group;
+    const int rc = crfsuite_data_append(&data_, &in.inst);
+    if (rc != 0) MLB_THROW(env, kCrfsuiteError, RcMessage("crfsuite_data_append()", rc));
   }
-  in.inst.group = group;
-  const int rc = crfsuite_data_append(&data_, &in.inst);
-  if (rc != 0) MLB_THROW(env, kCrfsuiteError, RcMessage("crfsuite_data_append()", rc));
-  return env.Undefined();
 }
 
 Napi::Value CrfTrainer::Clear(const Napi::CallbackInfo& info) {
@@ -847,7 +1026,8 @@ Napi::Function CrfTagger::Define(Napi::Env env) {
                          InstanceMethod<&CrfTagger::Labels>("labels"),
                          InstanceMethod<&CrfTagger::Attributes>("attributes"),
                          InstanceMethod<&CrfTagger::Tag>("tag"),
-                         InstanceMethod<&CrfTagger::TagMany>("tagMany"),
+                         InstanceMethod<&CrfTagger::TagPacked>("tagPacked"),
+                         InstanceMethod<&CrfTagger::TagPackedAsync>("tagPackedAsync"),
                          InstanceMethod<&CrfTagger::Probability>("probability"),
                          InstanceMethod("dispose", &CrfTagger::Dispose),
                      });
@@ -977,49 +1157,58 @@ Napi::Value CrfTagger::Tag(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env, "CrfTagger");
   if (info.Length() < 1) ThrowArg(env, 0, "items", "an array of items");
-  const CrfSequence seq = ToSequence(env, info[0], ArgLabel(0, "items"));
+  const PackedSequences seq = PackedFromArrays(env, info[0], ArgLabel(0, "items"));
   const bool want_prob = ArgBool(info, 1, "probability");
   const bool want_marg = ArgBool(info, 2, "marginals");
-  CheckLength(env, *state_, seq, ArgLabel(0, "items"));
+  CheckLengths(env, *state_, seq, ArgLabel(0, "items"));
   TagOut out;
-  std::string err;
-  {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    err = TagLocked(*state_, seq, want_prob, want_marg, &out);
-  }
+  out.Resize(seq, state_->num_labels, want_prob, want_marg);
+  const std::string err = TagAll(*state_, seq, &out);
   if (!err.empty()) MLB_THROW(env, kCrfsuiteError, err);
   return TagResult(env, *state_, out, want_prob, want_marg);
 }
 
-Napi::Value CrfTagger::TagMany(const Napi::CallbackInfo& info) {
+Napi::Value CrfTagger::TagPacked(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env, "CrfTagger");
-  Napi::Array seqs = ArgArray(info, 0, "sequences");
-  TagManyOp op;
+  if (info.Length() < 1) ThrowArg(env, 0, "packed", "a PackedSequences object");
+  const PackedSequences packed = PackedFromObject(env, info[0], "packed");
+  const bool want_prob = ArgBool(info, 1, "probability");
+  const bool want_marg = ArgBool(info, 2, "marginals");
+  CheckLengths(env, *state_, packed, "packed");
+  TagOut out;
+  out.Resize(packed, state_->num_labels, want_prob, want_marg);
+  const std::string err = TagAll(*state_, packed, &out);
+  if (!err.empty()) MLB_THROW(env, kCrfsuiteError, err);
+  return PackedTagResult(env, out, want_prob, want_marg);
+}
+
+Napi::Value CrfTagger::TagPackedAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckLive(env, "CrfTagger");
+  if (info.Length() < 1) ThrowArg(env, 0, "packed", "a PackedSequences object");
+  TagPackedOp op;
   op.state = state_.get();
+  op.packed = PackedFromObject(env, info[0], "packed");
   op.want_prob = ArgBool(info, 1, "probability");
   op.want_marg = ArgBool(info, 2, "marginals");
-  op.sequences.reserve(seqs.Length());
-  for (uint32_t i = 0; i < seqs.Length(); ++i) {
-    const std::string where = ArgLabel(0, "sequences") + "[" + std::to_string(i) + "]";
-    op.sequences.push_back(ToSequence(env, seqs.Get(i), where));
-    CheckLength(env, *state_, op.sequences.back(), where);
-  }
-  return PromiseWorker<TagManyOp>::Start(env, "mlbridge.CrfTagger.tagMany", std::move(op), {this});
+  CheckLengths(env, *state_, op.packed, "packed");
+  op.results.Resize(op.packed, state_->num_labels, op.want_prob, op.want_marg);
+  return PromiseWorker<TagPackedOp>::Start(env, "mlbridge.CrfTagger.tagPackedAsync", std::move(op), {this});
 }
 
 Napi::Value CrfTagger::Probability(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env, "CrfTagger");
   if (info.Length() < 1) ThrowArg(env, 0, "items", "an array of items");
-  const CrfSequence seq = ToSequence(env, info[0], ArgLabel(0, "items"));
+  const PackedSequences seq = PackedFromArrays(env, info[0], ArgLabel(0, "items"));
   const std::vector<std::string> labels = ArgStringArray(info, 1, "labels");
-  if (labels.size() != seq.size()) {
+  if (labels.size() != seq.items()) {
     MLB_THROW(env, kInvalidArgument,
-              "argument 2 (labels) must have one label per item: " + std::to_string(seq.size()) + " items, " +
+              "argument 2 (labels) must have one label per item: " + std::to_string(seq.items()) + " items, " +
                   std::to_string(labels.size()) + " labels");
   }
-  CheckLength(env, *state_, seq, ArgLabel(0, "items"));
+  CheckLengths(env, *state_, seq, ArgLabel(0, "items"));
   CrfModelState& st = *state_;
   std::vector<int> path(labels.size());
   for (size_t t = 0; t < labels.size(); ++t) {
@@ -1030,13 +1219,13 @@ Napi::Value CrfTagger::Probability(const Napi::CallbackInfo& info) {
     }
     path[t] = lid;
   }
-  if (seq.empty()) return Napi::Number::New(env, 1.0);
+  if (seq.items() == 0) return Napi::Number::New(env, 1.0);
   std::string err;
   double prob = 0;
   {
     std::lock_guard<std::mutex> lock(st.mu);
     Instance in;
-    BuildInstance(st, seq, &in.inst);
+    BuildInstance(st, seq, 0, &in.inst);
     crfsuite_tagger_t* tg = st.tagger;
     floatval_t score = 0, norm = 0;
     int rc = tg->set(tg, &in.inst);

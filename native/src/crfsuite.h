@@ -41,10 +41,20 @@ void InitCrfsuite(Napi::Env env, Napi::Object exports);
 // [sync] CRFsuite version string ("0.12.2").
 std::string CrfsuiteVersion();
 
-// One attribute (name, weight) and one item (its attributes), converted from JS.
-using CrfAttribute = std::pair<std::string, double>;
-using CrfItem = std::vector<CrfAttribute>;
-using CrfSequence = std::vector<CrfItem>;
+// Sequences of items of attributes in flat arrays: the one form every method
+// works on. JS passes it as a PackedSequences object (tagPacked, appendPacked)
+// or as nested arrays, which are converted to it.
+struct PackedSequences {
+  std::vector<char> names;            // every attribute's name, each followed by '\0'
+  std::vector<uint32_t> name_at;      // per attribute: offset of its name in `names`
+  std::vector<double> weights;        // per attribute
+  std::vector<uint32_t> item_start{0};  // per item, plus one: index of its first attribute
+  std::vector<uint32_t> seq_start{0};   // per sequence, plus one: index of its first item
+
+  size_t size() const { return seq_start.size() - 1; }
+  uint32_t length(size_t s) const { return seq_start[s + 1] - seq_start[s]; }
+  size_t items() const { return item_start.size() - 1; }
+};
 
 class CrfTrainer final : public Handle<CrfTrainer> {
  public:
@@ -71,6 +81,11 @@ class CrfTrainer final : public Handle<CrfTrainer> {
   // [sync] append(items: [name, weight][][], labels: string[], group: number): void
   //   Throws INVALID_ARGUMENT (shape, empty sequence, non-finite weight, group < 0), BUSY.
   Napi::Value Append(const Napi::CallbackInfo& info);
+  // [sync] appendPacked(packed: PackedSequences, labels: Uint8Array, group: number): void
+  //   Appends every sequence of `packed`; `labels` holds one label per item,
+  //   each followed by '\0'. Throws INVALID_ARGUMENT naming the field and
+  //   position (nothing is appended then), BUSY.
+  Napi::Value AppendPacked(const Napi::CallbackInfo& info);
   // [sync] clear(): void — drops all appended data. Throws BUSY.
   Napi::Value Clear(const Napi::CallbackInfo& info);
   // [async] train(modelFile: string, holdout: number, onLog: (line) => void): Promise<{status}>
@@ -100,6 +115,9 @@ class CrfTrainer final : public Handle<CrfTrainer> {
  private:
   // [sync] Throws BUSY while a train() runs.
   void CheckIdle(Napi::Env env) const;
+  // [sync] Appends every sequence of `packed`, with labels[i] (NUL-terminated) as
+  //   item i's label. Throws BUSY, CRFSUITE_ERROR.
+  void AppendData(Napi::Env env, const PackedSequences& packed, const std::vector<const char*>& labels, int group);
   // [sync, C++ only] Drops the data and creates fresh dictionaries (sets data_ready_).
   void ResetData();
 
@@ -141,13 +159,18 @@ class CrfTagger final : public Handle<CrfTagger> {
   // [sync] tag(items, probability: boolean, marginals: boolean): {labels, probability?, marginals?}
   //   Attributes unknown to the model are dropped. Throws INVALID_ARGUMENT.
   Napi::Value Tag(const Napi::CallbackInfo& info);
-  // [async] tagMany(sequences, probability, marginals): Promise<result[]>.
-  //   Throws INVALID_ARGUMENT synchronously (inputs are converted first).
-  Napi::Value TagMany(const Napi::CallbackInfo& info);
+  // [sync] tagPacked(packed: PackedSequences, probability, marginals):
+  //   {paths: Int32Array (label index per item), probabilities?: Float64Array
+  //   (per sequence), marginals?: Float64Array (items x labels)}.
+  //   Throws INVALID_ARGUMENT naming the field and position.
+  Napi::Value TagPacked(const Napi::CallbackInfo& info);
+  // [async] tagPackedAsync(packed, probability, marginals): Promise<same> — off
+  //   the event loop. Throws INVALID_ARGUMENT synchronously (inputs are checked first).
+  Napi::Value TagPackedAsync(const Napi::CallbackInfo& info);
   // [sync] probability(items, labels: string[]): number — P(labels | items).
   //   Throws INVALID_ARGUMENT (length mismatch, label unknown to the model).
   Napi::Value Probability(const Napi::CallbackInfo& info);
-  // [sync] dispose(): void — inherited (deferred while tagMany runs).
+  // [sync] dispose(): void — inherited (deferred while tagPackedAsync runs).
   // Every method above also throws DISPOSED on a disposed tagger.
 
   // [sync, C++ only] Releases the tagger, the model, then the model bytes. Idempotent.

@@ -172,6 +172,12 @@ export interface NativeCrfTrainer {
   help(name: string): string;
   /** [sync] Appends a sequence; `group` is the holdout group number (>= 0). */
   append(items: NativeItem[], labels: string[], group: number): void;
+  /**
+   * [sync] Appends every sequence of `packed`; `labels` holds one label per
+   * item, each followed by a NUL byte. Checked first: nothing is appended on
+   * INVALID_ARGUMENT.
+   */
+  appendPacked(packed: PackedSequences, labels: Uint8Array, group: number): void;
   /** [sync] Drops all appended data. */
   clear(): void;
   /**
@@ -193,6 +199,32 @@ export interface NativeCrfTrainerConstructor {
   new (algorithm: string): NativeCrfTrainer;
 }
 
+/**
+ * Sequences of items of attributes in four flat arrays: the form the addon
+ * tags and trains on without a call per attribute (`packSequences` builds it
+ * from nested arrays; the gRPC API's `CrfPackedSequences` carries it as is).
+ */
+export interface PackedSequences {
+  /** Every attribute's name in order (sequence, item, attribute), UTF-8, each followed by a NUL byte; names are non-empty. */
+  attributeNames: Uint8Array;
+  /** One weight per attribute (finite), or absent/empty for all 1.0. */
+  attributeWeights?: Float64Array | null;
+  /** The number of attributes of each item (items of all sequences, in order). */
+  itemAttributeCounts: Uint32Array;
+  /** The number of items of each sequence. */
+  sequenceLengths: Uint32Array;
+}
+
+/** Result of tagging packed sequences: flat, one entry per item. */
+export interface NativePackedTagResult {
+  /** Label index (into `labels()`) of each item, sequences one after another. */
+  paths: Int32Array;
+  /** Probability of each sequence's Viterbi path. Only when asked. */
+  probabilities?: Float64Array;
+  /** items × labels marginals, row-major. Only when asked. */
+  marginals?: Float64Array;
+}
+
 /** Result of tagging one sequence. */
 export interface NativeTagResult {
   /** One label per item (Viterbi path). */
@@ -211,8 +243,10 @@ export interface NativeCrfTagger {
   attributes(): string[];
   /** [sync] Tags one sequence. */
   tag(items: NativeItem[], probability: boolean, marginals: boolean): NativeTagResult;
-  /** [async] Tags many sequences off the event loop. */
-  tagMany(sequences: NativeItem[][], probability: boolean, marginals: boolean): Promise<NativeTagResult[]>;
+  /** [sync] Tags packed sequences (throws INVALID_ARGUMENT naming the field and position). */
+  tagPacked(packed: PackedSequences, probability: boolean, marginals: boolean): NativePackedTagResult;
+  /** [async] Same off the event loop (the input is checked and copied before the promise is returned). */
+  tagPackedAsync(packed: PackedSequences, probability: boolean, marginals: boolean): Promise<NativePackedTagResult>;
   /** [sync] Probability of a given label path for the sequence. */
   probability(items: NativeItem[], labels: string[]): number;
   /** [sync] Frees the tagger (deferred while a worker uses it). Idempotent. */

@@ -4,7 +4,7 @@
  */
 export * from "./errors";
 export { binding, bindingPath } from "./binding";
-export type { NativeItem, NativeAttribute } from "./binding";
+export type { NativeItem, NativeAttribute, PackedSequences } from "./binding";
 export { readCsv, type CsvSource, type CsvTable } from "./data/csv";
 export { seededSplit, shuffledIndices } from "./random";
 export * from "./text/wordcount";
@@ -12,6 +12,7 @@ export * from "./crf/features";
 export * from "./crf/data";
 export * from "./crf/metrics";
 export * from "./crf/model";
+export * from "./crf/packed";
 export * from "./crf/train";
 export * from "./crf/pipeline";
 export * from "./xgboost/data";

@@ -265,7 +265,7 @@ describe("CRF training: items are checked before any process is used", () => {
     const bad: CrfSequence[] = [{ items: [[["a", 1]], [["b", Number.NaN]]], labels: ["O", "O"] }];
     await expect(trainCrf(bad, { algorithm: "lbfgs" })).rejects.toMatchObject({
       code: "INVALID_ARGUMENT",
-      message: expect.stringMatching(/sequences\[0\]\.items\[1\]\[0\]: expected a \[string, finite number\] attribute/),
+      message: expect.stringMatching(/sequences\[0\]\.items\[1\]\[0\]: expected a \[name, weight\] attribute: a non-empty string without NUL and a finite number/),
     });
   });
 });

@@ -132,7 +132,7 @@ describe("CRF: bad calls", () => {
       expect.objectContaining({ code: "CRFSUITE_ERROR" }),
     );
     expect(() => CrfModel.fromBuffer(Buffer.alloc(0))).toThrowError(/bytes: expected a non-empty Buffer/);
-    expect(() => fit.model.tag([[["x", Number.NaN]]])).toThrowError(/items\[0\]\[0\]: expected a \[string, finite number\]/);
+    expect(() => fit.model.tag([[["x", Number.NaN]]])).toThrowError(/items\[0\]\[0\]: expected a \[name, weight\] attribute/);
     fit.model.dispose();
     expect(() => fit.model.tag([[["x", 1]]])).toThrowError(expect.objectContaining({ code: "DISPOSED" }));
   });

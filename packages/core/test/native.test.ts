@@ -14,7 +14,9 @@ import {
   type NativeDMatrix,
   type NativeItem,
   type NativePredictOptions,
+  type PackedSequences,
 } from "../src/binding";
+import { packLabels, packSequences } from "../src/crf/packed";
 
 const B = binding();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mlbridge-native-test-"));
@@ -414,6 +416,34 @@ describe("CRFsuite CrfTrainer", () => {
     expectCode(() => t.params(), "DISPOSED", "CrfTrainer");
   });
 
+  it("appendPacked trains the very model append does, and appends nothing from bad input", async () => {
+    const train = async (fill: (t: InstanceType<typeof B.CrfTrainer>) => void, name: string) => {
+      const t = new B.CrfTrainer("lbfgs");
+      t.set("max_iterations", "10");
+      fill(t);
+      const file = path.join(tmp, name);
+      await t.train(file, -1, () => {});
+      t.dispose();
+      return fs.readFileSync(file);
+    };
+    const one = await train((t) => SENTENCES.forEach((s) => t.append(items(s), labelsOf(s), 0)), "one-by-one.crfsuite");
+    const packed = packSequences(SENTENCES.map(items));
+    const labels = packLabels(SENTENCES.flatMap(labelsOf));
+    expect(await train((t) => t.appendPacked(packed, labels, 0), "packed.crfsuite")).toEqual(one);
+
+    const t = new B.CrfTrainer("ap");
+    const n = SENTENCES.flatMap(labelsOf).length;
+    expectCode(() => t.appendPacked(packed, packLabels(["DT"]), 0), "INVALID_ARGUMENT", `labels holds 1 NUL-terminated labels, expected ${n} (one per item)`);
+    expectCode(() => t.appendPacked(packed, Buffer.concat([labels, Buffer.from("NN\0")]), 0), "INVALID_ARGUMENT", "labels has 3 bytes after");
+    expectCode(() => t.appendPacked(packed, Buffer.from("DT\0\0" + "NN\0".repeat(n - 2)), 0), "INVALID_ARGUMENT", "labels: label 1 is empty");
+    const withEmpty = packSequences([items(SENTENCES[0]), []]);
+    expectCode(() => t.appendPacked(withEmpty, packLabels(labelsOf(SENTENCES[0])), 0), "INVALID_ARGUMENT", "packed.sequenceLengths: sequence 1 is empty");
+    expectCode(() => t.appendPacked({ ...packed, attributeWeights: Float64Array.of(1) }, labels, 0), "INVALID_ARGUMENT", "packed.attributeWeights");
+    expectCode(() => t.appendPacked(packed, labels, -1), "INVALID_ARGUMENT", "group");
+    expectCode(() => t.train(path.join(tmp, "none.crfsuite"), -1, () => {}), "INVALID_ARGUMENT", "no training data");
+    t.dispose();
+  });
+
   it("rejects a cancelled training with CANCELLED", async () => {
     const t = new B.CrfTrainer("lbfgs");
     t.set("max_iterations", "50");
@@ -485,24 +515,79 @@ describe("CRFsuite CrfTagger", () => {
     expectCode(() => tagger.probability(seq, r.labels.slice(1)), "INVALID_ARGUMENT", "one label per item");
     expectCode(() => tagger.probability(seq, seq.map(() => "XX")), "INVALID_ARGUMENT", '"XX" is not a label');
     expect(tagger.tag([], true, true)).toEqual({ labels: [], probability: 1, marginals: new Float64Array(0) });
-    expectCode(() => tagger.tag([[["w=x", "1" as unknown as number]]], false, false), "INVALID_ARGUMENT", "[name: string");
+    expectCode(() => tagger.tag([[["w=x", "1" as unknown as number]]], false, false), "INVALID_ARGUMENT", "[name: non-empty string");
     tagger.dispose();
   });
 
-  it("tagMany gives the same results as tag", async () => {
+  it("tagPacked and tagPackedAsync give tag's results, flat, for every sequence", async () => {
     const tagger = B.CrfTagger.fromFile(await modelFile());
-    const seqs = SENTENCES.map(items);
-    const many = await tagger.tagMany(seqs, true, true);
-    expect(many).toHaveLength(seqs.length);
-    many.forEach((r, i) => expect(r).toEqual(tagger.tag(seqs[i], true, true)));
-    const plain = await tagger.tagMany(seqs, false, false);
-    plain.forEach((r, i) => expect(r).toEqual({ labels: labelsOf(SENTENCES[i]) }));
+    const labels = tagger.labels();
+    const L = labels.length;
+    // An empty sequence, an item without attributes and an unknown word among them.
+    const seqs = [...SENTENCES.map(items), [], [features("zebra"), []]];
+    const packed = packSequences(seqs);
+    for (const r of [tagger.tagPacked(packed, true, true), await tagger.tagPackedAsync(packed, true, true)]) {
+      let first = 0;
+      seqs.forEach((s, i) => {
+        const one = tagger.tag(s, true, true);
+        expect(Array.from(r.paths.subarray(first, first + s.length), (k) => labels[k])).toEqual(one.labels);
+        expect(r.probabilities![i]).toBe(one.probability);
+        expect(r.marginals!.subarray(first * L, (first + s.length) * L)).toEqual(one.marginals);
+        first += s.length;
+      });
+      expect(r.paths.length).toBe(first);
+      expect(r.probabilities!.length).toBe(seqs.length);
+    }
+    const plain = tagger.tagPacked(packed, false, false);
+    expect(Object.keys(plain)).toEqual(["paths"]);
+    expect(Array.from(plain.paths.subarray(0, 4), (k) => labels[k])).toEqual(labelsOf(SENTENCES[0]));
+    // Weights of 1.0 given explicitly tag as when absent; other weights change the scores.
+    const n = packed.itemAttributeCounts.reduce((a, b) => a + b, 0);
+    const ones = tagger.tagPacked({ ...packed, attributeWeights: new Float64Array(n).fill(1) }, true, false);
+    expect(ones.probabilities).toEqual(tagger.tagPacked({ ...packed, attributeWeights: null }, true, false).probabilities);
+    const halves = tagger.tagPacked({ ...packed, attributeWeights: new Float64Array(n).fill(0.5) }, true, false);
+    expect(halves.probabilities![0]).not.toBe(ones.probabilities![0]);
     // Dispose while a batch runs: the batch completes, the tagger is freed after.
-    const pending = tagger.tagMany(seqs, true, false);
+    const pending = tagger.tagPackedAsync(packed, false, false);
     tagger.dispose();
-    expect((await pending).map((r) => r.labels)).toEqual(SENTENCES.map(labelsOf));
-    expectCode(() => tagger.tag(seqs[0], false, false), "DISPOSED", "CrfTagger");
+    expect((await pending).paths).toEqual(plain.paths);
+    expectCode(() => tagger.tagPacked(packed, false, false), "DISPOSED", "CrfTagger");
     expectCode(() => tagger.labels(), "DISPOSED");
+  });
+
+  it("tagPacked names the field and position of bad packed input, and tags on afterwards", async () => {
+    const tagger = B.CrfTagger.fromFile(await modelFile());
+    const names = (...n: string[]) => Buffer.from(n.map((x) => x + "\0").join(""));
+    const good: PackedSequences = { attributeNames: names("w=the", "w=dog"), itemAttributeCounts: Uint32Array.of(1, 1), sequenceLengths: Uint32Array.of(2) };
+    const bad: [Partial<PackedSequences> | null, string][] = [
+      [{ sequenceLengths: Uint32Array.of(3) }, "packed.sequenceLengths: the lengths add up to 3 items, but itemAttributeCounts has 2"],
+      [{ attributeNames: names("w=the") }, "packed.attributeNames: holds 1 NUL-terminated names, itemAttributeCounts add up to 2"],
+      [{ attributeNames: Buffer.from("w=the\0w=dog") }, "packed.attributeNames: holds 1 NUL-terminated names"],
+      [{ attributeNames: Buffer.from("w=the\0\0") }, "packed.attributeNames: attribute 1 (sequence 0, item 1, attribute 0) has an empty name"],
+      [{ attributeNames: names("w=the", "w=dog", "w=cat") }, "packed.attributeNames: has 6 bytes after the 2 names"],
+      [{ attributeWeights: Float64Array.of(1) }, "packed.attributeWeights: expected 2 weights (one per attribute) or none, got 1"],
+      [{ attributeWeights: Float64Array.of(1, Number.NaN) }, "packed.attributeWeights: attribute 1 (sequence 0, item 1, attribute 0) is not finite"],
+      [{ itemAttributeCounts: [1, 1] as unknown as Uint32Array }, "packed.itemAttributeCounts must be a Uint32Array"],
+      [{ attributeNames: "w=the\0w=dog\0" as unknown as Uint8Array }, "packed.attributeNames must be a Uint8Array"],
+      [{ sequenceLengths: Uint32Array.of(1 << 21), itemAttributeCounts: new Uint32Array(1 << 21), attributeNames: Buffer.alloc(0) }, "packed: sequence 0 is too long"],
+      [null, "packed must be a PackedSequences object"],
+    ];
+    for (const [change, message] of bad) {
+      const input = (change === null ? null : { ...good, ...change }) as PackedSequences;
+      expectCode(() => tagger.tagPacked(input, false, false), "INVALID_ARGUMENT", message);
+      expectCode(() => tagger.tagPackedAsync(input, false, false), "INVALID_ARGUMENT", message);
+    }
+    expect(Array.from(tagger.tagPacked(good, false, false).paths, (k) => tagger.labels()[k])).toEqual(["DT", "NN"]);
+    tagger.dispose();
+  });
+
+  it("refuses attribute names that are empty or hold a NUL (CRFsuite would truncate them)", async () => {
+    const tagger = B.CrfTagger.fromFile(await modelFile());
+    for (const name of ["", "w=dog\0suffix"]) {
+      expectCode(() => tagger.tag([[[name, 1]]], false, false), "INVALID_ARGUMENT", "argument 1 (items)[0][0]", "non-empty string without NUL");
+      expectCode(() => tagger.probability([[[name, 1]]], ["DT"]), "INVALID_ARGUMENT", "non-empty string without NUL");
+    }
+    tagger.dispose();
   });
 
   it("refuses random bytes, truncated and corrupted models with CRFSUITE_ERROR", async () => {

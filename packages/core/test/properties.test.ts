@@ -114,8 +114,13 @@ describe("native boundary", () => {
     xgb.dispose();
   });
 
+  // Well-formed: a name CRFsuite can hold (non-empty, no NUL, any other Unicode) and a finite weight.
+  const attr = fc.tuple(
+    fc.string({ minLength: 1, maxLength: 12, unit: "binary" }).filter((s) => !s.includes("\0")),
+    fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }),
+  );
+
   it("tags any well-formed sequence with one known label per item", () => {
-    const attr = fc.tuple(fc.string({ maxLength: 12 }), fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }));
     fc.assert(
       fc.property(fc.array(fc.array(attr, { maxLength: 5 }), { maxLength: 30 }), (items) => {
         const r = crf.tag(items, { probability: true, marginals: true });
@@ -124,6 +129,16 @@ describe("native boundary", () => {
         if (items.length) expect(r.marginals!.length).toBe(items.length * crf.labels.length);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("tags any batch packed exactly as sequence by sequence", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(fc.array(attr, { maxLength: 5 }), { maxLength: 12 }), { maxLength: 8 }), async (seqs) => {
+        const many = await crf.tagMany(seqs, { probability: true, marginals: true });
+        expect(many).toEqual(seqs.map((s) => crf.tag(s, { probability: true, marginals: true })));
+      }),
+      { numRuns: 200 },
     );
   });
 

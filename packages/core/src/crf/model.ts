@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
-import { binding, type NativeCrfTagger, type NativeItem } from "../binding";
+import { binding, type NativeCrfTagger, type NativeItem, type NativePackedTagResult, type PackedSequences } from "../binding";
 import { awaitNative, callNative, invalidArgument } from "../errors";
+import { isCrfName, packSequences } from "./packed";
 
 /** Options of tagging. */
 export interface TagOptions {
@@ -17,6 +18,9 @@ export interface TagResult {
   marginals?: Float64Array;
 }
 
+/** Result of tagging packed sequences: label indices (into `CrfModel.labels`) and, when asked, probabilities and marginals, flat. */
+export type PackedTagResult = NativePackedTagResult;
+
 /** Batches with more items than this are tagged off the event loop. */
 const ASYNC_ITEMS = 2048;
 
@@ -28,8 +32,8 @@ export function validateItems(items: unknown, name = "items"): asserts items is 
     if (!Array.isArray(item)) throw invalidArgument(`${name}[${i}]`, "an array of [name, weight] attributes", item);
     for (let j = 0; j < item.length; j++) {
       const a = item[j];
-      if (!Array.isArray(a) || typeof a[0] !== "string" || typeof a[1] !== "number" || !Number.isFinite(a[1])) {
-        throw invalidArgument(`${name}[${i}][${j}]`, "a [string, finite number] attribute", a);
+      if (!Array.isArray(a) || !isCrfName(a[0]) || typeof a[1] !== "number" || !Number.isFinite(a[1])) {
+        throw invalidArgument(`${name}[${i}][${j}]`, "a [name, weight] attribute: a non-empty string without NUL and a finite number", a);
       }
     }
   }
@@ -80,16 +84,37 @@ export class CrfModel {
 
   /** Tags many sequences; large batches run off the event loop. */
   async tagMany(sequences: NativeItem[][], options: TagOptions = {}): Promise<TagResult[]> {
-    if (!Array.isArray(sequences)) throw invalidArgument("sequences", "an array of sequences", sequences);
-    let items = 0;
-    sequences.forEach((s, i) => {
-      validateItems(s, `sequences[${i}]`);
-      items += s.length;
-    });
+    const packed = packSequences(sequences);
+    const r = await this.tagPacked(packed, options);
+    const labels = this.labels;
+    const L = labels.length;
+    const out = new Array<TagResult>(sequences.length);
+    let first = 0;
+    for (let i = 0; i < sequences.length; i++) {
+      const n = packed.sequenceLengths[i];
+      const path = new Array<string>(n);
+      for (let t = 0; t < n; t++) path[t] = labels[r.paths[first + t]];
+      const res: TagResult = { labels: path };
+      if (r.probabilities) res.probability = r.probabilities[i];
+      if (r.marginals) res.marginals = r.marginals.subarray(first * L, (first + n) * L);
+      out[i] = res;
+      first += n;
+    }
+    return out;
+  }
+
+  /**
+   * Tags packed sequences (see `packSequences`, or the API's
+   * `CrfPackedSequences`); large batches run off the event loop.
+   * @throws INVALID_ARGUMENT naming the field and position (`packed.attributeNames: attribute 7 (sequence 1, item 2, attribute 0) ...`).
+   */
+  async tagPacked(packed: PackedSequences, options: TagOptions = {}): Promise<PackedTagResult> {
+    if (packed === null || typeof packed !== "object") throw invalidArgument("packed", "a PackedSequences object", packed);
     const p = !!options.probability;
     const m = !!options.marginals;
-    if (items <= ASYNC_ITEMS) return callNative(() => sequences.map((s) => this.tagger.tag(s, p, m)));
-    return awaitNative(this.tagger.tagMany(sequences, p, m));
+    const items = packed.itemAttributeCounts?.length ?? 0;
+    if (items <= ASYNC_ITEMS) return callNative(() => this.tagger.tagPacked(packed, p, m));
+    return awaitNative(this.tagger.tagPackedAsync(packed, p, m));
   }
 
   /** Probability of a given label path for a sequence. */
@@ -99,7 +124,7 @@ export class CrfModel {
     return callNative(() => this.tagger.probability(items, labels));
   }
 
-  /** Frees the native tagger (deferred while a tagMany runs). Idempotent. */
+  /** Frees the native tagger (deferred while a batch is tagged off the event loop). Idempotent. */
   dispose(): void {
     this.tagger.dispose();
   }

@@ -4,8 +4,9 @@
  * One training per process:
  *
  *   parent → { type: "start", algorithm, params }
- *   parent → { type: "data", json }   (repeated: JSON of [items, labels][],
- *                                      appended as it arrives)
+ *   parent → { type: "data", packed, labels }   (repeated: PackedSequences
+ *                                      and their NUL-terminated labels,
+ *                                      appended as they arrive)
  *   parent → { type: "end", file }    train, write the model to `file`
  *   child  → { type: "log", lines }   (CRFsuite's log, during training: one
  *                                      message per iteration, not per line)
@@ -17,7 +18,7 @@
  */
 import { readdirSync } from "node:fs";
 import os from "node:os";
-import { binding, type NativeCrfTrainer, type NativeItem } from "../binding";
+import { binding, type NativeCrfTrainer, type PackedSequences } from "../binding";
 
 /** Sets the nice value of every thread of this process to at least `target`. */
 function lowerPriority(target: number): void {
@@ -44,7 +45,7 @@ lowerPriority(nice);
 
 type Message =
   | { type: "start"; algorithm: string; params: Record<string, string> }
-  | { type: "data"; json: string }
+  | { type: "data"; packed: PackedSequences; labels: Uint8Array }
   | { type: "end"; file: string };
 
 let loadError: unknown;
@@ -96,8 +97,7 @@ process.on("message", (msg: Message) => {
       trainer = new (binding().CrfTrainer)(msg.algorithm);
       for (const [k, v] of Object.entries(msg.params)) trainer.set(k, v);
     } else if (msg.type === "data") {
-      const sequences = JSON.parse(msg.json) as [NativeItem[], string[]][];
-      for (const [items, labels] of sequences) trainer!.append(items, labels, 0);
+      trainer!.appendPacked(msg.packed, msg.labels, 0);
     } else if (msg.type === "end") {
       lowerPriority(nice);
       const t = trainer!;

@@ -6,6 +6,7 @@ import { CancelledError, InvalidInputError, MlBridgeError, callNative, invalidAr
 import type { CrfSequence } from "./data";
 import { CRF_ALGORITHMS, type CrfAlgorithm } from "./features";
 import { validateItems } from "./model";
+import { isCrfName, packLabels, packSequences } from "./packed";
 import { checkNice, crfTrainingSettings, prewarmCrfTraining, takeTrainingProcess } from "./train-process";
 
 export {
@@ -136,7 +137,7 @@ export function checkTrainingSequences(sequences: CrfSequence[], name = "sequenc
     if (s.items.length === 0) throw invalidArgument(`${name}[${i}].items`, "at least one item", s.items);
     validateItems(s.items, `${name}[${i}].items`);
     s.labels.forEach((l, j) => {
-      if (typeof l !== "string" || l === "") throw invalidArgument(`${name}[${i}].labels[${j}]`, "a non-empty label", l);
+      if (!isCrfName(l)) throw invalidArgument(`${name}[${i}].labels[${j}]`, "a non-empty label without NUL", l);
     });
   });
 }
@@ -288,14 +289,18 @@ export async function trainCrf(sequences: CrfSequence[], options: CrfTrainOption
       const inFlight: Promise<void>[] = [send({ type: "start", algorithm: options.algorithm, params })];
       let i = 0;
       while (i < sequences.length && !settled) {
-        const part: [NativeItem[], string[]][] = [];
+        const items: NativeItem[][] = [];
+        const labels: string[] = [];
         let attributes = 0;
         while (i < sequences.length && attributes < CHUNK_ATTRIBUTES) {
           const s = sequences[i++];
-          part.push([s.items, s.labels!]);
+          items.push(s.items);
+          for (const l of s.labels!) labels.push(l);
           for (const item of s.items) attributes += item.length;
         }
-        inFlight.push(send({ type: "data", json: JSON.stringify(part) }));
+        // Packed: typed arrays and byte buffers, which the IPC channel's
+        // structured clone copies as they are, and one native call appends.
+        inFlight.push(send({ type: "data", packed: packSequences(items), labels: packLabels(labels) }));
         if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
       }
       let file: string;
