@@ -16,12 +16,16 @@ export default async function s5(ctx) {
   const passes = ctx.quick ? 1 : 3;
   const tokens = items.reduce((a, s) => a + s.length, 0) * passes;
   const seqFile = path.join(ctx.work, "tag-seqs.json"); writeFileSync(seqFile, JSON.stringify(items));
-  // The compact item form (attribute_names + attribute_weights) a performance-aware client uses;
-  // weights are sent because the book's features weigh next-lemma 0.5 (all-1.0 items could omit them).
-  const compactItem = (it) => ({ attributes: [], attributeNames: it.map((a) => a[0]), attributeWeights: it.map((a) => a[1]) });
+  // The packed form (CrfPackedSequences: NUL-terminated names, weights, counts, lengths) a
+  // performance-aware client uses; weights are sent because the book's features weigh
+  // next-lemma 0.5. core.packSequences builds exactly the API's fields.
+  const packedMsg = (batch) => {
+    const p = core.packSequences(batch);
+    return { attributeNames: Buffer.from(p.attributeNames), attributeWeights: p.attributeWeights ?? [], itemAttributeCounts: p.itemAttributeCounts, sequenceLengths: p.sequenceLengths };
+  };
   const msgs = [];
   for (let p = 0; p < passes; p++) for (let i = 0; i < items.length; i += 100)
-    msgs.push({ modelName: "ner", sequences: items.slice(i, i + 100).map((its) => ({ items: its.map(compactItem), labels: [] })), includeProbability: false, includeMarginals: false });
+    msgs.push({ modelName: "ner", sequences: [], packed: packedMsg(items.slice(i, i + 100)), includeProbability: false, includeMarginals: false });
   const srv = await startServerProcess({ env: ctx.serverEnv ?? {} });
   const cl = clients(srv.address);
   // mlbridge and python-crfsuite take turns, one repeat each, so that load from elsewhere on the
@@ -34,7 +38,7 @@ export default async function s5(ctx) {
     for (let i = 0; i < ctx.repeats; i++) {
       const t0 = performance.now();
       const out = await bidi(cl.crf.tagStream(), msgs);
-      const got = out.reduce((a, r) => a + r.sequences.reduce((b, s) => b + s.labels.length, 0), 0);
+      const got = out.reduce((a, r) => a + r.packed.labelIndices.length, 0);
       if (got !== tokens) throw new Error(`tagged ${got} of ${tokens} tokens`);
       ours.push(tokens / ((performance.now() - t0) / 1000));
       if (python) {
@@ -44,7 +48,7 @@ export default async function s5(ctx) {
     }
   } finally { cl.close(); await srv.stop(); }
   const results = { "mlbridge TagStream": { tokens_per_s: summary(ours) } };
-  const ratios = [], notes = [`${items.length} sentences × ${passes} passes = ${tokens} tokens; 100 sentences per message; items in the compact form (CrfItem.attribute_names + attribute_weights, not a message per attribute); time includes client-side protobuf encoding (the message objects are built beforehand, as python-crfsuite's item dicts are)`];
+  const ratios = [], notes = [`${items.length} sentences × ${passes} passes = ${tokens} tokens; 100 sentences per message; sequences in the packed form (CrfPackedSequences: one names buffer and three number lists per message; results as label indices); time includes client-side protobuf encoding and decoding (the message objects are built beforehand, as python-crfsuite's item dicts are)`];
   if (theirs.length) {
     results["python-crfsuite Tagger in-process"] = { tokens_per_s: summary(theirs) };
     ratios.push({ name: "crf tag: mlbridge TagStream / python-crfsuite (tokens/s)", value: summary(ours).median / summary(theirs).median, goal: 0.5, op: ">=" });

@@ -89,10 +89,15 @@ def test_bad_items_are_rejected_locally(client: Client) -> None:
         client.crf.tag(BOOK_MODEL, [[[("a", 1.0, 2.0)]]])
     with pytest.raises(TypeError, match="weight must be a number"):
         client.crf.tag(BOOK_MODEL, [[{"a": None}]])
+    # The packed form sends names NUL-terminated: a NUL inside one (or an empty name) cannot be sent.
+    with pytest.raises(ValueError, match=r"sequences\[0\]\[1\]: an attribute name must be non-empty and hold no NUL"):
+        client.crf.tag(BOOK_MODEL, [[["a"], ["b\0c"]]])
+    with pytest.raises(ValueError, match=r"sequences\[1\]\[0\]: an attribute name must be non-empty"):
+        client.crf.tag(BOOK_MODEL, [[["a"]], [[""]]])
 
 
 def test_tag_empty_request_names_the_field(client: Client, book_model: CrfTrainReport) -> None:
-    with pytest.raises(InvalidInputError, match="sequences"):
+    with pytest.raises(InvalidInputError, match="packed.sequence_lengths: at least one sequence is required"):
         client.crf.tag(BOOK_MODEL, [])
 
 

@@ -1,5 +1,5 @@
-import type { CrfFeatureTemplate as CoreTemplate, CrfSequence as CoreSequence, NativeItem } from "@mlbridge/core";
-import type { CrfSequence } from "./generated/mlbridge/v1/crf_service";
+import type { CrfFeatureTemplate as CoreTemplate, CrfSequence as CoreSequence, NativeItem, PackedSequences } from "@mlbridge/core";
+import type { CrfPackedSequences, CrfSequence } from "./generated/mlbridge/v1/crf_service";
 import { ModelKind, type CrfFeatureTemplate, type ModelInfo } from "./generated/mlbridge/v1/types";
 import { invalid } from "./errors";
 import type { ModelMeta } from "./store";
@@ -47,6 +47,7 @@ export function toItems(seq: CrfSequence, field: string): NativeItem[] {
     if (names.length === 0 && weights.length === 0) {
       out[i] = item.attributes.map((a, j) => {
         if (!a.name) throw invalid(`${field}.items[${i}].attributes[${j}].name`, "required");
+        if (a.name.includes("\0")) throw invalid(`${field}.items[${i}].attributes[${j}].name`, "must not contain NUL");
         const w = a.weight ?? 1;
         if (!Number.isFinite(w)) throw invalid(`${field}.items[${i}].attributes[${j}].weight`, `must be finite, got ${w}`);
         return [a.name, w] as [string, number];
@@ -66,6 +67,7 @@ export function toItems(seq: CrfSequence, field: string): NativeItem[] {
     for (let j = 0; j < names.length; j++) {
       const name = names[j];
       if (!name) throw invalid(`${field}.items[${i}].attribute_names[${j}]`, "required");
+      if (name.includes("\0")) throw invalid(`${field}.items[${i}].attribute_names[${j}]`, "must not contain NUL");
       const w = weights.length ? weights[j] : 1;
       if (!Number.isFinite(w)) throw invalid(`${field}.items[${i}].attribute_weights[${j}]`, `must be finite, got ${w}`);
       attrs[j] = [name, w];
@@ -73,6 +75,19 @@ export function toItems(seq: CrfSequence, field: string): NativeItem[] {
     out[i] = attrs;
   }
   return out;
+}
+
+/**
+ * The API's packed sequences → core's (typed arrays over the decoded fields;
+ * core checks sizes, names and weights and names the field and position).
+ */
+export function toPacked(p: CrfPackedSequences): PackedSequences {
+  return {
+    attributeNames: p.attributeNames,
+    attributeWeights: p.attributeWeights.length ? Float64Array.from(p.attributeWeights) : null,
+    itemAttributeCounts: Uint32Array.from(p.itemAttributeCounts),
+    sequenceLengths: Uint32Array.from(p.sequenceLengths),
+  };
 }
 
 /** The API's labelled sequence → core's. */

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CRF_PRESETS, readNerCsv, type NativeItem } from "@mlbridge/core";
-import { CrfAlgorithm, type CrfItem, type CrfServiceTagStreamRequest, type CrfServiceTagStreamResponse } from "../src/generated/mlbridge/v1/crf_service";
+import { CRF_PRESETS, packSequences, readNerCsv, type NativeItem } from "@mlbridge/core";
+import { CrfAlgorithm, type CrfItem, type CrfPackedSequences, type CrfServiceTagStreamRequest, type CrfServiceTagStreamResponse } from "../src/generated/mlbridge/v1/crf_service";
 import { bidi, book, crfTrainRequests, expectStatus, startHarness, unary, type Harness } from "./helpers";
 
 let h: Harness;
@@ -164,6 +164,69 @@ describe("CrfItem in the compact form (attribute_names + attribute_weights)", ()
     await expectStatus(bidi(h.crf.tagStream(), [good, good, bad, good], (r) => got.push(r)), status.INVALID_ARGUMENT, "batch 2: sequences[0].items[0].attribute_weights: expected 2 weights");
     expect(got).toHaveLength(2);
     expect(got[0].sequences).toHaveLength(120);
+  });
+});
+
+describe("CrfPackedSequences: the flat form for bulk tagging", () => {
+  // Tags with the model "ner.compact" trained above on the book's features of ner.csv.
+  let data: { items: NativeItem[]; labels: string[] }[];
+  beforeAll(async () => {
+    data = (await readNerCsv(nerCsv, CRF_PRESETS.book.template, true)).sequences;
+  });
+  const packedOf = (seqs: NativeItem[][]): CrfPackedSequences => {
+    const p = packSequences(seqs);
+    return { attributeNames: Buffer.from(p.attributeNames), attributeWeights: Array.from(p.attributeWeights ?? []), itemAttributeCounts: Array.from(p.itemAttributeCounts), sequenceLengths: Array.from(p.sequenceLengths) };
+  };
+  const packedRequest = (packed: CrfPackedSequences, marginals = false, modelName = "ner.compact") => ({ modelName, sequences: [], packed, includeProbability: true, includeMarginals: marginals });
+
+  it("Tag answers in CrfPackedTags exactly what the per-item forms give", async () => {
+    const seqs = data.slice(0, 60).map((s) => s.items);
+    const [flat, nested] = await Promise.all([
+      unary(h.crf.tag.bind(h.crf), packedRequest(packedOf(seqs), true)),
+      unary(h.crf.tag.bind(h.crf), { ...tagRequest("ner.compact", seqs.map((its) => its.map((it) => itemOf("nested", it))), true), includeMarginals: true }),
+    ]);
+    expect(flat.sequences).toEqual([]);
+    expect(flat.labels).toEqual(nested.labels);
+    const L = flat.labels.length;
+    let first = 0;
+    nested.sequences.forEach((s, i) => {
+      expect(flat.packed!.labelIndices.slice(first, first + s.labels.length).map((k) => flat.labels[k])).toEqual(s.labels);
+      expect(flat.packed!.probabilities[i]).toBe(s.probability);
+      expect(flat.packed!.marginals.slice(first * L, (first + s.labels.length) * L)).toEqual(s.marginals.flatMap((m) => m.probabilities));
+      first += s.labels.length;
+    });
+    expect(flat.packed!.labelIndices).toHaveLength(first);
+    expect(new Set(flat.packed!.labelIndices).size).toBeGreaterThan(1);
+    // Without marginals or probabilities asked for, only the path comes back.
+    const bare = await unary(h.crf.tag.bind(h.crf), { ...packedRequest(packedOf(seqs)), includeProbability: false });
+    expect(bare.packed).toEqual({ labelIndices: flat.packed!.labelIndices, probabilities: [], marginals: [] });
+  });
+
+  it("TagStream answers packed batches in order, large ones tagged off the event loop", async () => {
+    const batches: CrfServiceTagStreamRequest[] = [];
+    for (let i = 0; i < data.length; i += 120) batches.push(packedRequest(packedOf(data.slice(i, i + 120).map((s) => s.items))));
+    expect(Math.max(...batches.map((b) => b.packed!.itemAttributeCounts.length))).toBeGreaterThan(2048);
+    const out = await bidi<CrfServiceTagStreamRequest, CrfServiceTagStreamResponse>(h.crf.tagStream(), batches);
+    const expected = await Promise.all(batches.map((b) => unary(h.crf.tag.bind(h.crf), b)));
+    expect(out.map((o) => o.packed)).toEqual(expected.map((e) => e.packed));
+    expect(out.reduce((n, o) => n + o.packed!.labelIndices.length, 0)).toBe(9999);
+  });
+
+  it("bad packed input: INVALID_ARGUMENT naming the field and position; the model tags on", async () => {
+    const good = packedOf(data.slice(0, 2).map((s) => s.items));
+    const I = status.INVALID_ARGUMENT;
+    const tagPacked = (p: Partial<CrfPackedSequences>) => unary(h.crf.tag.bind(h.crf), packedRequest({ ...good, ...p }));
+    await expectStatus(unary(h.crf.tag.bind(h.crf), { ...packedRequest(good), sequences: [{ items: [compact(["a"])], labels: [] }] }), I, "packed: give sequences or packed, not both");
+    await expectStatus(tagPacked({ attributeNames: Buffer.alloc(0), attributeWeights: [], itemAttributeCounts: [], sequenceLengths: [] }), I, "packed.sequence_lengths: at least one sequence is required");
+    await expectStatus(tagPacked({ sequenceLengths: [good.sequenceLengths[0]] }), I, /packed\.sequenceLengths: the lengths add up to \d+ items, but itemAttributeCounts has \d+/);
+    await expectStatus(tagPacked({ attributeNames: Buffer.concat([Buffer.from("\0"), good.attributeNames.subarray(1)]) }), I, "packed.attributeNames: attribute 0 (sequence 0, item 0, attribute 0) has an empty name");
+    await expectStatus(tagPacked({ attributeWeights: [1] }), I, "packed.attributeWeights: expected");
+    await expectStatus(tagPacked({ attributeWeights: good.attributeWeights.map((w, i) => (i === 3 ? Number.NaN : w)) }), I, "packed.attributeWeights: attribute 3 (sequence 0, item 1, attribute 1) is not finite");
+    await expectStatus(unary(h.crf.tag.bind(h.crf), packedRequest(good, false, "no-such-model")), status.NOT_FOUND, "no-such-model");
+    const got: CrfServiceTagStreamResponse[] = [];
+    await expectStatus(bidi(h.crf.tagStream(), [packedRequest(good), packedRequest({ ...good, itemAttributeCounts: [1] })], (r) => got.push(r)), I, "batch 1: packed.sequenceLengths");
+    expect(got).toHaveLength(1);
+    expect((await unary(h.crf.tag.bind(h.crf), packedRequest(good))).packed!.labelIndices).toEqual(got[0].packed!.labelIndices);
   });
 });
 

@@ -85,6 +85,14 @@ def to_item(item: ItemLike, where: str = "item") -> crf_pb.CrfItem:
     """Converts one item (a list of attribute names or ``(name, weight)`` pairs, or a dict)
     to the compact CrfItem form: ``attribute_names`` and, unless every weight is 1.0,
     ``attribute_weights``."""
+    names, weights = _attributes(item, where)
+    if all(w == 1.0 for w in weights):
+        return crf_pb.CrfItem(attribute_names=names)
+    return crf_pb.CrfItem(attribute_names=names, attribute_weights=weights)
+
+
+def _attributes(item: ItemLike, where: str) -> Tuple[List[str], List[float]]:
+    """The names and weights of one item's attributes."""
     names: List[str] = []
     weights: List[float] = []
     if isinstance(item, Mapping):
@@ -102,9 +110,42 @@ def to_item(item: ItemLike, where: str = "item") -> crf_pb.CrfItem:
                 weights.append(_weight(a[1], where))
             else:
                 raise TypeError(f"{where}: an attribute is a name or a (name, weight) pair, got {a!r}")
-    if all(w == 1.0 for w in weights):
-        return crf_pb.CrfItem(attribute_names=names)
-    return crf_pb.CrfItem(attribute_names=names, attribute_weights=weights)
+    return names, weights
+
+
+def to_packed(sequences: Iterable[SequenceLike], what: str = "sequences") -> crf_pb.CrfPackedSequences:
+    """Converts sequences to the packed form (CrfPackedSequences): all attribute
+    names in one NUL-separated byte string plus three number lists, so that
+    neither side handles a message per item or attribute."""
+    if isinstance(sequences, (str, bytes)):
+        raise TypeError(f"{what}: expected a list of sequences, got a string")
+    names: List[str] = []
+    weights: List[float] = []
+    counts: List[int] = []
+    lengths: List[int] = []
+    for i, seq in enumerate(sequences):
+        if isinstance(seq, (str, bytes, Mapping)):
+            raise TypeError(f"{what}[{i}]: a sequence is a list of items, got {type(seq).__name__}")
+        n = 0
+        for t, item in enumerate(seq):
+            where = f"{what}[{i}][{t}]"
+            item_names, item_weights = _attributes(item, where)
+            for name in item_names:
+                if not name or "\0" in name:
+                    raise ValueError(f"{where}: an attribute name must be non-empty and hold no NUL character, got {name!r}")
+            names.extend(item_names)
+            weights.extend(item_weights)
+            counts.append(len(item_names))
+            n += 1
+        lengths.append(n)
+    msg = crf_pb.CrfPackedSequences(
+        attribute_names=("\0".join(names) + "\0").encode("utf-8") if names else b"",
+        item_attribute_counts=counts,
+        sequence_lengths=lengths,
+    )
+    if any(w != 1.0 for w in weights):
+        msg.attribute_weights.extend(weights)
+    return msg
 
 
 def to_sequence(seq: SequenceLike, labels: Optional[Iterable[str]] = None, where: str = "sequence") -> crf_pb.CrfSequence:
@@ -119,12 +160,6 @@ def to_sequence(seq: SequenceLike, labels: Optional[Iterable[str]] = None, where
         if len(msg.labels) != len(items):
             raise ValueError(f"{where}: {len(items)} items but {len(msg.labels)} labels")
     return msg
-
-
-def to_sequences(sequences: Iterable[SequenceLike], what: str = "sequences") -> List[crf_pb.CrfSequence]:
-    if isinstance(sequences, (str, bytes)):
-        raise TypeError(f"{what}: expected a list of sequences, got a string")
-    return [to_sequence(s, where=f"{what}[{i}]") for i, s in enumerate(sequences)]
 
 
 def to_feature(f: FeatureLike, where: str) -> types_pb.CrfFeature:

@@ -1,8 +1,9 @@
 """CrfService: train CRFsuite taggers and tag with them."""
 from __future__ import annotations
 
+import collections
 import itertools
-from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from mlbridge._convert import (
     FeatureLike,
@@ -13,8 +14,8 @@ from mlbridge._convert import (
     open_local,
     params,
     read_local,
+    to_packed,
     to_sequence,
-    to_sequences,
     to_template,
 )
 from mlbridge._data import CrfTrainReport, TaggedSequence, TrainProgress
@@ -162,13 +163,12 @@ class CrfClient:
         """
         req = crf_pb.CrfServiceTagRequest(
             model_name=model_name,
-            sequences=to_sequences(sequences),
+            packed=to_packed(sequences),
             include_probability=probability,
             include_marginals=marginals,
         )
         resp = self._rpc.unary(self._rpc.crf.Tag, req)
-        names = list(resp.labels)
-        return [TaggedSequence.from_proto(s, names, probability, marginals) for s in resp.sequences]
+        return TaggedSequence.from_packed(resp.packed, req.packed.sequence_lengths, list(resp.labels), probability, marginals)
 
     def tag_stream(
         self,
@@ -187,14 +187,19 @@ class CrfClient:
 
         def requests() -> Iterator[crf_pb.CrfServiceTagStreamRequest]:
             for i, batch in enumerate(batches):
-                yield crf_pb.CrfServiceTagStreamRequest(
+                req = crf_pb.CrfServiceTagStreamRequest(
                     model_name=model_name,
-                    sequences=to_sequences(batch, f"batches[{i}]"),
+                    packed=to_packed(batch, f"batches[{i}]"),
                     include_probability=probability,
                     include_marginals=marginals,
                 )
+                lengths.append(list(req.packed.sequence_lengths))
+                yield req
 
-        return TagStream(self._rpc, requests(), probability, marginals)
+        # The sequence lengths of each batch sent, taken when its answer comes.
+        lengths: Deque[List[int]] = collections.deque()
+
+        return TagStream(self._rpc, requests(), lengths, probability, marginals)
 
 
 def _sequence_batches(sequences: Iterable[LabelledSequence]) -> Iterator[crf_pb.CrfServiceTrainRequest]:
@@ -215,10 +220,13 @@ def _sequence_batches(sequences: Iterable[LabelledSequence]) -> Iterator[crf_pb.
 class TagStream(Iterator[List[TaggedSequence]]):
     """Results of :meth:`CrfClient.tag_stream`, one list per batch; ``cancel()`` stops the call."""
 
-    def __init__(self, rpc: Rpc, requests: Iterator[crf_pb.CrfServiceTagStreamRequest], probability: bool, marginals: bool) -> None:
+    def __init__(
+        self, rpc: Rpc, requests: Iterator[crf_pb.CrfServiceTagStreamRequest], lengths: Deque[List[int]], probability: bool, marginals: bool
+    ) -> None:
         from mlbridge._convert import RequestStream
 
         self._rpc = rpc
+        self._lengths = lengths
         self._probability = probability
         self._marginals = marginals
         self._requests = RequestStream(requests)
@@ -240,8 +248,7 @@ class TagStream(Iterator[List[TaggedSequence]]):
             if self._requests.error is not None:
                 raise self._requests.error from None
             raise
-        names = list(resp.labels)
-        return [TaggedSequence.from_proto(s, names, self._probability, self._marginals) for s in resp.sequences]
+        return TaggedSequence.from_packed(resp.packed, self._lengths.popleft(), list(resp.labels), self._probability, self._marginals)
 
     def cancel(self) -> None:
         """Cancels the call: the next ``next()`` raises CancelledError."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from mlbridge._proto.mlbridge.v1 import (
     crf_service_pb2 as crf_pb,
@@ -233,6 +233,23 @@ class TaggedSequence:
         if marginals:
             margs = [dict(zip(label_names, m.probabilities)) for m in msg.marginals]
         return cls(list(msg.labels), msg.probability if probability else None, margs)
+
+    @classmethod
+    def from_packed(
+        cls, packed: crf_pb.CrfPackedTags, lengths: Sequence[int], label_names: List[str], probability: bool, marginals: bool
+    ) -> List[TaggedSequence]:
+        """The sequences of a packed result (CrfPackedTags), split by ``lengths``."""
+        paths = packed.label_indices
+        margs = packed.marginals
+        k = len(label_names)
+        out: List[TaggedSequence] = []
+        first = 0
+        for i, n in enumerate(lengths):
+            labels = [label_names[j] for j in paths[first : first + n]]
+            m = [dict(zip(label_names, margs[(first + t) * k : (first + t + 1) * k])) for t in range(n)] if marginals else None
+            out.append(cls(labels, packed.probabilities[i] if probability else None, m))
+            first += n
+        return out
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,14 @@ import {
   type CrfServiceTagStreamResponse,
   type CrfServiceTrainRequest,
   type CrfServiceTrainResponse,
+  type CrfPackedSequences,
   type CrfTaggedSequence,
   type CrfTrainHeader,
 } from "../generated/mlbridge/v1/crf_service";
 import type { TrainProgress } from "../generated/mlbridge/v1/types";
 import { callSignal, headerThenData, takeTrainingSlots, messages, serverStream, unary } from "../calls";
 import type { ServiceContext } from "../context";
-import { fromTemplate, toItems, toModelInfo, toTrainingSequence } from "../convert";
+import { fromTemplate, toItems, toModelInfo, toPacked, toTrainingSequence } from "../convert";
 import { invalid, statusError } from "../errors";
 import { checkModelName } from "../store";
 import { progressEvent, receiveBytes, withModel } from "./common";
@@ -80,9 +81,12 @@ async function tagWith(model: CrfModel, sequences: NativeItem[][], probability: 
   return tagResponse(results, model.labels, marginals);
 }
 
-function checkTagRequest(req: { modelName: string; sequences: { items: unknown[] }[] }): void {
+function checkTagRequest(req: { modelName: string; sequences: { items: unknown[] }[]; packed?: CrfPackedSequences }): void {
   checkModelName(req.modelName);
-  if (req.sequences.length === 0) throw invalid("sequences", "at least one sequence is required");
+  if (req.packed && req.sequences.length) throw invalid("packed", `give sequences or packed, not both (got ${req.sequences.length} sequences and packed)`);
+  if (req.packed ? req.packed.sequenceLengths.length === 0 : req.sequences.length === 0) {
+    throw invalid(req.packed ? "packed.sequence_lengths" : "sequences", "at least one sequence is required");
+  }
 }
 
 /** CrfService: training over a stream, CSV prediction and structured tagging. */
@@ -206,6 +210,18 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
 
   async function tag(req: CrfServiceTagRequest | CrfServiceTagStreamRequest): Promise<CrfServiceTagResponse> {
     checkTagRequest(req);
+    const { packed } = req;
+    if (packed) {
+      const input = toPacked(packed);
+      const probability = req.includeProbability;
+      const marginals = req.includeMarginals;
+      return withModel(store, req.modelName, "crf", async (model) => {
+        const r = await model.tagPacked(input, { probability, marginals });
+        // ts-proto's encoders iterate the arrays: typed arrays serve as they are.
+        const asList = (a: ArrayLike<number> | undefined) => (a ?? []) as unknown as number[];
+        return { sequences: [], labels: model.labels, packed: { labelIndices: asList(r.paths), probabilities: asList(r.probabilities), marginals: asList(r.marginals) } };
+      });
+    }
     const sequences = req.sequences.map((s, i) => toItems(s, `sequences[${i}]`));
     return withModel(store, req.modelName, "crf", (model) => tagWith(model, sequences, req.includeProbability, req.includeMarginals));
   }
