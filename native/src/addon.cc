@@ -2,10 +2,15 @@
 // in packages/core/src/binding.ts. Nothing else lives here.
 //
 //   versions(): { xgboost, crfsuite }   [sync]
+//   trimNativeHeap(): boolean           [sync]
 //   DMatrix, Booster                    (xgboost.h)
 //   CrfTrainer, CrfTagger               (crfsuite.h)
 //   Forest                              (forest.h)
 #include <napi.h>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "common.h"
 #include "crfsuite.h"
@@ -24,6 +29,19 @@ Napi::Value Versions(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// [sync] trimNativeHeap(): boolean — returns the C heap's free pages to the
+//   system (glibc malloc_trim(0): also whole free pages inside the heap, which
+//   glibc otherwise keeps, so a long-running server's RSS keeps the peak of
+//   every burst). true if memory was released; false where there is no glibc.
+//   Never throws.
+Napi::Value TrimNativeHeap(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__)
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 }  // namespace
 }  // namespace mlbridge
 
@@ -31,6 +49,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace mlbridge;
   env.SetInstanceData(new AddonData());
   exports.Set("versions", Napi::Function::New<Versions>(env, "versions"));
+  exports.Set("trimNativeHeap", Napi::Function::New<TrimNativeHeap>(env, "trimNativeHeap"));
   InitXgboost(env, exports);
   InitCrfsuite(env, exports);
   InitForest(env, exports);

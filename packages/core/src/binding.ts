@@ -263,6 +263,8 @@ export interface NativeCrfTaggerConstructor {
 export interface NativeBinding {
   /** Library versions: XGBoost "1.7.4", CRFsuite "0.12.2". */
   versions(): { xgboost: string; crfsuite: string };
+  /** [sync] glibc malloc_trim(0): returns the C heap's free pages to the system; true if any were released. */
+  trimNativeHeap(): boolean;
   DMatrix: NativeDMatrixConstructor;
   Booster: NativeBoosterConstructor;
   CrfTrainer: NativeCrfTrainerConstructor;

@@ -4,6 +4,7 @@
  */
 export * from "./errors";
 export { binding, bindingPath } from "./binding";
+export { trimNativeHeap } from "./memory";
 export type { NativeItem, NativeAttribute, PackedSequences } from "./binding";
 export { readCsv, type CsvSource, type CsvTable } from "./data/csv";
 export { seededSplit, shuffledIndices } from "./random";

@@ -22,6 +22,8 @@ export interface ServerConfig {
   cacheSize: number;
   /** Nice increment of CRF training processes over the server's (MLBRIDGE_TRAIN_NICE), 0-19; default 19. */
   trainNice: number;
+  /** Seconds between returns of freed native memory to the system (MLBRIDGE_TRIM_SECONDS); 0 = never; default 30. */
+  trimSeconds: number;
   /** Concurrent streams per HTTP/2 connection (MLBRIDGE_MAX_STREAMS); default 100. */
   maxConcurrentStreams: number;
   /** TLS certificate chain, PEM file (MLBRIDGE_TLS_CERT). */
@@ -54,6 +56,7 @@ const FLAGS = {
   "max-trainings-per-connection": { type: "string", env: "MLBRIDGE_MAX_TRAININGS_PER_CONNECTION" },
   "train-nice": { type: "string", env: "MLBRIDGE_TRAIN_NICE" },
   "cache-size": { type: "string", env: "MLBRIDGE_CACHE_SIZE" },
+  "trim-seconds": { type: "string", env: "MLBRIDGE_TRIM_SECONDS" },
   "max-streams": { type: "string", env: "MLBRIDGE_MAX_STREAMS" },
   "tls-cert": { type: "string", env: "MLBRIDGE_TLS_CERT" },
   "tls-key": { type: "string", env: "MLBRIDGE_TLS_KEY" },
@@ -81,6 +84,8 @@ Options (each also an environment variable):
   --train-nice N           CPU priority of CRF training processes, added to the server's nice value, 0-19
                            (MLBRIDGE_TRAIN_NICE, default 19: requests first, trainings on idle CPU)
   --cache-size N           models kept in memory (MLBRIDGE_CACHE_SIZE, default 64)
+  --trim-seconds N         return freed native (C heap) memory to the system every N seconds, 0 = never
+                           (MLBRIDGE_TRIM_SECONDS, default 30)
   --max-streams N          concurrent streams per connection (MLBRIDGE_MAX_STREAMS, default 100)
   --tls-cert FILE          TLS certificate chain, PEM (MLBRIDGE_TLS_CERT)
   --tls-key FILE           TLS private key, PEM (MLBRIDGE_TLS_KEY)
@@ -126,6 +131,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     maxTrainingsPerConnection: int("max-trainings-per-connection", get("max-trainings-per-connection"), 2, 1, 1024),
     cacheSize: int("cache-size", get("cache-size"), 64, 1, 1_000_000),
     trainNice: int("train-nice", get("train-nice"), 19, 0, 19),
+    trimSeconds: int("trim-seconds", get("trim-seconds"), 30, 0, 86_400),
     maxConcurrentStreams: int("max-streams", get("max-streams"), 100, 1, 100_000),
     tlsCert,
     tlsKey,

@@ -10,6 +10,8 @@ export interface Metrics {
   trainingsInProgress: Gauge;
   /** Models loaded in memory (read from the store on scrape). */
   modelsLoaded: Gauge;
+  /** Time of each periodic return of freed native memory to the system (--trim-seconds), seconds. */
+  nativeHeapTrim: Histogram;
 }
 
 /** Creates the registry; `loadedModels` is read at each scrape. */
@@ -32,7 +34,13 @@ export function createMetrics(loadedModels: () => number): Metrics {
       this.set(loadedModels());
     },
   });
-  return { registry, rpcDuration, trainingsInProgress, modelsLoaded };
+  const nativeHeapTrim = new Histogram({
+    name: "mlbridge_native_heap_trim_seconds",
+    help: "Time of each periodic return of freed native memory to the system (malloc_trim, --trim-seconds).",
+    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05],
+    registers: [registry],
+  });
+  return { registry, rpcDuration, trainingsInProgress, modelsLoaded, nativeHeapTrim };
 }
 
 /** Serves GET /metrics (Prometheus text format). */

@@ -6,7 +6,7 @@ import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
 import type { PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
-import { configureCrfTraining, disposeCrfTraining, prewarmCrfTraining } from "@mlbridge/core";
+import { configureCrfTraining, disposeCrfTraining, prewarmCrfTraining, trimNativeHeap } from "@mlbridge/core";
 import { HealthImplementation } from "grpc-health-check";
 import pino, { type Logger } from "pino";
 import { PerConnectionSlots, Slots } from "./calls";
@@ -120,6 +120,16 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
   // ahead so that the first training does not wait for it (core/src/crf/train-process.ts).
   configureCrfTraining({ nice: config.trainNice });
   prewarmCrfTraining();
+  // glibc keeps the C heap's freed pages (HTTP/2 sessions, JIT zones, request
+  // buffers) mapped, so RSS would keep the peak of every burst: give them back
+  // now and then. Measured in bench s8 and docs/configuration.md.
+  const trimTimer = config.trimSeconds
+    ? setInterval(() => {
+        const end = metrics.nativeHeapTrim.startTimer();
+        const released = trimNativeHeap();
+        log.debug({ released, seconds: end() }, "native heap trimmed");
+      }, config.trimSeconds * 1000).unref()
+    : undefined;
   if (config.portFile) await writeFile(config.portFile, `${port}\n`);
 
   let closing: Promise<void> | undefined;
@@ -137,6 +147,7 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
           resolve();
         });
       });
+      clearInterval(trimTimer);
       metricsServer?.close();
       store.close();
       disposeCrfTraining();

@@ -7,7 +7,7 @@ import path from "node:path";
 import { credentials } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { TextServiceClient } from "../src/generated/mlbridge/v1/text_service";
-import { startHarness, unary } from "./helpers";
+import { startHarness, unary, type Harness } from "./helpers";
 
 const cli = path.resolve(__dirname, "../dist/cli.js");
 
@@ -75,6 +75,31 @@ describe("the mlbridge CLI", () => {
     const help = spawnSync(process.execPath, [cli, "--help"], { encoding: "utf8" });
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/--auth-token TOKEN/);
+  });
+});
+
+describe("native memory", () => {
+  it("--trim-seconds gives freed native memory back periodically, timed in mlbridge_native_heap_trim_seconds; 0 never does", async () => {
+    const { loadConfig } = await import("../src/config");
+    expect(loadConfig([], {}).trimSeconds).toBe(30);
+    expect(loadConfig([], { MLBRIDGE_TRIM_SECONDS: "0" }).trimSeconds).toBe(0);
+    expect(() => loadConfig(["--trim-seconds", "-1"], {})).toThrow(/trim-seconds/);
+    const trims = async (h: Harness) => {
+      const m = await h.server.context.metrics.registry.getSingleMetric("mlbridge_native_heap_trim_seconds")!.get();
+      return m.values.find((v) => v.metricName === "mlbridge_native_heap_trim_seconds_count")!.value;
+    };
+    const [every, never] = [await startHarness(["--trim-seconds", "1"]), await startHarness(["--trim-seconds", "0"])];
+    try {
+      await new Promise((r) => setTimeout(r, 2300));
+      expect(await trims(every)).toBeGreaterThanOrEqual(2);
+      expect(await trims(never)).toBe(0);
+    } finally {
+      await every.close();
+      await never.close();
+    }
+    const after = await trims(every);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(await trims(every)).toBe(after); // stopped with the server
   });
 });
 
