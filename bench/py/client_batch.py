@@ -13,6 +13,7 @@ address, features, cols, chunk, flight = sys.argv[1], sys.argv[2], int(sys.argv[
 X = np.fromfile(features, dtype=np.float32).reshape(-1, cols)
 with Client(address) as client:
     parts = [X[i : i + chunk] for i in range(0, len(X), chunk)]
+    client.xgboost.predict("iris", X[:1000], class_names=False)  # warm-up (connects), as the xgboost peer does
     t0 = time.perf_counter()
     with ThreadPoolExecutor(flight) as pool:
         out = list(pool.map(lambda p: client.xgboost.predict("iris", p, class_names=False), parts))
