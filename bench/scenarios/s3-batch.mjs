@@ -64,7 +64,9 @@ export default async function s3(ctx) {
     await runOnce(); // warm-up
     if (pyClient) await pythonClientRun(mb.srv.address, featFile, cols, CHUNK, FLIGHT);
     await m.predictAsync(X, N, cols);
-    for (let i = 0; i < ctx.repeats; i++) {
+    // Single runs last ~0.05-0.2 s and swing by ±20-40 % on this machine: 7 turns at least.
+    const repeats = ctx.quick ? ctx.repeats : Math.max(ctx.repeats, 7);
+    for (let i = 0; i < repeats; i++) {
       ours.push(N / (await runOnce()));
       if (pyClient) {
         const r = await pythonClientRun(mb.srv.address, featFile, cols, CHUNK, FLIGHT);
