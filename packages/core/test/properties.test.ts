@@ -142,6 +142,52 @@ describe("native boundary", () => {
     );
   });
 
+  it("tags any packed input whose sizes agree, and refuses any other with INVALID_ARGUMENT, never a crash", async () => {
+    // Small numbers, so that random counts and lengths often agree and the tagger runs.
+    const small = fc.integer({ min: 0, max: 4 });
+    const bytes = fc.uint8Array({ maxLength: 40 }).map((b) => b.map((x) => (x % 5 === 0 ? 0 : x)));
+    const random = fc.record({
+      attributeNames: bytes,
+      attributeWeights: fc.option(fc.float64Array({ maxLength: 10 }), { nil: undefined }),
+      itemAttributeCounts: fc.array(small, { maxLength: 8 }).map((a) => Uint32Array.from(a)),
+      sequenceLengths: fc.array(small, { maxLength: 4 }).map((a) => Uint32Array.from(a)),
+    });
+    // Consistent sizes, arbitrary names (any bytes but NUL) and weights (NaN and infinities included).
+    const consistent = fc.array(small, { maxLength: 4 }).chain((lengths) =>
+      fc.array(small, { minLength: lengths.reduce((a, b) => a + b, 0), maxLength: lengths.reduce((a, b) => a + b, 0) }).chain((counts) => {
+        const n = counts.reduce((a, b) => a + b, 0);
+        const name = fc.uint8Array({ minLength: 1, maxLength: 6 }).map((b) => b.map((x) => x || 1));
+        return fc.record({
+          attributeNames: fc.array(name, { minLength: n, maxLength: n }).map((ns) => Buffer.concat(ns.flatMap((x) => [x, Buffer.alloc(1)]))),
+          attributeWeights: fc.option(fc.float64Array({ minLength: n, maxLength: n }), { nil: undefined }),
+          itemAttributeCounts: fc.constant(Uint32Array.from(counts)),
+          sequenceLengths: fc.constant(Uint32Array.from(lengths)),
+        });
+      }),
+    );
+    const packed = fc.oneof(random, consistent);
+    let tagged = 0;
+    await fc.assert(
+      fc.asyncProperty(packed, fc.boolean(), async (p, marginals) => {
+        let r;
+        try {
+          r = await crf.tagPacked(p, { probability: true, marginals });
+        } catch (err) {
+          expect((err as { code?: string }).code).toBe("INVALID_ARGUMENT");
+          return;
+        }
+        tagged++;
+        const items = p.sequenceLengths.reduce((a, b) => a + b, 0);
+        expect(r.paths.length).toBe(items);
+        expect(r.probabilities!.length).toBe(p.sequenceLengths.length);
+        for (const k of r.paths) expect(k >= 0 && k < crf.labels.length).toBe(true);
+        if (marginals) expect(r.marginals!.length).toBe(items * crf.labels.length);
+      }),
+      { numRuns: 2000 },
+    );
+    expect(tagged).toBeGreaterThan(20); // the generator does reach the tagger
+  });
+
   it("rejects malformed items with INVALID_ARGUMENT, never a crash", () => {
     fc.assert(
       fc.property(fc.anything(), (junk) => {
