@@ -22,7 +22,7 @@ export interface ServerConfig {
   cacheSize: number;
   /** Nice increment of CRF training processes over the server's (MLBRIDGE_TRAIN_NICE), 0-19; default 19. */
   trainNice: number;
-  /** Seconds between returns of freed native memory to the system (MLBRIDGE_TRIM_SECONDS); 0 = never; default 30. */
+  /** Seconds between returns of freed native memory to the system (MLBRIDGE_TRIM_SECONDS); 0 = never; default 5. */
   trimSeconds: number;
   /** Concurrent streams per HTTP/2 connection (MLBRIDGE_MAX_STREAMS); default 100. */
   maxConcurrentStreams: number;
@@ -85,7 +85,7 @@ Options (each also an environment variable):
                            (MLBRIDGE_TRAIN_NICE, default 19: requests first, trainings on idle CPU)
   --cache-size N           models kept in memory (MLBRIDGE_CACHE_SIZE, default 64)
   --trim-seconds N         return freed native (C heap) memory to the system every N seconds, 0 = never
-                           (MLBRIDGE_TRIM_SECONDS, default 30)
+                           (MLBRIDGE_TRIM_SECONDS, default 5)
   --max-streams N          concurrent streams per connection (MLBRIDGE_MAX_STREAMS, default 100)
   --tls-cert FILE          TLS certificate chain, PEM (MLBRIDGE_TLS_CERT)
   --tls-key FILE           TLS private key, PEM (MLBRIDGE_TLS_KEY)
@@ -131,7 +131,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     maxTrainingsPerConnection: int("max-trainings-per-connection", get("max-trainings-per-connection"), 2, 1, 1024),
     cacheSize: int("cache-size", get("cache-size"), 64, 1, 1_000_000),
     trainNice: int("train-nice", get("train-nice"), 19, 0, 19),
-    trimSeconds: int("trim-seconds", get("trim-seconds"), 30, 0, 86_400),
+    trimSeconds: int("trim-seconds", get("trim-seconds"), 5, 0, 86_400),
     maxConcurrentStreams: int("max-streams", get("max-streams"), 100, 1, 100_000),
     tlsCert,
     tlsKey,

@@ -81,7 +81,7 @@ describe("the mlbridge CLI", () => {
 describe("native memory", () => {
   it("--trim-seconds gives freed native memory back periodically, timed in mlbridge_native_heap_trim_seconds; 0 never does", async () => {
     const { loadConfig } = await import("../src/config");
-    expect(loadConfig([], {}).trimSeconds).toBe(30);
+    expect(loadConfig([], {}).trimSeconds).toBe(5);
     expect(loadConfig([], { MLBRIDGE_TRIM_SECONDS: "0" }).trimSeconds).toBe(0);
     expect(() => loadConfig(["--trim-seconds", "-1"], {})).toThrow(/trim-seconds/);
     const trims = async (h: Harness) => {
