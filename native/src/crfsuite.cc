@@ -37,16 +37,11 @@ std::string RcMessage(const std::string& call, int rc, const std::string& what =
 
 constexpr uint64_t kMaxPackedCount = std::numeric_limits<uint32_t>::max() - 1;
 
-// Closes the last sequence opened in `out` (after its items were added).
-void EndSequence(Napi::Env env, PackedSequences* out, const std::string& where) {
-  if (out->items() > kMaxPackedCount || out->weights.size() > kMaxPackedCount) ThrowItems(env, where, "smaller");
-  out->seq_start.push_back(static_cast<uint32_t>(out->items()));
-}
-
-// Appends one sequence given as nested arrays ([name, weight][][]) to `out`.
-// Names are copied straight into out->names (no std::string per attribute).
-void AppendSequence(Napi::Env env, Napi::Value v, const std::string& where, PackedSequences* out) {
+// One sequence given as nested arrays ([name, weight][][]), packed. Names are
+// copied straight into the names buffer (no std::string per attribute).
+PackedSequences PackedFromArrays(Napi::Env env, Napi::Value v, const std::string& where) {
   if (!v.IsArray()) ThrowItems(env, where, "an array of items");
+  PackedSequences p;
   Napi::Array items = v.As<Napi::Array>();
   const uint32_t n = items.Length();
   // Error locations are spelled out only on the error path: this loop runs for
@@ -71,25 +66,20 @@ void AppendSequence(Napi::Env env, Napi::Value v, const std::string& where, Pack
       size_t len = 0;
       if (napi_get_value_string_utf8(env, name, nullptr, 0, &len) != napi_ok) throw Napi::Error::New(env);
       if (len == 0) ThrowItems(env, at2(t, k), kPair);
-      const size_t off = out->names.size();
-      out->names.resize(off + len + 1);
-      if (napi_get_value_string_utf8(env, name, out->names.data() + off, len + 1, &len) != napi_ok) {
+      const size_t off = p.names.size();
+      p.names.resize(off + len + 1);
+      if (napi_get_value_string_utf8(env, name, p.names.data() + off, len + 1, &len) != napi_ok) {
         throw Napi::Error::New(env);
       }
-      if (std::memchr(out->names.data() + off, '\0', len) != nullptr) ThrowItems(env, at2(t, k), kPair);
+      if (std::memchr(p.names.data() + off, '\0', len) != nullptr) ThrowItems(env, at2(t, k), kPair);
       if (off > kMaxPackedCount) ThrowItems(env, where, "smaller");
-      out->name_at.push_back(static_cast<uint32_t>(off));
-      out->weights.push_back(w);
+      p.name_at.push_back(static_cast<uint32_t>(off));
+      p.weights.push_back(w);
     }
-    out->item_start.push_back(static_cast<uint32_t>(out->weights.size()));
+    p.item_start.push_back(static_cast<uint32_t>(p.weights.size()));
   }
-  EndSequence(env, out, where);
-}
-
-// One sequence given as nested arrays, packed.
-PackedSequences PackedFromArrays(Napi::Env env, Napi::Value v, const std::string& where) {
-  PackedSequences p;
-  AppendSequence(env, v, where, &p);
+  if (p.items() > kMaxPackedCount || p.weights.size() > kMaxPackedCount) ThrowItems(env, where, "smaller");
+  p.seq_start.push_back(static_cast<uint32_t>(p.items()));
   return p;
 }
 
@@ -106,8 +96,49 @@ std::pair<const T*, size_t> TypedField(Napi::Env env, Napi::Object obj, const st
   return {a.Data(), a.ElementLength()};
 }
 
+// What SplitNulTerminated found wrong, if anything.
+enum class NulSplit { kOk, kTooFew, kEmpty, kTrailing };
+
+// Splits bytes [0, len) into `count` NUL-terminated, non-empty strings and
+// appends their offsets to `at`. On a problem, `index` is the string at fault
+// (kTooFew: how many were found; kEmpty: the empty one) or, for kTrailing,
+// the number of bytes after the last string.
+NulSplit SplitNulTerminated(const char* base, size_t len, size_t count, std::vector<uint32_t>* at, size_t* index) {
+  at->reserve(at->size() + count);
+  size_t pos = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const void* nul = pos < len ? std::memchr(base + pos, '\0', len - pos) : nullptr;
+    *index = i;
+    if (nul == nullptr) return NulSplit::kTooFew;
+    const size_t end = static_cast<const char*>(nul) - base;
+    if (end == pos) return NulSplit::kEmpty;
+    at->push_back(static_cast<uint32_t>(pos));
+    pos = end + 1;
+  }
+  *index = len - pos;
+  return pos == len ? NulSplit::kOk : NulSplit::kTrailing;
+}
+
+// "attribute a (sequence s, item t, attribute k)" for the flat attribute index `a`.
+std::string AttributePosition(const uint32_t* lengths, size_t num_seqs, const uint32_t* counts, uint64_t a) {
+  uint64_t first = 0;
+  size_t item = 0;
+  for (size_t s = 0; s < num_seqs; ++s) {
+    for (uint32_t t = 0; t < lengths[s]; ++t, ++item) {
+      if (a < first + counts[item]) {
+        return "attribute " + std::to_string(a) + " (sequence " + std::to_string(s) + ", item " + std::to_string(t) +
+               ", attribute " + std::to_string(a - first) + ")";
+      }
+      first += counts[item];
+    }
+  }
+  return "attribute " + std::to_string(a);
+}
+
 // A PackedSequences object from JS ({attributeNames, attributeWeights?,
-// itemAttributeCounts, sequenceLengths}), checked and copied.
+// itemAttributeCounts, sequenceLengths}), checked and copied. Of several
+// problems, the one at the lowest attribute is reported (a name before a
+// weight).
 PackedSequences PackedFromObject(Napi::Env env, Napi::Value v, const std::string& where) {
   if (!v.IsObject() || v.IsArray()) ThrowItems(env, where, "a PackedSequences object");
   Napi::Object o = v.As<Napi::Object>();
@@ -135,42 +166,50 @@ PackedSequences PackedFromObject(Napi::Env env, Napi::Value v, const std::string
   }
   PackedSequences p;
   p.names.assign(reinterpret_cast<const char*>(names), reinterpret_cast<const char*>(names) + names_len);
-  p.name_at.reserve(total_attrs);
-  p.weights.reserve(total_attrs);
-  p.item_start.reserve(num_items + 1);
-  p.seq_start.reserve(num_seqs + 1);
-  const char* base = p.names.data();
-  size_t pos = 0;
-  uint32_t a = 0, item = 0;
-  for (size_t s = 0; s < num_seqs; ++s) {
-    for (uint32_t t = 0; t < lengths[s]; ++t, ++item) {
-      for (uint32_t k = 0; k < counts[item]; ++k, ++a) {
-        auto here = [&] {
-          return "attribute " + std::to_string(a) + " (sequence " + std::to_string(s) + ", item " + std::to_string(t) +
-                 ", attribute " + std::to_string(k) + ")";
-        };
-        const void* nul = pos < names_len ? std::memchr(base + pos, '\0', names_len - pos) : nullptr;
-        if (nul == nullptr) {
-          fail("attributeNames", "holds " + std::to_string(a) + " NUL-terminated names, itemAttributeCounts add up to " +
-                                     std::to_string(total_attrs));
-        }
-        const size_t end = static_cast<const char*>(nul) - base;
-        if (end == pos) fail("attributeNames", here() + " has an empty name");
-        const double w = num_weights ? weights[a] : 1.0;
-        if (!std::isfinite(w)) fail("attributeWeights", here() + " is not finite");
-        p.name_at.push_back(static_cast<uint32_t>(pos));
-        p.weights.push_back(w);
-        pos = end + 1;
-      }
-      p.item_start.push_back(a);
+  size_t index = 0;
+  const NulSplit split = SplitNulTerminated(p.names.data(), names_len, total_attrs, &p.name_at, &index);
+  // The first bad name's attribute (total_attrs for bytes after the last name), then the first bad weight before it.
+  const uint64_t bad_name = split == NulSplit::kOk ? total_attrs + 1 : split == NulSplit::kTrailing ? total_attrs : index;
+  for (uint64_t a = 0; a < std::min<uint64_t>(num_weights, bad_name); ++a) {
+    if (!std::isfinite(weights[a])) {
+      fail("attributeWeights", AttributePosition(lengths, num_seqs, counts, a) + " is not finite");
     }
-    p.seq_start.push_back(item);
   }
-  if (pos != names_len) {
-    fail("attributeNames", "has " + std::to_string(names_len - pos) + " bytes after the " + std::to_string(total_attrs) +
+  if (split == NulSplit::kTooFew) {
+    fail("attributeNames", "holds " + std::to_string(index) + " NUL-terminated names, itemAttributeCounts add up to " +
+                               std::to_string(total_attrs));
+  }
+  if (split == NulSplit::kEmpty) fail("attributeNames", AttributePosition(lengths, num_seqs, counts, index) + " has an empty name");
+  if (split == NulSplit::kTrailing) {
+    fail("attributeNames", "has " + std::to_string(index) + " bytes after the " + std::to_string(total_attrs) +
                                " names itemAttributeCounts add up to");
   }
+  if (num_weights) p.weights.assign(weights, weights + num_weights);
+  else p.weights.assign(total_attrs, 1.0);
+  p.item_start.reserve(num_items + 1);
+  for (size_t i = 0; i < num_items; ++i) p.item_start.push_back(p.item_start.back() + counts[i]);
+  p.seq_start.reserve(num_seqs + 1);
+  for (size_t s = 0; s < num_seqs; ++s) p.seq_start.push_back(p.seq_start.back() + lengths[s]);
   return p;
+}
+
+// Fills `inst` with the items of sequence `s` of `p`. attr_id(name) gives an
+// attribute's id, or a negative value to leave the attribute out.
+template <typename AttrId>
+void FillInstance(const PackedSequences& p, size_t s, crfsuite_instance_t* inst, AttrId attr_id) {
+  const uint32_t first = p.seq_start[s];
+  crfsuite_instance_init_n(inst, static_cast<int>(p.length(s)));
+  for (uint32_t t = 0; t < p.length(s); ++t) {
+    crfsuite_item_t* item = &inst->items[t];
+    const uint32_t a_end = p.item_start[first + t + 1];
+    for (uint32_t a = p.item_start[first + t]; a < a_end; ++a) {
+      const int aid = attr_id(p.names.data() + p.name_at[a]);
+      if (aid < 0) continue;
+      crfsuite_attribute_t attr;
+      crfsuite_attribute_set(&attr, aid, p.weights[a]);
+      crfsuite_item_append_attribute(item, &attr);
+    }
+  }
 }
 
 // Owns a crfsuite_instance_t.
@@ -586,21 +625,12 @@ struct CrfModelState {
 
 namespace {
 
-// Fills `inst` with the attributes of sequence `s` known to the model.
+// Fills `inst` with the attributes of sequence `s` known to the model (others are dropped).
 void BuildInstance(CrfModelState& st, const PackedSequences& p, size_t s, crfsuite_instance_t* inst) {
-  const uint32_t first = p.seq_start[s];
-  crfsuite_instance_init_n(inst, static_cast<int>(p.length(s)));
-  for (uint32_t t = 0; t < p.length(s); ++t) {
-    crfsuite_item_t* item = &inst->items[t];
-    const uint32_t a_end = p.item_start[first + t + 1];
-    for (uint32_t a = p.item_start[first + t]; a < a_end; ++a) {
-      const int aid = st.attrs->to_id(st.attrs, p.names.data() + p.name_at[a]);
-      if (aid < 0 || aid >= st.num_attrs) continue;  // unknown to the model: dropped
-      crfsuite_attribute_t attr;
-      crfsuite_attribute_set(&attr, aid, p.weights[a]);
-      crfsuite_item_append_attribute(item, &attr);
-    }
-  }
+  FillInstance(p, s, inst, [&](const char* name) {
+    const int aid = st.attrs->to_id(st.attrs, name);
+    return aid < st.num_attrs ? aid : -1;
+  });
 }
 
 // Results of tagging packed sequences, flat: one path entry per item.
@@ -720,6 +750,20 @@ struct TagPackedOp {
   void Execute() { err = TagAll(*state, packed, &results); }
   Napi::Value Result(Napi::Env env) { return PackedTagResult(env, results, want_prob, want_marg); }
 };
+
+// The work of a tag/tagPacked/tagPackedAsync call on `packed`: arguments 2
+// and 3 (probability, marginals) read, lengths checked, results sized.
+TagPackedOp MakeTagOp(Napi::Env env, const Napi::CallbackInfo& info, CrfModelState* st, PackedSequences&& packed,
+                      const std::string& where) {
+  TagPackedOp op;
+  op.state = st;
+  op.packed = std::move(packed);
+  op.want_prob = ArgBool(info, 1, "probability");
+  op.want_marg = ArgBool(info, 2, "marginals");
+  CheckLengths(env, *st, op.packed, where);
+  op.results.Resize(op.packed, st->num_labels, op.want_prob, op.want_marg);
+  return op;
+}
 
 thread_local CrfModelState* g_pending_state = nullptr;
 
@@ -912,26 +956,24 @@ Napi::Value CrfTrainer::AppendPacked(const Napi::CallbackInfo& info) {
   const PackedSequences packed = PackedFromObject(env, info[0], "packed");
   auto [labels, labels_len] = ArgBytes(info, 1, "labels");
   const int group = static_cast<int>(ArgInteger(info, 2, "group", 0, std::numeric_limits<int>::max()));
-  const std::string where = "labels";
-  std::vector<const char*> label_ptrs;
-  label_ptrs.reserve(packed.items());
   const char* base = reinterpret_cast<const char*>(labels);
-  size_t pos = 0;
-  for (size_t i = 0; i < packed.items(); ++i) {
-    const void* nul = pos < labels_len ? std::memchr(base + pos, '\0', labels_len - pos) : nullptr;
-    if (nul == nullptr) {
-      MLB_THROW(env, kInvalidArgument, where + " holds " + std::to_string(i) + " NUL-terminated labels, expected " +
+  std::vector<uint32_t> label_at;
+  size_t index = 0;
+  switch (SplitNulTerminated(base, labels_len, packed.items(), &label_at, &index)) {
+    case NulSplit::kOk:
+      break;
+    case NulSplit::kTooFew:
+      MLB_THROW(env, kInvalidArgument, "labels holds " + std::to_string(index) + " NUL-terminated labels, expected " +
                                            std::to_string(packed.items()) + " (one per item)");
-    }
-    const size_t end = static_cast<const char*>(nul) - base;
-    if (end == pos) MLB_THROW(env, kInvalidArgument, where + ": label " + std::to_string(i) + " is empty");
-    label_ptrs.push_back(base + pos);
-    pos = end + 1;
+    case NulSplit::kEmpty:
+      MLB_THROW(env, kInvalidArgument, "labels: label " + std::to_string(index) + " is empty");
+    case NulSplit::kTrailing:
+      MLB_THROW(env, kInvalidArgument, "labels has " + std::to_string(index) + " bytes after the " +
+                                           std::to_string(packed.items()) + " labels");
   }
-  if (pos != labels_len) {
-    MLB_THROW(env, kInvalidArgument, where + " has " + std::to_string(labels_len - pos) + " bytes after the " +
-                                         std::to_string(packed.items()) + " labels");
-  }
+  std::vector<const char*> label_ptrs;
+  label_ptrs.reserve(label_at.size());
+  for (uint32_t at : label_at) label_ptrs.push_back(base + at);
   for (size_t s = 0; s < packed.size(); ++s) {
     if (packed.length(s) == 0) {
       MLB_THROW(env, kInvalidArgument, "packed.sequenceLengths: sequence " + std::to_string(s) + " is empty");
@@ -949,19 +991,14 @@ void CrfTrainer::AppendData(Napi::Env env, const PackedSequences& packed, const 
   CheckIdle(env);
   if (!data_ready_) MLB_THROW(env, kCrfsuiteError, "crfsuite dictionaries are not available");
   for (size_t s = 0; s < packed.size(); ++s) {
-    const uint32_t first = packed.seq_start[s];
     Instance in;
-    crfsuite_instance_init_n(&in.inst, static_cast<int>(packed.length(s)));
+    FillInstance(packed, s, &in.inst, [&](const char* name) {
+      const int aid = data_.attrs->get(data_.attrs, name);
+      if (aid < 0) MLB_THROW(env, kCrfsuiteError, RcMessage("attrs->get()", aid));
+      return aid;
+    });
+    const uint32_t first = packed.seq_start[s];
     for (uint32_t t = 0; t < packed.length(s); ++t) {
-      crfsuite_item_t* item = &in.inst.items[t];
-      const uint32_t a_end = packed.item_start[first + t + 1];
-      for (uint32_t a = packed.item_start[first + t]; a < a_end; ++a) {
-        const int aid = data_.attrs->get(data_.attrs, packed.names.data() + packed.name_at[a]);
-        if (aid < 0) MLB_THROW(env, kCrfsuiteError, RcMessage("attrs->get()", aid));
-        crfsuite_attribute_t attr;
-        crfsuite_attribute_set(&attr, aid, packed.weights[a]);
-        crfsuite_item_append_attribute(item, &attr);
-      }
       const int lid = data_.labels->get(data_.labels, labels[first + t]);
       if (lid < 0) MLB_THROW(env, kCrfsuiteError, RcMessage("labels->get()", lid));
       in.inst.labels[t] = lid;
@@ -1157,43 +1194,28 @@ Napi::Value CrfTagger::Tag(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env, "CrfTagger");
   if (info.Length() < 1) ThrowArg(env, 0, "items", "an array of items");
-  const PackedSequences seq = PackedFromArrays(env, info[0], ArgLabel(0, "items"));
-  const bool want_prob = ArgBool(info, 1, "probability");
-  const bool want_marg = ArgBool(info, 2, "marginals");
-  CheckLengths(env, *state_, seq, ArgLabel(0, "items"));
-  TagOut out;
-  out.Resize(seq, state_->num_labels, want_prob, want_marg);
-  const std::string err = TagAll(*state_, seq, &out);
-  if (!err.empty()) MLB_THROW(env, kCrfsuiteError, err);
-  return TagResult(env, *state_, out, want_prob, want_marg);
+  const std::string where = ArgLabel(0, "items");
+  TagPackedOp op = MakeTagOp(env, info, state_.get(), PackedFromArrays(env, info[0], where), where);
+  op.Execute();
+  if (!op.err.empty()) MLB_THROW(env, op.code, op.err);
+  return TagResult(env, *state_, op.results, op.want_prob, op.want_marg);
 }
 
 Napi::Value CrfTagger::TagPacked(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env, "CrfTagger");
   if (info.Length() < 1) ThrowArg(env, 0, "packed", "a PackedSequences object");
-  const PackedSequences packed = PackedFromObject(env, info[0], "packed");
-  const bool want_prob = ArgBool(info, 1, "probability");
-  const bool want_marg = ArgBool(info, 2, "marginals");
-  CheckLengths(env, *state_, packed, "packed");
-  TagOut out;
-  out.Resize(packed, state_->num_labels, want_prob, want_marg);
-  const std::string err = TagAll(*state_, packed, &out);
-  if (!err.empty()) MLB_THROW(env, kCrfsuiteError, err);
-  return PackedTagResult(env, out, want_prob, want_marg);
+  TagPackedOp op = MakeTagOp(env, info, state_.get(), PackedFromObject(env, info[0], "packed"), "packed");
+  op.Execute();
+  if (!op.err.empty()) MLB_THROW(env, op.code, op.err);
+  return op.Result(env);
 }
 
 Napi::Value CrfTagger::TagPackedAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env, "CrfTagger");
   if (info.Length() < 1) ThrowArg(env, 0, "packed", "a PackedSequences object");
-  TagPackedOp op;
-  op.state = state_.get();
-  op.packed = PackedFromObject(env, info[0], "packed");
-  op.want_prob = ArgBool(info, 1, "probability");
-  op.want_marg = ArgBool(info, 2, "marginals");
-  CheckLengths(env, *state_, op.packed, "packed");
-  op.results.Resize(op.packed, state_->num_labels, op.want_prob, op.want_marg);
+  TagPackedOp op = MakeTagOp(env, info, state_.get(), PackedFromObject(env, info[0], "packed"), "packed");
   return PromiseWorker<TagPackedOp>::Start(env, "mlbridge.CrfTagger.tagPackedAsync", std::move(op), {this});
 }
 
