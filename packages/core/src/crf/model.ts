@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { binding, type NativeCrfTagger, type NativeItem, type NativePackedTagResult, type PackedSequences } from "../binding";
 import { awaitNative, callNative, invalidArgument } from "../errors";
-import { isCrfName, packSequences } from "./packed";
+import { CRF_ATTRIBUTE_RULE, isCrfAttribute, packSequences } from "./packed";
 
 /** Options of tagging. */
 export interface TagOptions {
@@ -32,9 +32,7 @@ export function validateItems(items: unknown, name = "items"): asserts items is 
     if (!Array.isArray(item)) throw invalidArgument(`${name}[${i}]`, "an array of [name, weight] attributes", item);
     for (let j = 0; j < item.length; j++) {
       const a = item[j];
-      if (!Array.isArray(a) || !isCrfName(a[0]) || typeof a[1] !== "number" || !Number.isFinite(a[1])) {
-        throw invalidArgument(`${name}[${i}][${j}]`, "a [name, weight] attribute: a non-empty string without NUL and a finite number", a);
-      }
+      if (!isCrfAttribute(a)) throw invalidArgument(`${name}[${i}][${j}]`, CRF_ATTRIBUTE_RULE, a);
     }
   }
 }

@@ -6,7 +6,13 @@ export function isCrfName(name: unknown): name is string {
   return typeof name === "string" && name.length > 0 && !name.includes("\0");
 }
 
-const NAME = "a [name, weight] attribute: a non-empty string without NUL and a finite number";
+/** What an attribute must be, as errors say. */
+export const CRF_ATTRIBUTE_RULE = "a [name, weight] attribute: a non-empty string without NUL and a finite number";
+
+/** Whether `a` is a [name, weight] attribute CRFsuite can take. */
+export function isCrfAttribute(a: unknown): a is [string, number] {
+  return Array.isArray(a) && isCrfName(a[0]) && typeof a[1] === "number" && Number.isFinite(a[1]);
+}
 
 /**
  * Packs sequences of items ([name, weight][][] each) into the flat form the
@@ -37,9 +43,7 @@ export function packSequences(sequences: readonly NativeItem[][], name = "sequen
       itemAttributeCounts[item] = attrs.length;
       for (let k = 0; k < attrs.length; k++) {
         const a = attrs[k];
-        if (!Array.isArray(a) || !isCrfName(a[0]) || typeof a[1] !== "number" || !Number.isFinite(a[1])) {
-          throw invalidArgument(`${name}[${i}][${t}][${k}]`, NAME, a);
-        }
+        if (!isCrfAttribute(a)) throw invalidArgument(`${name}[${i}][${t}][${k}]`, CRF_ATTRIBUTE_RULE, a);
         names.push(a[0]);
         weights.push(a[1]);
         if (a[1] !== 1) allOnes = false;

@@ -201,8 +201,8 @@ const MAX_IN_FLIGHT = 2;
  *
  * The process is normally one started ahead (see configureCrfTraining and
  * prewarmCrfTraining), at a lower CPU priority than the caller (`nice`). The
- * sequences go to it as JSON in parts, appended as they arrive, so that
- * encoding, decoding and CRFsuite's own appending overlap; they are read over
+ * sequences go to it packed, in parts, appended as they arrive, so that
+ * packing, sending and CRFsuite's own appending overlap; they are read over
  * the first event-loop turns of the call, so do not change them before the
  * first progress event (or the result).
  *

@@ -5,6 +5,7 @@ import { binding, type NativeBooster, type NativeForest, type NativePredictOptio
 import { MlBridgeError, InvalidInputError, awaitNative, callNative, invalidArgument } from "../errors";
 import { compileForest, type CompiledForest } from "./forest";
 import { checkModelStructure, decodeModel } from "./format";
+import { GBLINEAR_UNSERVABLE } from "./params";
 
 /** What predict returns: the objective's output, class probabilities, or margins. */
 export type PredictOutput = "default" | "probabilities" | "margins";
@@ -138,17 +139,17 @@ export class XgbModel {
           "save the model with XGBoost <= 3.0, or retrain it through mlbridge",
       );
     }
-    let gblinear = false;
     // XGBoost's legacy binary loader, given arbitrary bytes, can try huge allocations,
     // and its UBJ reader trusts the lengths it reads: check the structure first.
+    let boosterName: unknown;
     try {
       const { doc, ubj } = decodeModel(bytes);
       checkModelStructure(doc, ubj);
-      if (((doc.learner as Record<string, Record<string, unknown>> | undefined)?.gradient_booster?.name) === "gblinear") gblinear = true;
+      boosterName = (doc.learner as Record<string, Record<string, unknown>> | undefined)?.gradient_booster?.name;
     } catch (err) {
       throw new InvalidInputError(`not an XGBoost model this server can read (XGBoost ${mine}): ${(err as Error).message}`);
     }
-    if (gblinear) throw new MlBridgeError("FAILED_PRECONDITION", "gblinear models cannot be served: XGBoost 1.7's in-place prediction does not support them; use gbtree or dart");
+    if (boosterName === "gblinear") throw new MlBridgeError("FAILED_PRECONDITION", GBLINEAR_UNSERVABLE);
     const booster = callNative(() => new (binding().Booster)([]));
     try {
       callNative(() => booster.loadModelFromBuffer(bytes));

@@ -45,21 +45,20 @@ export function xgbPreset(name: string): XgbPreset {
   return p;
 }
 
+/** Why gblinear models are refused, at training and at load: the bound XGBoost predicts only in place, which gblinear does not support. */
+export const GBLINEAR_UNSERVABLE = "gblinear models cannot be served (XGBoost 1.7's in-place prediction does not support them); use gbtree or dart";
+
 /**
  * Checks parameter names and stringifies values.
- * @throws InvalidInputError naming an unknown or empty parameter
+ * @throws InvalidInputError naming an unknown or empty parameter, or gblinear
  */
-/** Why gblinear is refused: the bound XGBoost predicts only in place, which gblinear does not support. */
-export const GBLINEAR =
-  "parameters.booster: gblinear models cannot be served (XGBoost 1.7's in-place prediction does not support them); use gbtree or dart";
-
 export function checkXgbParams(params: Record<string, string | number>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, raw] of Object.entries(params)) {
     if (!XGBOOST_PARAMS.has(name)) throw new InvalidInputError(`parameters.${name}: unknown XGBoost parameter`);
     const value = String(raw).trim();
     if (value === "") throw new InvalidInputError(`parameters.${name}: empty value`);
-    if (name === "booster" && value === "gblinear") throw new InvalidInputError(GBLINEAR);
+    if (name === "booster" && value === "gblinear") throw new InvalidInputError(`parameters.booster: ${GBLINEAR_UNSERVABLE}`);
     out[name] = value;
   }
   return out;
