@@ -45,13 +45,7 @@ export function toItems(seq: CrfSequence, field: string): NativeItem[] {
     const names = item.attributeNames;
     const weights = item.attributeWeights;
     if (names.length === 0 && weights.length === 0) {
-      out[i] = item.attributes.map((a, j) => {
-        if (!a.name) throw invalid(`${field}.items[${i}].attributes[${j}].name`, "required");
-        if (a.name.includes("\0")) throw invalid(`${field}.items[${i}].attributes[${j}].name`, "must not contain NUL");
-        const w = a.weight ?? 1;
-        if (!Number.isFinite(w)) throw invalid(`${field}.items[${i}].attributes[${j}].weight`, `must be finite, got ${w}`);
-        return [a.name, w] as [string, number];
-      });
+      out[i] = item.attributes.map((a, j) => attribute(a.name, a.weight ?? 1, field, i, j, false));
       continue;
     }
     if (item.attributes.length) {
@@ -65,16 +59,25 @@ export function toItems(seq: CrfSequence, field: string): NativeItem[] {
     }
     const attrs = new Array<[string, number]>(names.length);
     for (let j = 0; j < names.length; j++) {
-      const name = names[j];
-      if (!name) throw invalid(`${field}.items[${i}].attribute_names[${j}]`, "required");
-      if (name.includes("\0")) throw invalid(`${field}.items[${i}].attribute_names[${j}]`, "must not contain NUL");
-      const w = weights.length ? weights[j] : 1;
-      if (!Number.isFinite(w)) throw invalid(`${field}.items[${i}].attribute_weights[${j}]`, `must be finite, got ${w}`);
-      attrs[j] = [name, w];
+      attrs[j] = attribute(names[j], weights.length ? weights[j] : 1, field, i, j, true);
     }
     out[i] = attrs;
   }
   return out;
+}
+
+/**
+ * One checked attribute: item i's attribute j in the message form
+ * (`attributes[j]`) or the compact one (`attribute_names[j]`); field names
+ * are spelled out only for an error (this runs for every attribute).
+ */
+function attribute(name: string, weight: number, field: string, i: number, j: number, compact: boolean): [string, number] {
+  if (name && !name.includes("\0") && Number.isFinite(weight)) return [name, weight];
+  const at = `${field}.items[${i}]`;
+  const nameField = compact ? `${at}.attribute_names[${j}]` : `${at}.attributes[${j}].name`;
+  if (!name) throw invalid(nameField, "required");
+  if (name.includes("\0")) throw invalid(nameField, "must not contain NUL");
+  throw invalid(compact ? `${at}.attribute_weights[${j}]` : `${at}.attributes[${j}].weight`, `must be finite, got ${weight}`);
 }
 
 /**

@@ -5,6 +5,7 @@ import type {
   ModelInferResponse_InferOutputTensor as OutputTensor,
 } from "./generated/inference/grpc_predict_v2";
 import { invalid } from "./errors";
+import { float32FromBytes } from "./matrix";
 
 /**
  * Open Inference Protocol tensors: checks and decodes input tensors given in
@@ -127,9 +128,9 @@ export function readFloats(input: Input, count: number): Float32Array {
   const dt = checkDatatype(input, ["FP32", "FP64"]);
   if (!input.raw) return Float32Array.from(typed(input, count) as number[]);
   const view = rawView(input, count);
+  if (dt === "FP32") return float32FromBytes(input.raw!);
   const out = new Float32Array(count);
-  if (dt === "FP32") for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
-  else for (let i = 0; i < count; i++) out[i] = view.getFloat64(i * 8, true);
+  for (let i = 0; i < count; i++) out[i] = view.getFloat64(i * 8, true);
   return out;
 }
 

@@ -226,15 +226,6 @@ class TaggedSequence:
     marginals: Optional[List[Dict[str, float]]] = None
 
     @classmethod
-    def from_proto(
-        cls, msg: crf_pb.CrfTaggedSequence, label_names: List[str], probability: bool, marginals: bool
-    ) -> TaggedSequence:
-        margs: Optional[List[Dict[str, float]]] = None
-        if marginals:
-            margs = [dict(zip(label_names, m.probabilities)) for m in msg.marginals]
-        return cls(list(msg.labels), msg.probability if probability else None, margs)
-
-    @classmethod
     def from_packed(
         cls, packed: crf_pb.CrfPackedTags, lengths: Sequence[int], label_names: List[str], probability: bool, marginals: bool
     ) -> List[TaggedSequence]:
