@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import type http from "node:http";
+import type http2 from "node:http2";
 import path from "node:path";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
@@ -75,6 +76,33 @@ function credentials(config: ServerConfig): ServerCredentials {
   );
 }
 
+/**
+ * Gives every HTTP/2 connection `bytes` of receive window, for the connection and
+ * for each stream (HTTP/2 starts both at 65,535: a 4 MB request would wait for 64
+ * WINDOW_UPDATEs; see FLOW_CONTROL_WINDOW). grpc-js has no server option for it
+ * (`grpc-node.flow_control_window` is its client's), so this hooks the HTTP/2
+ * servers grpc-js keeps in `http2Servers`, bound by now. Should a grpc-js release
+ * rename them, the server keeps the 64 KiB windows and says so in the log; the test
+ * "HTTP/2 flow control window" checks what a client is granted.
+ */
+function widenFlowControlWindow(server: Server, bytes: number, log: Logger): void {
+  if (bytes <= 65_535) return;
+  const http2Servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(http2Servers instanceof Map) || http2Servers.size === 0) {
+    log.warn({ flowControlWindow: bytes }, "cannot reach grpc-js's HTTP/2 servers: HTTP/2 receive windows stay at 64 KiB");
+    return;
+  }
+  for (const h2 of http2Servers.keys() as IterableIterator<http2.Http2Server>)
+    h2.on("session", (session: http2.ServerHttp2Session) => {
+      try {
+        session.settings({ initialWindowSize: bytes });
+        session.setLocalWindowSize(bytes);
+      } catch (err) {
+        log.debug({ err }, "HTTP/2 window not set (session already closing)");
+      }
+    });
+}
+
 /** Starts the mlbridge gRPC server with every service, health and reflection. */
 export async function startServer(config: ServerConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
   const store = await ModelStore.open(config.modelDir, { cacheSize: config.cacheSize, log });
@@ -113,6 +141,7 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
       err ? reject(err) : resolve(p),
     ),
   );
+  widenFlowControlWindow(server, config.flowControlWindow, log);
   let metricsServer: http.Server | undefined;
   if (config.metricsPort) metricsServer = await serveMetrics(metrics, config.metricsHost ?? config.host, config.metricsPort);
   log.info({ host: config.host, port, modelDir: config.modelDir, tls: !!config.tlsCert, auth: !!config.authToken, metricsPort: config.metricsPort || undefined }, "mlbridge listening");

@@ -1,6 +1,7 @@
 /** Observability (metrics, logs) and process lifecycle (graceful shutdown, CLI errors). */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http2 from "node:http2";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -100,6 +101,38 @@ describe("native memory", () => {
     const after = await trims(every);
     await new Promise((r) => setTimeout(r, 1200));
     expect(await trims(every)).toBe(after); // stopped with the server
+  });
+});
+
+describe("HTTP/2 flow control window", () => {
+  /** What a client connecting to `h` is granted: the per-stream window and the connection's send window. */
+  async function granted(h: Harness): Promise<{ stream: number; connection: number }> {
+    const session = http2.connect(`http://${h.address}`);
+    try {
+      await new Promise<void>((resolve, reject) => { session.once("remoteSettings", () => resolve()); session.once("error", reject); });
+      // A ping's answer comes after every frame the server sent before it (its second SETTINGS, its WINDOW_UPDATE).
+      await new Promise<void>((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
+      return { stream: session.remoteSettings.initialWindowSize!, connection: session.state.remoteWindowSize! };
+    } finally {
+      session.close();
+    }
+  }
+
+  it("grants every connection and stream --flow-control-window bytes (default 4 MiB); 65535 keeps HTTP/2's own", async () => {
+    const { loadConfig, FLOW_CONTROL_WINDOW } = await import("../src/config");
+    expect(FLOW_CONTROL_WINDOW).toBe(4 * 1024 * 1024);
+    expect(loadConfig([], { MLBRIDGE_FLOW_CONTROL_WINDOW: "1048576" }).flowControlWindow).toBe(1048576);
+    expect(() => loadConfig(["--flow-control-window", "1000"], {})).toThrow(/--flow-control-window: expected an integer in \[65535, 2147483647\]/);
+    const [wide, narrow, mib] = [await startHarness(), await startHarness(["--flow-control-window", "65535"]), await startHarness(["--flow-control-window", "1048576"])];
+    try {
+      expect(await granted(wide)).toEqual({ stream: FLOW_CONTROL_WINDOW, connection: FLOW_CONTROL_WINDOW });
+      expect(await granted(narrow)).toEqual({ stream: 65535, connection: 65535 });
+      expect(await granted(mib)).toEqual({ stream: 1048576, connection: 1048576 });
+      // Calls still flow on the wide window.
+      await expect(unary(wide.models.listModels.bind(wide.models), { kind: 0 })).resolves.toBeDefined();
+    } finally {
+      await Promise.all([wide.close(), narrow.close(), mib.close()]);
+    }
   });
 });
 
