@@ -11,7 +11,7 @@ export default async function s4(ctx) {
   const maxIter = ctx.quick ? 10 : 100;
   const params = { max_iterations: maxIter, c1: 0, c2: 1 };
   const files = ctx.quick ? [["book ner.csv", path.join(DATA, "book/ner.csv")]] : [["book ner.csv", path.join(DATA, "book/ner.csv")], ["gmb ner_large.csv", path.join(DATA, "gmb/ner_large.csv")]];
-  const results = {}, ratios = [], notes = [`lbfgs params ${JSON.stringify(params)} on both sides; core time = trainCrf wall clock (data to the training process + append + train + model back; trainCrf keeps one training process started ahead, at nice +${core.crfTrainingSettings?.().nice ?? 0}: the scenario's very first call starts one itself, later calls take the one the previous call left; every sample is listed below); Python time = Trainer + append + train; the two take turns, one training each`];
+  const results = {}, ratios = [], notes = [`lbfgs params ${JSON.stringify(params)} on both sides; core time = trainCrf wall clock (data to the training process + append + train + model back; trainCrf keeps one training process started ahead, at nice +${core.crfTrainingSettings?.().nice ?? 0}: the scenario's very first call starts one itself, later calls take the one the previous call left; every sample is listed below); Python time = Trainer + append + train; the two take turns, one training each, core first in even turns and Python first in odd ones`];
   for (const [name, file] of files) {
     const data = await core.readNerCsv(file, core.CRF_PRESETS.book.template, true);
     const [testIdx, trainIdx] = core.seededSplit(data.sequences.length, [0.2], 0);
@@ -20,12 +20,19 @@ export default async function s4(ctx) {
     writeFileSync(split, JSON.stringify({ train: train.map((s) => ({ items: s.items, labels: s.labels })), test: test.map((s) => ({ items: s.items, labels: s.labels })) }));
     // core and python-crfsuite take turns, one training each, so that load from elsewhere on
     // the machine weighs on both alike (the ratio is of medians measured side by side).
+    // Single trainings swing by ±10 % here (the same build measured 0.92-1.13× the peer on
+    // 1-iteration runs): more turns for the short book data, and the order flips every turn
+    // (core first, then Python first) so that neither side always follows the other.
     const times = [], pyTimes = [];
     let t, py;
     const python = pythonBin();
-    for (let i = 0; i < ctx.repeats; i++) {
-      const t0 = performance.now(); t = await core.trainCrf(train, { algorithm: "lbfgs", params }); times.push((performance.now() - t0) / 1000);
-      if (python) { py = await runPython("peers.py", { cmd: "crf_train", split, params, repeats: 1, model_out: path.join(ctx.work, "py.crfsuite") }); pyTimes.push(py.seconds[0]); }
+    const repeats = ctx.quick ? ctx.repeats : Math.max(ctx.repeats, name.includes("large") ? 5 : 9);
+    const ours = async () => { const t0 = performance.now(); t = await core.trainCrf(train, { algorithm: "lbfgs", params }); times.push((performance.now() - t0) / 1000); };
+    const theirs = async () => { py = await runPython("peers.py", { cmd: "crf_train", split, params, repeats: 1, model_out: path.join(ctx.work, "py.crfsuite") }); pyTimes.push(py.seconds[0]); };
+    for (let i = 0; i < repeats; i++) {
+      if (!python) await ours();
+      else if (i % 2 === 0) { await ours(); await theirs(); }
+      else { await theirs(); await ours(); }
     }
     const model = core.CrfModel.fromBuffer(t.model);
     const tagged = await model.tagMany(test.map((s) => s.items));
