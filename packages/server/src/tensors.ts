@@ -51,14 +51,14 @@ export interface Input {
   field: string;
   /** `raw_input_contents[i]`, for messages. */
   rawField: string;
-  raw?: Buffer;
+  raw?: Uint8Array;
 }
 
 /**
  * Pairs a request's inputs with their raw contents.
  * @throws INVALID_ARGUMENT when raw and typed contents are mixed, or counts disagree
  */
-export function requestInputs(inputs: InputTensor[], raw: Buffer[]): Input[] {
+export function requestInputs(inputs: InputTensor[], raw: Uint8Array[]): Input[] {
   if (raw.length && raw.length !== inputs.length) {
     throw invalid("raw_input_contents", `give one entry per input tensor (${inputs.length}), got ${raw.length}`);
   }
@@ -162,15 +162,16 @@ export function readStrings(input: Input, count: number): string[] {
   checkDatatype(input, ["BYTES"]);
   let elements: Uint8Array[];
   if (!input.raw) {
-    elements = typed(input, count) as Buffer[];
+    elements = typed(input, count) as Uint8Array[];
   } else {
     const raw = input.raw;
+    const lengths = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const at = input.rawField;
     elements = [];
     let p = 0;
     while (p < raw.length) {
       if (p + 4 > raw.length) throw invalid(at, `element ${elements.length}: truncated 4-byte length at byte ${p}`);
-      const len = raw.readUInt32LE(p);
+      const len = lengths.getUint32(p, true);
       p += 4;
       if (p + len > raw.length) throw invalid(at, `element ${elements.length}: length ${len} runs past the end (${raw.length - p} bytes left)`);
       elements.push(raw.subarray(p, p + len));

@@ -20,7 +20,7 @@ export async function receiveBytes<T extends { payload?: { $case: string; value:
   onProgress: (bytes: number) => void,
   other: (msg: T, index: number) => boolean = () => false,
 ): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
+  const chunks: Uint8Array[] = [];
   let bytes = 0;
   let next = PROGRESS_EVERY;
   let i = 0;
@@ -28,7 +28,7 @@ export async function receiveBytes<T extends { payload?: { $case: string; value:
     i++;
     const p = msg.payload;
     if (p?.$case === chunkCase) {
-      const chunk = p.value as Buffer;
+      const chunk = p.value as Uint8Array;
       bytes += chunk.length;
       if (bytes > maxBytes) throw statusError(status.RESOURCE_EXHAUSTED, `the upload exceeds the server's limit of ${maxBytes} bytes`);
       chunks.push(chunk);
