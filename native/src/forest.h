@@ -70,16 +70,22 @@ class Forest final : public Handle<Forest> {
   void PredictRows(const float* data, uint64_t begin, uint64_t end, bool margin, float* out) const;
 
  private:
+  // Each tree is laid out breadth-first with the two children of a node side by
+  // side, so that one step is `at = left + go_right` with no branch to mispredict
+  // (split conditions on real data go either way). A leaf points to itself with
+  // a NaN condition and default_right 0, so extra steps stay on it: a block of
+  // rows walks a tree in lockstep for the tree's depth.
   struct Node {
-    int32_t left;    // global index, -1 for a leaf
-    int32_t right;   // global index
-    uint32_t split;  // feature index
-    float cond;      // split condition, or the leaf value
-    uint8_t default_left;
+    int32_t left;            // global index of the left child (the right one is next); a leaf: itself
+    uint32_t split;          // feature index
+    float cond;              // split condition; NaN in a leaf
+    uint32_t default_right;  // 1 if a missing value goes right
+    float value;             // leaf value
   };
   std::vector<Node> nodes_;
   std::vector<int32_t> roots_;   // per tree: global index of the root
   std::vector<int32_t> groups_;  // per tree: output group
+  std::vector<int32_t> depths_;  // per tree: steps from the root to its deepest leaf
   uint32_t num_feature_ = 0;
   uint32_t num_group_ = 1;
   float base_margin_ = 0;

@@ -120,10 +120,18 @@ describe("compiled trees", () => {
     expect(() => f.predict(Float32Array.of(0, 0, 0), 1, 3, true)).toThrow(/cols must be the model's 2 features/);
     f.dispose();
     expect(() => f.predict(Float32Array.of(0, 0), 1, 2, true)).toThrow(expect.objectContaining({ code: "DISPOSED" }));
+    // A node no walk reaches (XGBoost keeps deleted nodes in its arrays) is left out.
+    const pruned = new Forest({
+      ...base(), treeStart: Int32Array.of(0, 5), left: Int32Array.of(3, -1, -1, -1, -1), right: Int32Array.of(4, -1, -1, -1, -1),
+      split: Int32Array.of(1, 0, 0, 0, 0), cond: Float32Array.of(0.5, 7, 7, -1, 1), defaultLeft: Uint8Array.of(1, 0, 0, 0, 0),
+    });
+    expect(Array.from(pruned.predict(Float32Array.of(0, 0, 0, 1, 0, Number.NaN), 3, 2, true)!)).toEqual([-0.5, 1.5, -0.5]);
+    pruned.dispose();
     const cases: [string, Partial<ReturnType<typeof base>>, RegExp][] = [
       ["child before its parent", { left: Int32Array.of(0, -1, -1) }, /tree 0 node 0: children out of range/],
       ["child outside the tree", { right: Int32Array.of(3, -1, -1) }, /tree 0 node 0: children out of range/],
       ["split feature out of range", { split: Int32Array.of(2, 0, 0) }, /split feature out of range/],
+      ["a node with two parents", { left: Int32Array.of(1, -1, -1), right: Int32Array.of(1, -1, -1) }, /tree 0 node 1: reached from two parents/],
       ["group out of range", { treeGroup: Int32Array.of(1) }, /tree 0: group out of range/],
       ["tree starts", { treeStart: Int32Array.of(0, 2) }, /treeStart must run from 0 to the node count/],
       ["array lengths", { cond: Float32Array.of(0.5, 1) }, /node arrays differ in length/],
