@@ -112,9 +112,11 @@ function widenFlowControlWindow(server: Server, bytes: number, log: Logger): voi
  * minutes and then swings by 20 MB: bench s8's server went from 95 MiB after
  * 10k predictions to 127-143 MiB after 1M. With old-generation growth of 10 %
  * and the young generation grown to its maximum at once, it stays at
- * 112-117 MiB, for full GCs every ~2,500 instead of ~9,000 requests: GC time
- * per request 1.4 → 2.0 µs, of ~90 µs. Both V8 flags are read at each GC, so
- * setting them now works; they apply to the whole process.
+ * 110-117 MiB, for full GCs every ~2,400 instead of ~8,600 requests: main-thread
+ * GC time per request 1.4 → 2.0 µs, of ~90 µs, plus concurrent marking (up to
+ * ~8 % fewer requests per second at concurrency 64; docs/configuration.md).
+ * Both V8 flags are read at each GC, so setting them now works; they apply to
+ * the whole process.
  */
 function sizeHeap(percent: number): void {
   if (!percent) return;
