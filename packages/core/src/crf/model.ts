@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { binding, type NativeCrfTagger, type NativeItem, type NativePackedTagResult, type PackedSequences } from "../binding";
 import { awaitNative, callNative, invalidArgument } from "../errors";
-import { CRF_ATTRIBUTE_RULE, isCrfAttribute, packSequences } from "./packed";
+import { packSequences, validateItems } from "./packed";
 
 /** Options of tagging. */
 export interface TagOptions {
@@ -23,19 +23,6 @@ export type PackedTagResult = NativePackedTagResult;
 
 /** Batches with more items than this are tagged off the event loop. */
 const ASYNC_ITEMS = 2048;
-
-/** Checks that `items` is a list of items, each a list of [name, weight] attributes. */
-export function validateItems(items: unknown, name = "items"): asserts items is NativeItem[] {
-  if (!Array.isArray(items)) throw invalidArgument(name, "an array of items", items);
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i];
-    if (!Array.isArray(item)) throw invalidArgument(`${name}[${i}]`, "an array of [name, weight] attributes", item);
-    for (let j = 0; j < item.length; j++) {
-      const a = item[j];
-      if (!isCrfAttribute(a)) throw invalidArgument(`${name}[${i}][${j}]`, CRF_ATTRIBUTE_RULE, a);
-    }
-  }
-}
 
 /**
  * A CRFsuite model held in memory, ready to tag. Thread safety: the addon

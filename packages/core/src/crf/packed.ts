@@ -14,6 +14,19 @@ export function isCrfAttribute(a: unknown): a is [string, number] {
   return Array.isArray(a) && isCrfName(a[0]) && typeof a[1] === "number" && Number.isFinite(a[1]);
 }
 
+/** Checks that `items` is a list of items, each a list of [name, weight] attributes. */
+export function validateItems(items: unknown, name = "items"): asserts items is NativeItem[] {
+  if (!Array.isArray(items)) throw invalidArgument(name, "an array of items", items);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (!Array.isArray(item)) throw invalidArgument(`${name}[${i}]`, "an array of [name, weight] attributes", item);
+    for (let j = 0; j < item.length; j++) {
+      const a = item[j];
+      if (!isCrfAttribute(a)) throw invalidArgument(`${name}[${i}][${j}]`, CRF_ATTRIBUTE_RULE, a);
+    }
+  }
+}
+
 /**
  * Packs sequences of items ([name, weight][][] each) into the flat form the
  * addon tags and trains on: one string join and one UTF-8 encoding for all
@@ -22,12 +35,21 @@ export function isCrfAttribute(a: unknown): a is [string, number] {
  */
 export function packSequences(sequences: readonly NativeItem[][], name = "sequences"): PackedSequences {
   if (!Array.isArray(sequences)) throw invalidArgument(name, "an array of sequences", sequences);
-  let numItems = 0;
-  for (let i = 0; i < sequences.length; i++) {
-    const s = sequences[i];
+  sequences.forEach((s, i) => {
     if (!Array.isArray(s)) throw invalidArgument(`${name}[${i}]`, "an array of items", s);
-    numItems += s.length;
-  }
+  });
+  sequences.forEach((s, i) => validateItems(s, `${name}[${i}]`));
+  return packValidSequences(sequences);
+}
+
+/**
+ * packSequences for sequences already checked with validateItems (trainCrf's,
+ * checked whole before the training process gets any): no second pass over
+ * every attribute.
+ */
+export function packValidSequences(sequences: readonly NativeItem[][]): PackedSequences {
+  let numItems = 0;
+  for (const s of sequences) numItems += s.length;
   const sequenceLengths = new Uint32Array(sequences.length);
   const itemAttributeCounts = new Uint32Array(numItems);
   const names: string[] = [];
@@ -37,16 +59,12 @@ export function packSequences(sequences: readonly NativeItem[][], name = "sequen
   for (let i = 0; i < sequences.length; i++) {
     const s = sequences[i];
     sequenceLengths[i] = s.length;
-    for (let t = 0; t < s.length; t++, item++) {
-      const attrs = s[t];
-      if (!Array.isArray(attrs)) throw invalidArgument(`${name}[${i}][${t}]`, "an array of [name, weight] attributes", attrs);
-      itemAttributeCounts[item] = attrs.length;
-      for (let k = 0; k < attrs.length; k++) {
-        const a = attrs[k];
-        if (!isCrfAttribute(a)) throw invalidArgument(`${name}[${i}][${t}][${k}]`, CRF_ATTRIBUTE_RULE, a);
-        names.push(a[0]);
-        weights.push(a[1]);
-        if (a[1] !== 1) allOnes = false;
+    for (const attrs of s) {
+      itemAttributeCounts[item++] = attrs.length;
+      for (const [n, w] of attrs) {
+        names.push(n);
+        weights.push(w);
+        if (w !== 1) allOnes = false;
       }
     }
   }

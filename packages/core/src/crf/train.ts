@@ -5,8 +5,7 @@ import { binding, type NativeCrfTrainer, type NativeItem } from "../binding";
 import { CancelledError, InvalidInputError, MlBridgeError, callNative, invalidArgument, type ErrorCode } from "../errors";
 import type { CrfSequence } from "./data";
 import { CRF_ALGORITHMS, type CrfAlgorithm } from "./features";
-import { validateItems } from "./model";
-import { isCrfName, packLabels, packSequences } from "./packed";
+import { isCrfName, packLabels, packValidSequences, validateItems } from "./packed";
 import { checkNice, crfTrainingSettings, prewarmCrfTraining, takeTrainingProcess } from "./train-process";
 
 export {
@@ -302,7 +301,7 @@ export async function trainCrf(sequences: CrfSequence[], options: CrfTrainOption
         }
         // Packed: typed arrays and byte buffers, which the IPC channel's
         // structured clone copies as they are, and one native call appends.
-        inFlight.push(send({ type: "data", packed: packSequences(items), labels: packLabels(labels) }));
+        inFlight.push(send({ type: "data", packed: packValidSequences(items), labels: packLabels(labels) }));
         if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
       }
       let file: string;
