@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <limits>
 #include <string>
@@ -92,6 +93,47 @@ inline Napi::Float32Array ArgFloat32Array(const Napi::CallbackInfo& info, size_t
     ThrowArg(info.Env(), i, name, "a Float32Array");
   }
   return info[i].As<Napi::Float32Array>();
+}
+
+// Float32 values passed either as a Float32Array or as a Uint8Array of their
+// bytes in the machine's order (little-endian on every platform the addon is
+// built for; core converts elsewhere) at any byte offset: a protobuf `bytes`
+// field is read where it lies, without a copy in JS.
+struct FloatArg {
+  const uint8_t* bytes = nullptr;
+  size_t count = 0;
+  // The values in place, or nullptr when the bytes are not float-aligned.
+  const float* Aligned() const {
+    return reinterpret_cast<uintptr_t>(bytes) % alignof(float) == 0 ? reinterpret_cast<const float*>(bytes) : nullptr;
+  }
+  // The values in place when aligned, else copied into `scratch`.
+  const float* Read(std::vector<float>& scratch) const {
+    if (const float* p = Aligned()) return p;
+    CopyTo(scratch);
+    return scratch.data();
+  }
+  // Copies the values into `out` (resized to count).
+  void CopyTo(std::vector<float>& out) const {
+    out.resize(count);
+    if (count) std::memcpy(out.data(), bytes, count * sizeof(float));
+  }
+};
+
+// Returns info[i], a Float32Array or a Uint8Array of float32 bytes, as a FloatArg.
+inline FloatArg ArgFloats(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  constexpr const char* kExpected = "a Float32Array or a Uint8Array of float32 bytes (a multiple of 4)";
+  if (i < info.Length() && info[i].IsTypedArray()) {
+    Napi::TypedArray t = info[i].As<Napi::TypedArray>();
+    if (t.TypedArrayType() == napi_float32_array) {
+      Napi::Float32Array a = t.As<Napi::Float32Array>();
+      return {reinterpret_cast<const uint8_t*>(a.Data()), a.ElementLength()};
+    }
+    if (t.TypedArrayType() == napi_uint8_array && t.ByteLength() % sizeof(float) == 0) {
+      Napi::Uint8Array b = t.As<Napi::Uint8Array>();
+      return {b.Data(), b.ElementLength() / sizeof(float)};
+    }
+  }
+  ThrowArg(info.Env(), i, name, kExpected);
 }
 
 // Returns info[i] (a Buffer or any Uint8Array) as a pointer and a length.

@@ -269,22 +269,24 @@ void Forest::PredictRows(const float* data, uint64_t begin, uint64_t end, bool m
 Napi::Value Forest::Predict(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env, "Forest");
-  Napi::Float32Array data = ArgFloat32Array(info, 0, "data");
+  const FloatArg data = ArgFloats(info, 0, "data");
   const uint64_t rows = static_cast<uint64_t>(ArgInteger(info, 1, "rows", 0, INT32_MAX));
   const uint64_t cols = static_cast<uint64_t>(ArgInteger(info, 2, "cols", 1, INT32_MAX));
   const bool margin = ArgBool(info, 3, "margin");
   if (cols != num_feature_) MLB_THROW(env, kInvalidArgument, "cols must be the model's " + std::to_string(num_feature_) + " features");
-  if (data.ElementLength() != rows * cols) MLB_THROW(env, kInvalidArgument, "data must hold rows × cols values");
-  if (HasInfinity(data.Data(), data.ElementLength())) return env.Null();
+  if (data.count != rows * cols) MLB_THROW(env, kInvalidArgument, "data must hold rows × cols values");
+  std::vector<float> scratch;
+  const float* values = data.Read(scratch);
+  if (HasInfinity(values, data.count)) return env.Null();
   Napi::Float32Array out = Napi::Float32Array::New(env, rows * OutputsPerRow(margin));
-  PredictRows(data.Data(), 0, rows, margin, out.Data());
+  PredictRows(values, 0, rows, margin, out.Data());
   return out;
 }
 
 Napi::Value Forest::PredictAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env, "Forest");
-  Napi::Float32Array data = ArgFloat32Array(info, 0, "data");
+  const FloatArg data = ArgFloats(info, 0, "data");
   ForestPredictOp op;
   op.forest = this;
   op.rows = static_cast<uint64_t>(ArgInteger(info, 1, "rows", 0, INT32_MAX));
@@ -292,8 +294,10 @@ Napi::Value Forest::PredictAsync(const Napi::CallbackInfo& info) {
   op.margin = ArgBool(info, 3, "margin");
   op.threads = static_cast<int>(ArgInteger(info, 4, "threads", 1, 64));
   if (op.cols != num_feature_) MLB_THROW(env, kInvalidArgument, "cols must be the model's " + std::to_string(num_feature_) + " features");
-  if (data.ElementLength() != op.rows * op.cols) MLB_THROW(env, kInvalidArgument, "data must hold rows × cols values");
-  op.data.assign(data.Data(), data.Data() + data.ElementLength());
+  if (data.count != op.rows * op.cols) MLB_THROW(env, kInvalidArgument, "data must hold rows × cols values");
+  // The worker reads its own copy: the caller's buffer may change or be
+  // detached while it runs. One copy, from Float32Array or bytes alike.
+  data.CopyTo(op.data);
   return PromiseWorker<ForestPredictOp>::Start(env, "mlbridge.Forest.predictAsync", std::move(op), {this});
 }
 

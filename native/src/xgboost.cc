@@ -170,14 +170,14 @@ PredictOptions ParsePredictOptions(const Napi::CallbackInfo& info, size_t i) {
 }
 
 // Checks (data, rows, cols) of a dense matrix argument; returns rows and cols.
-std::pair<uint64_t, uint64_t> CheckDense(const Napi::CallbackInfo& info, const Napi::Float32Array& data) {
+std::pair<uint64_t, uint64_t> CheckDense(const Napi::CallbackInfo& info, size_t count) {
   const int64_t rows = ArgInteger(info, 1, "rows", 1, kMaxDim);
   const int64_t cols = ArgInteger(info, 2, "cols", 1, INT32_MAX);
   const uint64_t n = static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols);
-  if (data.ElementLength() != n) {
+  if (count != n) {
     MLB_THROW(info.Env(), kInvalidArgument,
               "argument 1 (data) must hold rows*cols = " + std::to_string(n) + " values, got " +
-                  std::to_string(data.ElementLength()));
+                  std::to_string(count));
   }
   return {static_cast<uint64_t>(rows), static_cast<uint64_t>(cols)};
 }
@@ -304,7 +304,7 @@ DMatrix::DMatrix(const Napi::CallbackInfo& info) : Handle<DMatrix>(info) {
   Napi::Env env = info.Env();
   if (!info.IsConstructCall()) MLB_THROW(env, kInvalidArgument, "DMatrix must be called with new");
   Napi::Float32Array data = ArgFloat32Array(info, 0, "data");
-  auto [rows, cols] = CheckDense(info, data);
+  auto [rows, cols] = CheckDense(info, data.ElementLength());
   const double missing = ArgNumber(info, 3, "missing");
   XGB_CALL(env, XGDMatrixCreateFromMat(data.Data(), rows, cols, static_cast<float>(missing), &handle_));
   rows_ = rows;
@@ -546,10 +546,11 @@ Napi::Value Booster::EvalOneIter(const Napi::CallbackInfo& info) {
 Napi::Value Booster::PredictDense(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env, "Booster");
-  Napi::Float32Array data = ArgFloat32Array(info, 0, "data");
-  auto [rows, cols] = CheckDense(info, data);
+  const FloatArg data = ArgFloats(info, 0, "data");
+  auto [rows, cols] = CheckDense(info, data.count);
   const PredictOptions options = ParsePredictOptions(info, 3);
-  const std::string arr = ArrayInterface(data.Data(), rows, cols);
+  std::vector<float> scratch;
+  const std::string arr = ArrayInterface(data.Read(scratch), rows, cols);
   const std::string cfg = PredictConfig(options);
 
   std::lock_guard<std::mutex> lock(mu_);
@@ -568,14 +569,14 @@ Napi::Value Booster::PredictDense(const Napi::CallbackInfo& info) {
 Napi::Value Booster::PredictDenseAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env, "Booster");
-  Napi::Float32Array data = ArgFloat32Array(info, 0, "data");
-  auto [rows, cols] = CheckDense(info, data);
+  const FloatArg data = ArgFloats(info, 0, "data");
+  auto [rows, cols] = CheckDense(info, data.count);
   PredictOp op;
   op.booster = this;
   op.options = ParsePredictOptions(info, 3);
   op.rows = rows;
   op.cols = cols;
-  op.data.assign(data.Data(), data.Data() + data.ElementLength());
+  data.CopyTo(op.data);
   return PromiseWorker<PredictOp>::Start(env, "mlbridge.Booster.predictDenseAsync", std::move(op), {this});
 }
 

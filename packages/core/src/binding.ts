@@ -75,11 +75,14 @@ export interface NativeBooster {
   updateOneIter(iteration: number, dtrain: NativeDMatrix): Promise<void>;
   /** [sync] XGBoosterEvalOneIter: returns the eval log line, e.g. "[0]\ttrain-merror:0.04". */
   evalOneIter(iteration: number, dmats: NativeDMatrix[], names: string[]): string;
-  /** [sync] In-place predict on a dense matrix (fast path for small inputs). */
-  predictDense(data: Float32Array, rows: number, cols: number, options: NativePredictOptions): NativePrediction;
+  /**
+   * [sync] In-place predict on a dense matrix (fast path for small inputs). `data`: a Float32Array,
+   * or a Uint8Array of float32 bytes in the machine's order at any byte offset (see data/float32.ts).
+   */
+  predictDense(data: Float32Array | Uint8Array, rows: number, cols: number, options: NativePredictOptions): NativePrediction;
   /** [async] Same as predictDense, off the event loop (large inputs). */
   predictDenseAsync(
-    data: Float32Array,
+    data: Float32Array | Uint8Array,
     rows: number,
     cols: number,
     options: NativePredictOptions,
@@ -140,9 +143,9 @@ export interface NativeForestSpec {
 /** Compiled trees of a gbtree model (native/src/forest.h): prediction without XGBoost's C API. */
 export interface NativeForest {
   /** [sync] rows × outputs values; null when the input holds an infinity. */
-  predict(data: Float32Array, rows: number, cols: number, margin: boolean): Float32Array | null;
+  predict(data: Float32Array | Uint8Array, rows: number, cols: number, margin: boolean): Float32Array | null;
   /** [async] Same on the libuv pool, rows split over `threads` threads. */
-  predictAsync(data: Float32Array, rows: number, cols: number, margin: boolean, threads: number): Promise<Float32Array | null>;
+  predictAsync(data: Float32Array | Uint8Array, rows: number, cols: number, margin: boolean, threads: number): Promise<Float32Array | null>;
   /** [sync] Frees the nodes (deferred while a worker uses them). Idempotent. */
   dispose(): void;
 }

@@ -7,6 +7,7 @@ export { binding, bindingPath } from "./binding";
 export { trimNativeHeap } from "./memory";
 export type { NativeItem, NativeAttribute, PackedSequences } from "./binding";
 export { readCsv, type CsvSource, type CsvTable } from "./data/csv";
+export * from "./data/float32";
 export { seededSplit, shuffledIndices } from "./random";
 export * from "./text/wordcount";
 export * from "./crf/features";

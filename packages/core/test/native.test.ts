@@ -155,6 +155,13 @@ describe("XGBoost DMatrix + Booster", () => {
     expect(margins.shape).toEqual([ROWS, 3]);
     const marginsAsync = await bo.predictDenseAsync(X, ROWS, COLS, { ...OPTS, type: 1, strictShape: true });
     expect(Array.from(marginsAsync.values)).toEqual(Array.from(margins.values));
+    // The same values as bytes, at an odd offset: read in place, copied where needed.
+    const bytes = new Uint8Array(X.byteLength + 1).subarray(1);
+    bytes.set(new Uint8Array(X.buffer, X.byteOffset, X.byteLength));
+    expect(Array.from(bo.predictDense(bytes, ROWS, COLS, OPTS).values)).toEqual(Array.from(sync.values));
+    expect(Array.from((await bo.predictDenseAsync(bytes, ROWS, COLS, OPTS)).values)).toEqual(Array.from(sync.values));
+    expectCode(() => bo.predictDense(bytes.subarray(1), ROWS, COLS, OPTS), "INVALID_ARGUMENT", "(data) must be a Float32Array or a Uint8Array of float32 bytes");
+    expectCode(() => bo.predictDense(new Float64Array(ROWS * COLS) as never, ROWS, COLS, OPTS), "INVALID_ARGUMENT");
     // Only the first tree layer.
     const first = bo.predictDense(X, ROWS, COLS, { ...OPTS, type: 1, iterationEnd: 1 });
     expect(first.values.length).toBe(ROWS * 3);

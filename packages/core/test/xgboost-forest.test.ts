@@ -71,6 +71,33 @@ describe("compiled trees", () => {
     expect(bits(a.values)).toEqual(bits(b.values));
   });
 
+  it("reads float32 bytes at any byte offset, sync and async, on both paths, like the Float32Array", async () => {
+    const { model } = await trainXgboost(dataset(400, 2, OBJECTIVES[5][2]), { params: { objective: "multi:softprob", num_class: 3, max_depth: 4 }, numRounds: 6, testFraction: 0 });
+    keep(model);
+    const ref = keep(onXgboost(model));
+    const spec = forestSpec(decodeModel(model.toBuffer("json")).doc, "multi:softprob");
+    if (typeof spec === "string") throw new Error(spec);
+    const asBytes = (v: Float32Array, offset: number) => {
+      const b = new Uint8Array(offset + v.byteLength).subarray(offset);
+      b.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+      return b;
+    };
+    for (const rows of [50, 20_000]) { // 20,000 × 5 values: the async path
+      const x = probeRows(spec, rows, 7);
+      const want = await model.predictAsync(x, rows, COLS, "margins");
+      for (const m of [model, ref]) {
+        for (const offset of [0, 1, 3, 4]) {
+          const bytes = asBytes(x, offset);
+          expect(bits((await m.predictAsync(bytes, rows, COLS, "margins")).values)).toEqual(bits(want.values));
+          if (rows === 50) expect(bits(m.predict(bytes, rows, COLS, "margins").values)).toEqual(bits(want.values));
+        }
+      }
+    }
+    const bad = new Uint8Array(4 * COLS + 2);
+    expect(() => model.predict(bad, 1, COLS)).toThrow(/values: expected a Float32Array or little-endian float32 bytes/);
+    expect(() => model.predict(new Uint8Array(4 * COLS), 2, COLS)).toThrow(/values: expected 2×5 = 10 values/);
+  });
+
   it("inputs with infinities go to XGBoost, which decides", async () => {
     const { model } = await trainXgboost(dataset(200, 2, (x) => x[0]), { params: { max_depth: 3 }, numRounds: 3, testFraction: 0 });
     keep(model);

@@ -1,41 +1,11 @@
-import type { DenseMatrix } from "./generated/mlbridge/v1/types";
-import { invalid } from "./errors";
-
 /**
  * Float32 matrices in `bytes` fields (`DenseMatrix.raw_values`, the Predict
- * response's `raw_values`): IEEE 754 float32, little-endian, row-major.
- * On a little-endian machine these are the bytes of a Float32Array, so
- * decoding and encoding cost at most one copy instead of work per value.
+ * response's `raw_values`): IEEE 754 float32, little-endian, row-major (core's
+ * data/float32.ts reads and writes them).
  */
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/**
- * Reads little-endian float32 values from bytes whose length is a multiple
- * of 4. Returns a view sharing `bytes`' memory when its offset is 4-byte
- * aligned, else one copy (a Float32Array cannot start at an unaligned offset).
- */
-export function float32FromBytes(bytes: Uint8Array): Float32Array {
-  const n = bytes.byteLength >>> 2;
-  if (!LITTLE_ENDIAN) {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
-    return out;
-  }
-  if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, n);
-  const out = new Float32Array(n);
-  new Uint8Array(out.buffer).set(bytes.subarray(0, n * 4));
-  return out;
-}
-
-/** The little-endian bytes of float32 values: a view on `values` (no copy) on a little-endian machine. */
-export function bytesFromFloat32(values: Float32Array): Buffer {
-  if (LITTLE_ENDIAN) return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
-  const out = Buffer.allocUnsafe(values.length * 4);
-  for (let i = 0; i < values.length; i++) out.writeFloatLE(values[i], i * 4);
-  return out;
-}
+import { bytesFromFloat32, float32FromBytes, type Float32Values } from "@mlbridge/core";
+import type { DenseMatrix } from "./generated/mlbridge/v1/types";
+import { invalid } from "./errors";
 
 /**
  * The rows × cols values of a dense matrix whose `rows` and `cols` were
@@ -44,13 +14,22 @@ export function bytesFromFloat32(values: Float32Array): Buffer {
  *   the count (values) or length (bytes) is not rows × cols
  */
 export function denseValues(m: DenseMatrix, field: string): Float32Array {
+  const v = denseInput(m, field);
+  return v instanceof Float32Array ? v : float32FromBytes(v);
+}
+
+/**
+ * Like denseValues, for prediction: `raw_values` comes back as the bytes
+ * themselves, which core's predict reads where they lie (no copy in JS).
+ */
+export function denseInput(m: DenseMatrix, field: string): Float32Values {
   const n = m.rows * m.cols;
   if (m.rawValues !== undefined) {
     if (m.values.length) throw invalid(`${field}.values`, `must be empty when raw_values is set (got ${m.values.length} values and ${m.rawValues.length} bytes): give one encoding`);
     if (m.rawValues.length !== n * 4) {
       throw invalid(`${field}.raw_values`, `expected rows × cols × 4 = ${n * 4} bytes (little-endian float32), got ${m.rawValues.length}`);
     }
-    return float32FromBytes(m.rawValues);
+    return m.rawValues;
   }
   if (m.values.length !== n) throw invalid(`${field}.values`, `expected rows × cols = ${n} values, got ${m.values.length}`);
   return Float32Array.from(m.values);

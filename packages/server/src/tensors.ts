@@ -5,7 +5,7 @@ import type {
   ModelInferResponse_InferOutputTensor as OutputTensor,
 } from "./generated/inference/grpc_predict_v2";
 import { invalid } from "./errors";
-import { float32FromBytes } from "./matrix";
+import type { Float32Values } from "@mlbridge/core";
 
 /**
  * Open Inference Protocol tensors: checks and decodes input tensors given in
@@ -123,12 +123,15 @@ function rawView(input: Input, count: number): DataView {
   return new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
 }
 
-/** The values of an FP32 or FP64 tensor as float32 (what XGBoost computes with). */
-export function readFloats(input: Input, count: number): Float32Array {
+/**
+ * The values of an FP32 or FP64 tensor as float32 (what XGBoost computes with);
+ * raw FP32 contents stay bytes, which core's predict reads in place.
+ */
+export function readFloats(input: Input, count: number): Float32Values {
   const dt = checkDatatype(input, ["FP32", "FP64"]);
   if (!input.raw) return Float32Array.from(typed(input, count) as number[]);
   const view = rawView(input, count);
-  if (dt === "FP32") return float32FromBytes(input.raw!);
+  if (dt === "FP32") return input.raw!;
   const out = new Float32Array(count);
   for (let i = 0; i < count; i++) out[i] = view.getFloat64(i * 8, true);
   return out;

@@ -3,6 +3,7 @@ import path from "node:path";
 import os from "node:os";
 import { binding, type NativeBooster, type NativeForest, type NativePredictOptions } from "../binding";
 import { MlBridgeError, InvalidInputError, awaitNative, callNative, invalidArgument } from "../errors";
+import { float32Count, nativeFloat32, type Float32Values } from "../data/float32";
 import { compileForest, type CompiledForest } from "./forest";
 import { checkModelStructure, decodeModel } from "./format";
 import { GBLINEAR_UNSERVABLE } from "./params";
@@ -240,11 +241,13 @@ export class XgbModel {
     return callNative(() => this.booster.boostedRounds());
   }
 
-  private check(values: Float32Array, rows: number, cols: number): void {
-    if (!(values instanceof Float32Array)) throw invalidArgument("values", "a Float32Array", values);
+  private check(values: Float32Values, rows: number, cols: number): void {
+    if (!(values instanceof Float32Array) && !(values instanceof Uint8Array && values.byteLength % 4 === 0)) {
+      throw invalidArgument("values", "a Float32Array or little-endian float32 bytes (a Uint8Array, 4 bytes per value)", values);
+    }
     if (!Number.isInteger(rows) || rows <= 0) throw invalidArgument("rows", "a positive integer", rows);
     if (!Number.isInteger(cols) || cols <= 0) throw invalidArgument("cols", "a positive integer", cols);
-    if (values.length !== rows * cols) throw invalidArgument("values", `${rows}×${cols} = ${rows * cols} values`, values);
+    if (float32Count(values) !== rows * cols) throw invalidArgument("values", `${rows}×${cols} = ${rows * cols} values`, values);
     if (this.numFeatures && cols !== this.numFeatures) {
       throw new InvalidInputError(`cols: the model expects ${this.numFeatures} features per row, got ${cols}`);
     }
@@ -283,9 +286,13 @@ export class XgbModel {
     return { type: margins ? 1 : 0, iterationBegin: 0, iterationEnd: 0, strictShape: false, missing: Number.NaN };
   }
 
-  /** Predicts on the calling thread (fast path for a few rows). */
-  predict(values: Float32Array, rows: number, cols: number, output: PredictOutput = "default", opts: XgbPredictOptions = {}): XgbPrediction {
-    this.check(values, rows, cols);
+  /**
+   * Predicts on the calling thread (fast path for a few rows). `values`: rows × cols
+   * values, row-major, as a Float32Array or as little-endian float32 bytes (Float32Values).
+   */
+  predict(input: Float32Values, rows: number, cols: number, output: PredictOutput = "default", opts: XgbPredictOptions = {}): XgbPrediction {
+    this.check(input, rows, cols);
+    const values = nativeFloat32(input);
     const options = this.options(output);
     if (this.forest) {
       const fast = callNative(() => this.forest!.predict(values, rows, cols, options.type === 1));
@@ -299,9 +306,10 @@ export class XgbModel {
    * Predicts; inputs larger than 64 Ki values run off the event loop (on
    * compiled trees, split over `threads` threads: default every core).
    */
-  async predictAsync(values: Float32Array, rows: number, cols: number, output: PredictOutput = "default", opts: XgbPredictOptions = {}): Promise<XgbPrediction> {
-    this.check(values, rows, cols);
-    if (values.length <= ASYNC_VALUES) return this.predict(values, rows, cols, output, opts);
+  async predictAsync(input: Float32Values, rows: number, cols: number, output: PredictOutput = "default", opts: XgbPredictOptions = {}): Promise<XgbPrediction> {
+    this.check(input, rows, cols);
+    if (rows * cols <= ASYNC_VALUES) return this.predict(input, rows, cols, output, opts);
+    const values = nativeFloat32(input);
     const threads = opts.threads ?? PREDICT_THREADS;
     const options = this.options(output);
     if (this.forest) {

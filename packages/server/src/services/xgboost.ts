@@ -1,5 +1,5 @@
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
-import { CancelledError, readFeatureCsv, readLabelledCsv, trainXgboost, xgbPreset, checkXgbParams, type PredictOutput, type XgbModel, type XgbPrediction, type XgbTrainData } from "@mlbridge/core";
+import { CancelledError, readFeatureCsv, readLabelledCsv, trainXgboost, xgbPreset, checkXgbParams, type Float32Values, type PredictOutput, type XgbModel, type XgbPrediction, type XgbTrainData } from "@mlbridge/core";
 import {
   PredictOutput as ApiOutput,
   type XgboostServiceServer,
@@ -14,7 +14,7 @@ import { callSignal, headerThenData, takeTrainingSlots, serverStream, unary } fr
 import type { ServiceContext } from "../context";
 import { toModelInfo } from "../convert";
 import { invalid, statusError } from "../errors";
-import { denseValues, responseValues } from "../matrix";
+import { denseInput, denseValues, responseValues } from "../matrix";
 import { checkModelName } from "../store";
 import { progressEvent, receiveBytes, withModel } from "./common";
 
@@ -24,12 +24,23 @@ const OUTPUTS: Record<number, PredictOutput> = {
   [ApiOutput.PREDICT_OUTPUT_MARGINS]: "margins",
 };
 
-/** Checks a dense matrix message and returns its values as a Float32Array (`values` or `raw_values`). */
-export function matrixValues(m: DenseMatrix | undefined, field: string): { values: Float32Array; rows: number; cols: number } {
+function checkMatrix(m: DenseMatrix | undefined, field: string): DenseMatrix {
   if (!m) throw invalid(field, "required");
   if (!m.rows) throw invalid(`${field}.rows`, "must be > 0");
   if (!m.cols) throw invalid(`${field}.cols`, "must be > 0");
-  return { values: denseValues(m, field), rows: m.rows, cols: m.cols };
+  return m;
+}
+
+/** Checks a dense matrix message and returns its values as a Float32Array (`values` or `raw_values`). */
+export function matrixValues(m: DenseMatrix | undefined, field: string): { values: Float32Array; rows: number; cols: number } {
+  const c = checkMatrix(m, field);
+  return { values: denseValues(c, field), rows: c.rows, cols: c.cols };
+}
+
+/** Like matrixValues, for prediction: `raw_values` stays bytes, which core's predict reads in place. */
+export function matrixInput(m: DenseMatrix | undefined, field: string): { values: Float32Values; rows: number; cols: number } {
+  const c = checkMatrix(m, field);
+  return { values: denseInput(c, field), rows: c.rows, cols: c.cols };
 }
 
 /** Inputs up to this many values are predicted synchronously when the model is cached. */
@@ -167,7 +178,7 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
     if (meta.kind !== "xgboost") throw statusError(status.FAILED_PRECONDITION, `model '${req.modelName}' is a ${meta.kind} model, not xgboost`);
     const pred = await withModel(store, req.modelName, "xgboost", async (model) => {
       if (input.$case === "matrix") {
-        const m = matrixValues(input.value, "matrix");
+        const m = matrixInput(input.value, "matrix");
         return model.predictAsync(m.values, m.rows, m.cols, output, { classNames: !req.omitClassNames });
       }
       if (input.value.length === 0) throw invalid("csv", "the CSV is empty");
@@ -189,7 +200,7 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
     if (!loaded || loaded.meta.kind !== "xgboost" || !output) return undefined;
     const mat = req.input.value;
     if (mat.rows * mat.cols > SYNC_VALUES) return undefined;
-    const m = matrixValues(mat, "matrix");
+    const m = matrixInput(mat, "matrix");
     return toResponse((loaded.model as XgbModel).predict(m.values, m.rows, m.cols, output, { classNames: !req.omitClassNames }), req);
   }
 
