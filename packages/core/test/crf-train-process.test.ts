@@ -128,6 +128,8 @@ describe("CRF training processes: the spare started ahead", () => {
       onProgress: () => {
         if (++iterations === 3) {
           expect(crfTrainingProcesses().training).toContain(spare);
+          // its replacement starts when the training ends, not beside it
+          expect(crfTrainingProcesses().spare).toBeUndefined();
           ac.abort();
         }
       },

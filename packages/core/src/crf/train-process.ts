@@ -31,9 +31,10 @@ export interface CrfTrainingSettings {
   nice: number;
   /**
    * Keep one training process started ahead (unref'd: it never keeps this
-   * process alive, and it exits with it), replaced each time a training takes
-   * it. Saves Node's start and the addon's load (~70 ms) per training, at the
-   * cost of one idle Node process (~50 MB resident, measured). Default true.
+   * process alive, and it exits with it), replaced when the training that
+   * took it ends. Saves Node's start and the addon's load (~70 ms) per
+   * training, at the cost of one idle Node process (~50 MB resident,
+   * measured). Default true.
    */
   warmProcess: boolean;
 }
