@@ -171,19 +171,25 @@ export function pythonBin() {
   return undefined;
 }
 /** Runs bench/py/<script> with a JSON argument; the script prints one JSON line last. */
-export function runPython(script, arg) {
-  const py = pythonBin();
-  if (!py) throw new Error("no Python venv with xgboost + python-crfsuite (run bash bench/setup.sh)");
+/** Runs `bin script '<JSON arg>'` and resolves with the JSON of the last line it prints. */
+function runJson(bin, script, arg) {
   return new Promise((res, rej) => {
-    const child = spawn(py, [path.join(BENCH, "py", script), JSON.stringify(arg)], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(bin, [script, JSON.stringify(arg)], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.on("close", (code) => {
       const last = out.trim().split("\n").pop();
-      try { if (code !== 0) throw new Error(); res(JSON.parse(last)); } catch { rej(new Error(`python ${script} exited ${code}: ${out.slice(-500)}`)); }
+      try { if (code !== 0) throw new Error(); res(JSON.parse(last)); } catch { rej(new Error(`${path.basename(script)} exited ${code}: ${out.slice(-500)}`)); }
     });
   });
 }
+export function runPython(script, arg) {
+  const py = pythonBin();
+  if (!py) throw new Error("no Python venv with xgboost + python-crfsuite (run bash bench/setup.sh)");
+  return runJson(py, path.join(BENCH, "py", script), arg);
+}
+/** Runs a command of bench/core-peer.mjs: core in a fresh Node process, as each Python peer runs. */
+export const runCore = (arg) => runJson(process.execPath, path.join(BENCH, "core-peer.mjs"), arg);
 
 // ---- shared fixtures --------------------------------------------------------
 export const IRIS_ROW = [5.1, 3.5, 1.4, 0.2];
