@@ -45,6 +45,7 @@ export function observeInterceptor(log: Logger, metrics: Metrics): ServerInterce
   const children = new Map<string, { observe(v: number): void }>();
   return (method, call) => {
     const start = process.hrtime.bigint();
+    metrics.callsStarted++;
     let given: unknown;
     return new ServerInterceptingCall(call, {
       start: (next) => {

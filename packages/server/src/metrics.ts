@@ -10,8 +10,10 @@ export interface Metrics {
   trainingsInProgress: Gauge;
   /** Models loaded in memory (read from the store on scrape). */
   modelsLoaded: Gauge;
-  /** Time of each periodic return of freed native memory to the system (--trim-seconds), seconds. */
+  /** Time of each return of freed native memory to the system (--trim-seconds), seconds. */
   nativeHeapTrim: Histogram;
+  /** Calls started since the server started (a plain count, bumped by the observe interceptor). */
+  callsStarted: number;
 }
 
 /** Creates the registry; `loadedModels` is read at each scrape. */
@@ -36,11 +38,11 @@ export function createMetrics(loadedModels: () => number): Metrics {
   });
   const nativeHeapTrim = new Histogram({
     name: "mlbridge_native_heap_trim_seconds",
-    help: "Time of each periodic return of freed native memory to the system (malloc_trim, --trim-seconds).",
+    help: "Time of each return of freed native memory to the system (malloc_trim, --trim-seconds): periodic, and once when calls stop.",
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05],
     registers: [registry],
   });
-  return { registry, rpcDuration, trainingsInProgress, modelsLoaded, nativeHeapTrim };
+  return { registry, rpcDuration, trainingsInProgress, modelsLoaded, nativeHeapTrim, callsStarted: 0 };
 }
 
 /** Serves GET /metrics (Prometheus text format). */

@@ -102,6 +102,33 @@ describe("native memory", () => {
     await new Promise((r) => setTimeout(r, 1200));
     expect(await trims(every)).toBe(after); // stopped with the server
   });
+
+  it("also trims once as soon as calls stop, whatever --trim-seconds says; not again until calls come and stop again", async () => {
+    const h = await startHarness(["--trim-seconds", "3600"]);
+    const trims = async () => {
+      const m = await h.server.context.metrics.registry.getSingleMetric("mlbridge_native_heap_trim_seconds")!.get();
+      return m.values.find((v) => v.metricName === "mlbridge_native_heap_trim_seconds_count")!.value;
+    };
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const burst = async () => {
+      for (let i = 0; i < 20; i++) await unary(h.text.countWords.bind(h.text), { text: "a b a" });
+    };
+    try {
+      await sleep(700);
+      expect(await trims()).toBe(0); // no calls yet: nothing to give back
+      await burst();
+      await sleep(700);
+      const first = await trims();
+      expect(first).toBeGreaterThanOrEqual(1); // 1, unless a call of the burst stalled for 250 ms
+      await sleep(700);
+      expect(await trims()).toBe(first); // still quiet: once per quiet spell
+      await burst();
+      await sleep(700);
+      expect(await trims()).toBeGreaterThan(first);
+    } finally {
+      await h.close();
+    }
+  });
 });
 
 describe("HTTP/2 flow control window", () => {
