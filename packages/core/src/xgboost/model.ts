@@ -287,8 +287,9 @@ export class XgbModel {
   }
 
   /**
-   * Predicts on the calling thread (fast path for a few rows). `values`: rows × cols
-   * values, row-major, as a Float32Array or as little-endian float32 bytes (Float32Values).
+   * Predicts on the calling thread (fast path for a few rows). `input`: rows × cols
+   * values, row-major, as a Float32Array or as little-endian float32 bytes (Float32Values:
+   * a Uint8Array is always read as such bytes, never as one value per byte).
    */
   predict(input: Float32Values, rows: number, cols: number, output: PredictOutput = "default", opts: XgbPredictOptions = {}): XgbPrediction {
     this.check(input, rows, cols);
