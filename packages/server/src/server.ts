@@ -131,7 +131,7 @@ const QUIET_MS = 250;
  * glibc keeps the C heap's freed pages (HTTP/2 sessions, JIT zones, request
  * buffers) mapped, so RSS would keep the peak of every burst: give them back
  * every `seconds` (0: never), and once as soon as calls stop (none started for
- * QUIET_MS to 2 × QUIET_MS), when a trim costs no request anything. Without the
+ * QUIET_MS to 2 × QUIET_MS), when a trim is least likely to delay a call. Without the
  * second, RSS read after a burst depended on where the 5 s period stood: bench
  * s8's growth from 10k to 1M predictions came out at +2.0 to +6.4 % in runs of
  * the same build, of which 0.4–3.7 MB were freed C heap (docs/configuration.md).
