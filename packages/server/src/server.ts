@@ -138,16 +138,20 @@ const QUIET_MS = 250;
  */
 function scheduleTrims(seconds: number, metrics: Metrics, log: Logger): NodeJS.Timeout | undefined {
   if (!seconds) return undefined;
-  let last = performance.now();
+  // The period counted in ticks: timers fire on the event loop's cached clock,
+  // so comparing elapsed times could come out a tick short.
+  const periodTicks = Math.max(1, Math.round((seconds * 1000) / QUIET_MS));
+  let ticks = 0;
   const trim = (why: "periodic" | "quiet") => {
     const end = metrics.nativeHeapTrim.startTimer();
     const released = trimNativeHeap();
     log.debug({ released, seconds: end(), why }, "native heap trimmed");
-    last = performance.now();
+    ticks = 0;
   };
   let seen = metrics.callsStarted;
   let quietTrimmed = true;
   return setInterval(() => {
+    ticks++;
     if (metrics.callsStarted !== seen) {
       seen = metrics.callsStarted;
       quietTrimmed = false;
@@ -155,7 +159,7 @@ function scheduleTrims(seconds: number, metrics: Metrics, log: Logger): NodeJS.T
       quietTrimmed = true;
       trim("quiet");
     }
-    if (performance.now() - last >= seconds * 1000) trim("periodic");
+    if (ticks >= periodTicks) trim("periodic");
   }, QUIET_MS).unref();
 }
 
