@@ -170,7 +170,6 @@ export function pythonBin() {
   }
   return undefined;
 }
-/** Runs bench/py/<script> with a JSON argument; the script prints one JSON line last. */
 /** Runs `bin script '<JSON arg>'` and resolves with the JSON of the last line it prints. */
 function runJson(bin, script, arg) {
   return new Promise((res, rej) => {
@@ -183,6 +182,7 @@ function runJson(bin, script, arg) {
     });
   });
 }
+/** Runs bench/py/<script> with a JSON argument; the script prints one JSON line last. */
 export function runPython(script, arg) {
   const py = pythonBin();
   if (!py) throw new Error("no Python venv with xgboost + python-crfsuite (run bash bench/setup.sh)");

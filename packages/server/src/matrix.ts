@@ -3,24 +3,17 @@
  * response's `raw_values`): IEEE 754 float32, little-endian, row-major (core's
  * data/float32.ts reads and writes them).
  */
-import { bytesFromFloat32, float32FromBytes, type Float32Values } from "@mlbridge/core";
+import { bytesFromFloat32, type Float32Values } from "@mlbridge/core";
 import type { DenseMatrix } from "./generated/mlbridge/v1/types";
 import { invalid } from "./errors";
 
 /**
  * The rows × cols values of a dense matrix whose `rows` and `cols` were
- * checked, from whichever encoding it uses (`raw_values` when set, else `values`).
+ * checked, from whichever encoding it uses: `raw_values` as the bytes
+ * themselves (core's predict reads them where they lie; float32FromBytes makes
+ * a Float32Array of them where one is needed), else `values`.
  * @throws INVALID_ARGUMENT naming the field when both encodings are given or
  *   the count (values) or length (bytes) is not rows × cols
- */
-export function denseValues(m: DenseMatrix, field: string): Float32Array {
-  const v = denseInput(m, field);
-  return v instanceof Float32Array ? v : float32FromBytes(v);
-}
-
-/**
- * Like denseValues, for prediction: `raw_values` comes back as the bytes
- * themselves, which core's predict reads where they lie (no copy in JS).
  */
 export function denseInput(m: DenseMatrix, field: string): Float32Values {
   const n = m.rows * m.cols;

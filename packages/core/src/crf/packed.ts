@@ -35,9 +35,6 @@ export function validateItems(items: unknown, name = "items"): asserts items is 
  */
 export function packSequences(sequences: readonly NativeItem[][], name = "sequences"): PackedSequences {
   if (!Array.isArray(sequences)) throw invalidArgument(name, "an array of sequences", sequences);
-  sequences.forEach((s, i) => {
-    if (!Array.isArray(s)) throw invalidArgument(`${name}[${i}]`, "an array of items", s);
-  });
   sequences.forEach((s, i) => validateItems(s, `${name}[${i}]`));
   return packValidSequences(sequences);
 }

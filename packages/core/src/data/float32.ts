@@ -16,7 +16,7 @@ export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 
  */
 export type Float32Values = Float32Array | Uint8Array;
 
-/** Number of values in `values` (a byte length must be a multiple of 4; see checkFloat32Values). */
+/** Number of values in `values` (bytes: byteLength / 4; callers check that it divides). */
 export function float32Count(values: Float32Values): number {
   return values instanceof Float32Array ? values.length : values.byteLength >>> 2;
 }

@@ -293,6 +293,10 @@ export class XgbModel {
    */
   predict(input: Float32Values, rows: number, cols: number, output: PredictOutput = "default", opts: XgbPredictOptions = {}): XgbPrediction {
     this.check(input, rows, cols);
+    return this.predictChecked(input, rows, cols, output, opts);
+  }
+
+  private predictChecked(input: Float32Values, rows: number, cols: number, output: PredictOutput, opts: XgbPredictOptions): XgbPrediction {
     const values = nativeFloat32(input);
     const options = this.options(output);
     if (this.forest) {
@@ -309,7 +313,7 @@ export class XgbModel {
    */
   async predictAsync(input: Float32Values, rows: number, cols: number, output: PredictOutput = "default", opts: XgbPredictOptions = {}): Promise<XgbPrediction> {
     this.check(input, rows, cols);
-    if (rows * cols <= ASYNC_VALUES) return this.predict(input, rows, cols, output, opts);
+    if (rows * cols <= ASYNC_VALUES) return this.predictChecked(input, rows, cols, output, opts);
     const values = nativeFloat32(input);
     const threads = opts.threads ?? PREDICT_THREADS;
     const options = this.options(output);

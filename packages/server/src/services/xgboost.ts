@@ -1,5 +1,5 @@
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
-import { CancelledError, readFeatureCsv, readLabelledCsv, trainXgboost, xgbPreset, checkXgbParams, type Float32Values, type PredictOutput, type XgbModel, type XgbPrediction, type XgbTrainData } from "@mlbridge/core";
+import { CancelledError, float32FromBytes, readFeatureCsv, readLabelledCsv, trainXgboost, xgbPreset, checkXgbParams, type Float32Values, type PredictOutput, type XgbModel, type XgbPrediction, type XgbTrainData } from "@mlbridge/core";
 import {
   PredictOutput as ApiOutput,
   type XgboostServiceServer,
@@ -14,7 +14,7 @@ import { callSignal, headerThenData, takeTrainingSlots, serverStream, unary } fr
 import type { ServiceContext } from "../context";
 import { toModelInfo } from "../convert";
 import { invalid, statusError } from "../errors";
-import { denseInput, denseValues, responseValues } from "../matrix";
+import { denseInput, responseValues } from "../matrix";
 import { checkModelName } from "../store";
 import { progressEvent, receiveBytes, withModel } from "./common";
 
@@ -24,23 +24,18 @@ const OUTPUTS: Record<number, PredictOutput> = {
   [ApiOutput.PREDICT_OUTPUT_MARGINS]: "margins",
 };
 
-function checkMatrix(m: DenseMatrix | undefined, field: string): DenseMatrix {
+/** Checks a dense matrix message; its values as they came (`values`, or `raw_values` as bytes, which core's predict reads in place). */
+export function matrixInput(m: DenseMatrix | undefined, field: string): { values: Float32Values; rows: number; cols: number } {
   if (!m) throw invalid(field, "required");
   if (!m.rows) throw invalid(`${field}.rows`, "must be > 0");
   if (!m.cols) throw invalid(`${field}.cols`, "must be > 0");
-  return m;
+  return { values: denseInput(m, field), rows: m.rows, cols: m.cols };
 }
 
-/** Checks a dense matrix message and returns its values as a Float32Array (`values` or `raw_values`). */
+/** Like matrixInput, with the values as a Float32Array (training concatenates them). */
 export function matrixValues(m: DenseMatrix | undefined, field: string): { values: Float32Array; rows: number; cols: number } {
-  const c = checkMatrix(m, field);
-  return { values: denseValues(c, field), rows: c.rows, cols: c.cols };
-}
-
-/** Like matrixValues, for prediction: `raw_values` stays bytes, which core's predict reads in place. */
-export function matrixInput(m: DenseMatrix | undefined, field: string): { values: Float32Values; rows: number; cols: number } {
-  const c = checkMatrix(m, field);
-  return { values: denseInput(c, field), rows: c.rows, cols: c.cols };
+  const x = matrixInput(m, field);
+  return { ...x, values: x.values instanceof Float32Array ? x.values : float32FromBytes(x.values) };
 }
 
 /** Inputs up to this many values are predicted synchronously when the model is cached. */
