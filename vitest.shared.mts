@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 /** The test settings core and server share: real native work and real servers need long timeouts. */
@@ -7,5 +8,6 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    globalSetup: [fileURLToPath(new URL("./vitest.global-setup.mts", import.meta.url))],
   },
 });

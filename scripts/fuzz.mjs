@@ -13,6 +13,7 @@ import path from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { testDataDir } from "./lib/test-data.mjs";
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -20,7 +21,8 @@ const self = fileURLToPath(import.meta.url);
 
 if (process.env.MLBRIDGE_FUZZ_CHILD) {
   const core = require(path.join(root, "packages/core/dist/index.js"));
-  const book = (f) => path.join(process.env.MLBRIDGE_SHARED ?? path.join(root, "../shared"), "data/book", f);
+  // The project's own data in the book's formats (a plain clone has no ../shared).
+  const book = (f) => path.join(testDataDir(), f);
   const seed = Number(process.env.MLBRIDGE_FUZZ_SEED);
   let s = seed >>> 0;
   const rnd = () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 4294967296);

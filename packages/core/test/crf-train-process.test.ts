@@ -19,7 +19,7 @@ import {
   trainCrf,
   type CrfSequence,
 } from "../src";
-import { book } from "./data";
+import { dataFile } from "./data";
 
 /** Whether a process runs (an exited one not yet reaped by its new parent counts as gone). */
 const alive = (pid: number): boolean => {
@@ -58,7 +58,7 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), "mlbridge-crf-test-"));
 const savedTmp = process.env.TMPDIR;
 
 beforeAll(async () => {
-  sequences = (await readNerCsv(book("ner.csv"), CRF_PRESETS.book.template, true)).sequences;
+  sequences = (await readNerCsv(dataFile("ner.csv"), CRF_PRESETS.book.template, true)).sequences;
   // the models' temp folders go here, so the test can see that none is left
   process.env.TMPDIR = tmp;
 });

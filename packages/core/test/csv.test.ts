@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { readCsv, readLabelledCsv, readNerCsv, CRF_PRESETS } from "../src";
-import { book } from "./data";
+import { dataFile } from "./data";
 
 async function* chunks(text: string, size: number): AsyncGenerator<Buffer> {
   const b = Buffer.from(text);
@@ -22,7 +22,7 @@ describe("readCsv", () => {
   });
 
   it("reads a file by path and reports a missing one", async () => {
-    const t = await readCsv(book("iris.csv"));
+    const t = await readCsv(dataFile("iris.csv"));
     expect(t.rows).toHaveLength(150);
     await expect(readCsv("/nonexistent/x.csv")).rejects.toMatchObject({ code: "NOT_FOUND", message: "file not found: /nonexistent/x.csv" });
   });

@@ -2,7 +2,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { CRF_PRESETS, CrfModel, fitCrfCsv, readNerCsv, trainXgboost, trimNativeHeap, XgbModel } from "../src";
-import { book } from "./data";
+import { dataFile } from "./data";
 
 describe("memory", () => {
   it("trimNativeHeap gives the C heap's freed pages back to the system", async () => {
@@ -28,7 +28,7 @@ describe("memory", () => {
     const rows = 60;
     const values = new Float32Array(rows * 4).map((_, i) => (i * 7919) % 13);
     const labels = Float32Array.from({ length: rows }, (_, i) => i % 3);
-    const data = await readNerCsv(book("ner_predict.csv"), CRF_PRESETS.book.template, false);
+    const data = await readNerCsv(dataFile("ner_predict.csv"), CRF_PRESETS.book.template, false);
     const cycle = async () => {
       const r = await trainXgboost({ values, rows, cols: 4, labels }, { params: { objective: "multi:softmax", num_class: 3 }, numRounds: 2, testFraction: 0.2 });
       r.model.predict(values, rows, 4);
@@ -61,7 +61,7 @@ describe("memory", () => {
 });
 
 async function trainedCrfBytes(): Promise<Buffer> {
-  const fit = await fitCrfCsv(book("ner.csv"), { preset: "book", noHoldout: true, params: { max_iterations: 3 } });
+  const fit = await fitCrfCsv(dataFile("ner.csv"), { preset: "book", noHoldout: true, params: { max_iterations: 3 } });
   const bytes = fit.model.bytes;
   fit.model.dispose();
   return bytes;

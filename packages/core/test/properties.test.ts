@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CRF_PRESETS, CrfModel, WordCounter, compileTemplate, countWords, countsToObject, fitCrfCsv, fitXgboostCsv, itemFromRow, readCsv, XgbModel } from "../src";
-import { book } from "./data";
+import { dataFile } from "./data";
 
 const field = fc.string({ unit: fc.constantFrom("a", "b", "Z", "1", ",", '"', "\n", " ", "é", "東", "\r"), maxLength: 8 });
 const quote = (v: string) => (/[",\n\r]/.test(v) || v === "" ? `"${v.replace(/"/g, '""')}"` : v);
@@ -105,9 +105,9 @@ describe("native boundary", () => {
   let crf: CrfModel;
   let xgb: XgbModel;
   beforeAll(async () => {
-    const fit = await fitCrfCsv(book("ner.csv"), { preset: "book", noHoldout: true, params: { max_iterations: 3 } });
+    const fit = await fitCrfCsv(dataFile("ner.csv"), { preset: "book", noHoldout: true, params: { max_iterations: 3 } });
     crf = fit.model;
-    xgb = (await fitXgboostCsv(book("iris.csv"), { preset: "iris" })).model;
+    xgb = (await fitXgboostCsv(dataFile("iris.csv"), { preset: "iris" })).model;
   });
   afterAll(() => {
     crf.dispose();

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { declaredModelVersion, fitXgboostCsv, predictXgboostCsv, readFeatureCsv, trainXgboost, XgbModel, type XgbProgress } from "../src";
-import { book } from "./data";
+import { dataFile } from "./data";
 
 describe("XGBoost: the book's iris pipeline", () => {
   it("trains the iris preset with per-round eval logs and predicts setosa for predict.csv", async () => {
     const progress: XgbProgress[] = [];
-    const r = await fitXgboostCsv(book("iris.csv"), { preset: "iris", onProgress: (p) => progress.push(p) });
+    const r = await fitXgboostCsv(dataFile("iris.csv"), { preset: "iris", onProgress: (p) => progress.push(p) });
     expect(r.rounds).toBe(2);
     expect([r.trainRows, r.testRows, r.validationRows]).toEqual([90, 30, 30]);
     expect(progress.map((p) => p.iteration)).toEqual([1, 2]);
@@ -14,14 +14,14 @@ describe("XGBoost: the book's iris pipeline", () => {
     expect(r.metrics["test-merror"]).toBeLessThan(0.2);
     expect(r.validationAccuracy).toBeGreaterThan(0.85);
     expect(r.model.classNames).toEqual(["setosa", "versicolor", "virginica"]);
-    const pred = await predictXgboostCsv(r.model, book("predict.csv"));
+    const pred = await predictXgboostCsv(r.model, dataFile("predict.csv"));
     expect(pred.classNames).toEqual(["setosa"]);
     r.model.dispose();
   });
 
   it("saved and loaded models (JSON and UBJ buffers) predict identically, class names included", async () => {
-    const r = await fitXgboostCsv(book("iris.csv"), { preset: "iris" });
-    const m = await readFeatureCsv(book("iris.csv"), r.model.featureNames, 4);
+    const r = await fitXgboostCsv(dataFile("iris.csv"), { preset: "iris" });
+    const m = await readFeatureCsv(dataFile("iris.csv"), r.model.featureNames, 4);
     const want = r.model.predict(m.values, m.rows, m.cols, "probabilities");
     for (const format of ["json", "ubj"] as const) {
       const copy = XgbModel.fromBuffer(r.model.toBuffer(format));
@@ -38,7 +38,7 @@ describe("XGBoost: the book's iris pipeline", () => {
   });
 
   it("probabilities of a softmax model are a distribution per row", async () => {
-    const r = await fitXgboostCsv(book("iris.csv"), { preset: "iris" });
+    const r = await fitXgboostCsv(dataFile("iris.csv"), { preset: "iris" });
     const p = r.model.predict(Float32Array.of(5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3), 2, 4, "probabilities");
     expect(p.cols).toBe(3);
     expect(p.values[0] + p.values[1] + p.values[2]).toBeCloseTo(1, 5);
@@ -67,7 +67,7 @@ describe("XGBoost: bad calls", () => {
 
   it("rejects random bytes as a model, and wrong feature counts", async () => {
     expect(() => XgbModel.fromBuffer(randomBytes(200))).toThrowError(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
-    const r = await fitXgboostCsv(book("iris.csv"), { preset: "iris" });
+    const r = await fitXgboostCsv(dataFile("iris.csv"), { preset: "iris" });
     expect(() => r.model.predict(new Float32Array(3), 1, 3)).toThrowError(/cols: the model expects 4 features per row, got 3/);
     r.model.dispose();
   });
@@ -77,7 +77,7 @@ describe("XGBoost: bad calls", () => {
     expect(() => XgbModel.fromBuffer(json)).toThrowError(
       expect.objectContaining({ code: "FAILED_PRECONDITION", message: expect.stringMatching(/saved by XGBoost 9\.0\.0.*XGBoost 1\.7\.\d/) }),
     );
-    const r = await fitXgboostCsv(book("iris.csv"), { preset: "iris" });
+    const r = await fitXgboostCsv(dataFile("iris.csv"), { preset: "iris" });
     const mine = r.model.toBuffer("json").toString();
     expect(mine).toMatch(/"version":\[1,7,\d+\]/);
     for (const [version, ok] of [["3,0,5", true], ["3,1,0", false]] as const) {
@@ -89,7 +89,7 @@ describe("XGBoost: bad calls", () => {
   });
 
   it("rejects every truncation of a UBJ or JSON model before XGBoost reads it (its UBJ reader trusts lengths)", async () => {
-    const r = await fitXgboostCsv(book("iris.csv"), { preset: "iris" });
+    const r = await fitXgboostCsv(dataFile("iris.csv"), { preset: "iris" });
     for (const format of ["ubj", "json"] as const) {
       const bytes = r.model.toBuffer(format);
       for (let n = 1; n < bytes.length; n += 7) {

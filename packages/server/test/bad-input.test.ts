@@ -10,14 +10,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelKind } from "../src/generated/mlbridge/v1/types";
 import { PredictOutput } from "../src/generated/mlbridge/v1/xgboost_service";
 import { CrfAlgorithm } from "../src/generated/mlbridge/v1/crf_service";
-import { bidi, book, chunks, crfTrainRequests, expectStatus, startHarness, unary, xgbTrainRequests, type Harness } from "./helpers";
+import { bidi, dataFile, chunks, crfTrainRequests, expectStatus, startHarness, unary, xgbTrainRequests, type Harness } from "./helpers";
 
 let h: Harness;
-const ner = readFileSync(book("ner.csv"));
+const ner = readFileSync(dataFile("ner.csv"));
 const nerText = ner.toString();
 const nerHeader = nerText.slice(0, nerText.indexOf("\n") + 1);
 const nerRows = nerText.split("\n").slice(1, 40).join("\n") + "\n";
-const iris = readFileSync(book("iris.csv"));
+const iris = readFileSync(dataFile("iris.csv"));
+/** `rows` (CSV lines without quotes) with the field `column` of row `row` (0-based) set to `value`. */
+const withField = (rows: string, row: number, column: string, value: string): string => {
+  const col = nerHeader.trimEnd().split(",").indexOf(column);
+  return rows
+    .split("\n")
+    .map((line, i) => (i === row ? line.split(",").map((f, j) => (j === col ? value : f)).join(",") : line))
+    .join("\n");
+};
 const irisHeader = "sepal_length,sepal_width,petal_length,petal_width,species\n";
 let snapshot: string;
 
@@ -65,7 +73,7 @@ const cases: [string, () => Promise<unknown>, number, RegExp | string][] = [
   ["unclosed quote", () => crfTrain(nerHeader + nerRows + '9,"open'), I, /[Qq]uote/],
   ["invalid UTF-8", () => crfTrain(Buffer.concat([Buffer.from(nerHeader + nerRows), Buffer.from([0xff, 0xfe, 0x0a])])), I, /line 41: text is not valid UTF-8/],
   ["empty tag", () => crfTrain(nerHeader + nerRows.replace(/,O\n/, ",\n")), I, /column "tag" is empty/],
-  ["empty sentence_idx", () => crfTrain(nerHeader + nerRows.replace(/,1,lowercase,of,O/, ",,lowercase,of,O")), I, /"sentence_idx" is empty/],
+  ["empty sentence_idx", () => crfTrain(nerHeader + withField(nerRows, 1, "sentence_idx", "")), I, /"sentence_idx" is empty/],
   ["50 MB of garbage streamed", () => crfTrain(randomBytes(50 * 1024 * 1024)), status.RESOURCE_EXHAUSTED, "exceeds the server's limit"],
   ["a message over the size limit", () => crfPredict(Buffer.alloc(5 * 1024 * 1024, 0x61)), status.RESOURCE_EXHAUSTED, /[Rr]eceived message larger than max/],
   ["BOM plus garbage predict file", () => crfPredict("\ufeffhello\n"), I, /missing column/],

@@ -13,11 +13,11 @@ import { credentials, status } from "@grpc/grpc-js";
 import { afterAll, describe, expect, it } from "vitest";
 import { ModelServiceClient } from "../src/generated/mlbridge/v1/model_service";
 import { XgboostServiceClient } from "../src/generated/mlbridge/v1/xgboost_service";
-import { bidi, book, crfTrainRequests, expectStatus, startHarness, unary, xgbTrainRequests } from "./helpers";
+import { bidi, dataFile, crfTrainRequests, expectStatus, startHarness, unary, xgbTrainRequests } from "./helpers";
 
 const cli = path.resolve(__dirname, "../dist/cli.js");
-const iris = readFileSync(book("iris.csv"));
-const ner = readFileSync(book("ner.csv"));
+const iris = readFileSync(dataFile("iris.csv"));
+const ner = readFileSync(dataFile("ner.csv"));
 
 async function startProcess(modelDir: string): Promise<{ proc: ChildProcess; address: string }> {
   const portFile = path.join(modelDir, "..", `port-${Math.random().toString(36).slice(2)}`);

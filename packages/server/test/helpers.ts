@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -11,11 +10,7 @@ import { TextServiceClient } from "../src/generated/mlbridge/v1/text_service";
 import { XgboostServiceClient, type XgboostServiceTrainRequest, type XgboostServiceTrainResponse } from "../src/generated/mlbridge/v1/xgboost_service";
 import { startServer, type RunningServer } from "../src/server";
 
-export const sharedData = process.env.MLBRIDGE_SHARED
-  ? path.join(process.env.MLBRIDGE_SHARED, "data")
-  : path.resolve(__dirname, "../../../../shared/data");
-export const book = (name: string): string => path.join(sharedData, "book", name);
-if (!existsSync(book("ner.csv"))) throw new Error(`shared data missing at ${sharedData}`);
+export { book, bookDir, dataFile } from "../../core/test/data";
 
 /** A real server on an ephemeral port with a fresh model store, and real clients. */
 export interface Harness {

@@ -10,7 +10,7 @@ import {
   type ModelInferResponse,
 } from "../src/generated/inference/grpc_predict_v2";
 import { PredictOutput } from "../src/generated/mlbridge/v1/xgboost_service";
-import { bidi, book, crfTrainRequests, expectStatus, startHarness, unary, xgbTrainRequests, type Harness } from "./helpers";
+import { bidi, dataFile, crfTrainRequests, expectStatus, startHarness, unary, xgbTrainRequests, type Harness } from "./helpers";
 
 let h: Harness;
 let oip: GRPCInferenceServiceClient;
@@ -26,10 +26,12 @@ const ROWS = [
   [5.9, 3.0, 4.2, 1.5],
 ];
 
+let nerLabels: number;
+
 beforeAll(async () => {
   h = await startHarness();
   oip = new GRPCInferenceServiceClient(h.address, credentials.createInsecure());
-  await bidi(h.xgb.train(), xgbTrainRequests({ modelName: IRIS, preset: "iris" }, readFileSync(book("iris.csv"))));
+  await bidi(h.xgb.train(), xgbTrainRequests({ modelName: IRIS, preset: "iris" }, readFileSync(dataFile("iris.csv"))));
   const values: number[] = [];
   const labels: number[] = [];
   for (let i = 0; i < 100; i++) {
@@ -40,7 +42,10 @@ beforeAll(async () => {
     { payload: { $case: "header", value: { modelName: REG, preset: "", parameters: { objective: "reg:squarederror" }, numRounds: 5, seed: 1, featureNames: [], classNames: [], labelColumn: "", failIfExists: false } } },
     { payload: { $case: "rows", value: { features: { rows: 100, cols: 2, values }, labels, weights: [] } } },
   ]);
-  await bidi(h.crf.train(), crfTrainRequests({ modelName: NER, featurePreset: "book" }, readFileSync(book("ner.csv"))));
+  const nerCsv = readFileSync(dataFile("ner.csv"));
+  await bidi(h.crf.train(), crfTrainRequests({ modelName: NER, featurePreset: "book" }, nerCsv));
+  // Every tag of the file: the model's labels (the holdout part holds no tag that training lacks here).
+  nerLabels = new Set(nerCsv.toString().trimEnd().split("\n").slice(1).map((l) => l.slice(l.lastIndexOf(",") + 1))).size;
   await bidi(h.crf.train(), [
     { payload: { $case: "header", value: { modelName: TINY, algorithm: 0, parameters: { max_iterations: "20" }, featurePreset: "", seed: 0, noHoldout: true, failIfExists: false } } },
     {
@@ -154,7 +159,7 @@ describe("server endpoints", () => {
     expect(ner.outputs).toEqual([
       { name: "labels", datatype: "BYTES", shape: [-1] },
       { name: "probability", datatype: "FP64", shape: [-1] },
-      { name: "marginals", datatype: "FP64", shape: [-1, 17] },
+      { name: "marginals", datatype: "FP64", shape: [-1, nerLabels] },
     ]);
     const tiny = await call<object, { inputs: { name: string }[] }>("modelMetadata", { name: TINY, version: "" });
     expect(tiny.inputs.map((i) => i.name)).toEqual(["attributes", "sequence_lengths"]);
@@ -302,7 +307,7 @@ describe("ModelInfer on CRF models: BYTES tensors", () => {
   });
 
   it("tokens in (columns of the model's template): the same as CrfService.Predict on the CSV", async () => {
-    const csv = readFileSync(book("ner_predict.csv"));
+    const csv = readFileSync(dataFile("ner_predict.csv"));
     const lines = csv.toString().trim().split("\n").map((l) => l.split(","));
     const cols = ["lemma", "next-lemma"].map((c) => lines[0].indexOf(c));
     const cells = lines.slice(1).flatMap((l) => cols.map((c) => l[c]));

@@ -5,12 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelFormat, type ExportModelResponse, type ImportModelRequest, type ImportModelResponse } from "../src/generated/mlbridge/v1/model_service";
 import { ModelKind } from "../src/generated/mlbridge/v1/types";
 import { PredictOutput } from "../src/generated/mlbridge/v1/xgboost_service";
-import { bidi, book, crfTrainRequests, expectStatus, startHarness, unary, xgbTrainRequests, type Harness } from "./helpers";
+import { bidi, dataFile, crfTrainRequests, expectStatus, startHarness, unary, xgbTrainRequests, type Harness } from "./helpers";
 
 let h: Harness;
-const iris = readFileSync(book("iris.csv"));
-const ner = readFileSync(book("ner.csv"));
-const predictCsv = readFileSync(book("predict.csv"));
+const iris = readFileSync(dataFile("iris.csv"));
+const ner = readFileSync(dataFile("ner.csv"));
+const predictCsv = readFileSync(dataFile("predict.csv"));
 
 beforeAll(async () => {
   h = await startHarness();
@@ -68,7 +68,7 @@ describe("ModelService", () => {
     expect(crf.subarray(0, 4).toString()).toBe("lCRF");
     const res = await importModel({ name: "ner-copy", kind: ModelKind.MODEL_KIND_CRF }, crf);
     expect(res.model!.sha256).toBe((await unary(h.models.getModel.bind(h.models), { name: "ner" })).model!.sha256);
-    const csv = readFileSync(book("ner_predict.csv"));
+    const csv = readFileSync(dataFile("ner_predict.csv"));
     const a = await unary(h.crf.predict.bind(h.crf), { modelName: "ner", csv });
     const b = await unary(h.crf.predict.bind(h.crf), { modelName: "ner-copy", csv });
     expect(b.labels).toEqual(a.labels);

@@ -117,7 +117,7 @@ describe("reflection", () => {
 describe("training limits", () => {
   // A training that runs until cancelled: 100,000 boosting rounds.
   const longTraining = async (client: Harness["xgb"], modelName: string) => {
-    const { xgbTrainRequests, book } = await import("./helpers");
+    const { xgbTrainRequests, dataFile } = await import("./helpers");
     const call = client.train();
     const firstRound = new Promise<void>((resolve, reject) => {
       call.on("data", (e: { event?: { $case: string; value: { stage?: string } } }) => {
@@ -125,14 +125,14 @@ describe("training limits", () => {
       });
       call.on("error", (err: { code: number }) => (err.code === status.CANCELLED ? undefined : reject(err)));
     });
-    for (const r of xgbTrainRequests({ modelName, preset: "iris", numRounds: 100_000 }, readFileSync(book("iris.csv")))) call.write(r);
+    for (const r of xgbTrainRequests({ modelName, preset: "iris", numRounds: 100_000 }, readFileSync(dataFile("iris.csv")))) call.write(r);
     call.end();
     await firstRound;
     return call;
   };
   const irisTraining = async (client: Harness["xgb"]) => {
-    const { bidi, xgbTrainRequests, book } = await import("./helpers");
-    return bidi(client.train(), xgbTrainRequests({ modelName: "iris", preset: "iris" }, readFileSync(book("iris.csv"))));
+    const { bidi, xgbTrainRequests, dataFile } = await import("./helpers");
+    return bidi(client.train(), xgbTrainRequests({ modelName: "iris", preset: "iris" }, readFileSync(dataFile("iris.csv"))));
   };
 
   it("limits trainings per connection and in all, with RESOURCE_EXHAUSTED", async () => {

@@ -3,11 +3,11 @@ import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PredictOutput, type XgboostServicePredictResponse } from "../src/generated/mlbridge/v1/xgboost_service";
 import { matrixValues } from "../src/services/xgboost";
-import { bidi, book, expectStatus, startHarness, unary, xgbTrainRequests, type Harness } from "./helpers";
+import { bidi, dataFile, expectStatus, startHarness, unary, xgbTrainRequests, type Harness } from "./helpers";
 
 let h: Harness;
-const iris = readFileSync(book("iris.csv"));
-const predictCsv = readFileSync(book("predict.csv"));
+const iris = readFileSync(dataFile("iris.csv"));
+const predictCsv = readFileSync(dataFile("predict.csv"));
 
 beforeAll(async () => {
   h = await startHarness();
