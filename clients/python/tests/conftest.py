@@ -1,4 +1,5 @@
-"""Fixtures: a real mlbridge server (node packages/server/dist/cli.js) and the book's data."""
+"""Fixtures: a real mlbridge server (node packages/server/dist/cli.js), the project's test data
+(build/test-data, always there) and the book's own data (optional: its tests skip without it)."""
 from __future__ import annotations
 
 import csv
@@ -10,7 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pytest
 
@@ -22,19 +23,75 @@ REPO = PROJECT.parents[1]
 SERVER_CLI = Path(os.environ.get("MLBRIDGE_SERVER_CLI") or REPO / "packages" / "server" / "dist" / "cli.js")
 EXAMPLES = REPO / "examples" / "python"
 
-#: Model names trained once per session.
-BOOK_MODEL = "ner-book"
-IRIS_MODEL = "iris-book"
+#: The project's own test data, in the book's formats (iris.csv, predict.csv, ner.csv,
+#: ner_predict.csv, ner_holdout.csv, ner_large.csv): made by scripts/make-test-data.mjs
+#: from what the repository ships, so a plain clone tests fully.
+DATA_DIR = REPO / "build" / "test-data"
+MAKE_TEST_DATA = REPO / "scripts" / "make-test-data.mjs"
+
+#: Model names trained once per session (on the project's data).
+NER_MODEL = "ner-book-preset"
+IRIS_MODEL = "iris-preset"
 
 
-def book_dir() -> Path:
-    """The book's data: $MLBRIDGE_SHARED/data/book, else <repo>/../shared/data/book."""
+def shared_dir() -> Path:
+    """The shared folder: $MLBRIDGE_SHARED, else <repo>/../shared."""
     env = os.environ.get("MLBRIDGE_SHARED")
-    base = Path(env) if env else REPO.parent / "shared"
+    return Path(env).resolve() if env else REPO.parent / "shared"
+
+
+def book_dir() -> Optional[Path]:
+    """The book's own data (ner.csv, ner_predict.csv, iris.csv, predict.csv):
+    $MLBRIDGE_SHARED/data/book, else <repo>/../shared/data/book; None when absent."""
+    base = shared_dir()
     for candidate in (base / "data" / "book", base / "book", base):
-        if (candidate / "ner.csv").is_file():
+        if (candidate / "ner.csv").is_file() and (candidate / "iris.csv").is_file():
             return candidate
-    raise RuntimeError(f"the book's data (ner.csv) is not under {base}; set MLBRIDGE_SHARED")
+    return None
+
+
+def book_skip_reason() -> str:
+    """Why the book's tests are skipped."""
+    return (
+        f"the book's own data is not at {shared_dir() / 'data' / 'book'} "
+        "(set MLBRIDGE_SHARED to the folder holding data/book)"
+    )
+
+
+def make_test_data() -> Path:
+    """Makes (or brings up to date) the project's test data; instant when it is up to date."""
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is not on PATH: it makes the test data (scripts/make-test-data.mjs)")
+    subprocess.run([node, str(MAKE_TEST_DATA), str(DATA_DIR)], check=True, stdin=subprocess.DEVNULL, timeout=300)
+    return DATA_DIR
+
+
+# --- the book's tests: skipped, and said so in one line, without the book's data ---
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
+    """Without the book's data, every test that uses the `book` fixture (directly or through
+    another fixture) is skipped before any of its fixtures is set up."""
+    if book_dir() is not None:
+        return
+    skip = pytest.mark.skip(reason=book_skip_reason())
+    for item in items:
+        if "book" in getattr(item, "fixturenames", ()):
+            item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """One line saying how many of the book's tests were skipped, and why."""
+    if book_dir() is not None:
+        return
+    reason = book_skip_reason()
+    n = sum(1 for r in terminalreporter.stats.get("skipped", []) if isinstance(r.longrepr, tuple) and reason in str(r.longrepr[2]))
+    terminalreporter.write_line(
+        f"mlbridge: {reason}: {n} {'test that reproduces' if n == 1 else 'tests that reproduce'} the book's files "
+        f"{'is' if n == 1 else 'are'} skipped; every other test runs on the project's own data ({DATA_DIR.relative_to(REPO)})",
+        yellow=True,
+    )
 
 
 @dataclass
@@ -104,9 +161,19 @@ def start_server(workdir: Path, *extra_args: str, timeout: float = 60) -> Server
 
 
 @pytest.fixture(scope="session")
+def data() -> Path:
+    """The project's test data folder (build/test-data), made once per session."""
+    return make_test_data()
+
+
+@pytest.fixture(scope="session")
 def book() -> Path:
-    """Folder holding the book's ner.csv, ner_predict.csv, iris.csv and predict.csv."""
-    return book_dir()
+    """The book's own ner.csv, ner_predict.csv, iris.csv and predict.csv; skips the test when absent.
+    Only for tests that reproduce the book's files: every other test uses `data`."""
+    found = book_dir()
+    if found is None:
+        pytest.skip(book_skip_reason())
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -130,17 +197,26 @@ def client(address: str) -> Iterator[Client]:
 
 
 @pytest.fixture(scope="session")
-def book_model(address: str, book: Path) -> CrfTrainReport:
-    """The book's NER model (book preset: lemma 1.0 + next-lemma 0.5, AROW), trained once."""
+def ner_model(address: str, data: Path) -> CrfTrainReport:
+    """A NER model with the book's preset (lemma 1.0 + next-lemma 0.5, AROW), so that items
+    built like the book's (`book_items`) tag as its CSV rows do; trained once on the
+    project's ner.csv."""
     with Client(address, timeout=300) as c:
-        return c.crf.train(BOOK_MODEL, book / "ner.csv", feature_preset="book")
+        return c.crf.train(NER_MODEL, data / "ner.csv", feature_preset="book")
 
 
 @pytest.fixture(scope="session")
-def iris_model(address: str, book: Path) -> XgboostTrainReport:
-    """The book's iris booster (preset iris), trained once."""
+def iris_model(address: str, data: Path) -> XgboostTrainReport:
+    """An iris booster with the book's parameters (preset iris), trained once on the project's iris.csv."""
     with Client(address, timeout=300) as c:
-        return c.xgboost.train(IRIS_MODEL, book / "iris.csv", preset="iris")
+        return c.xgboost.train(IRIS_MODEL, data / "iris.csv", preset="iris")
+
+
+@pytest.fixture
+def data_workdir(tmp_path: Path, data: Path) -> Path:
+    """A working directory holding a `data` symlink to the project's test data, as the book's scripts expect."""
+    (tmp_path / "data").symlink_to(data, target_is_directory=True)
+    return tmp_path
 
 
 @pytest.fixture
@@ -161,7 +237,7 @@ def closed_address() -> str:
     return f"127.0.0.1:{port}"
 
 
-# --- the book's data, read in Python ------------------------------------------
+# --- the CSVs (the book's format), read in Python ----------------------------
 
 
 def read_rows(path: Path) -> List[Dict[str, str]]:

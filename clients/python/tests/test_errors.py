@@ -8,7 +8,7 @@ from typing import Iterator
 import grpc
 import pytest
 
-from conftest import BOOK_MODEL, IRIS_MODEL, ServerProcess, start_server
+from conftest import IRIS_MODEL, NER_MODEL, ServerProcess, start_server
 from mlbridge import (
     AuthenticationError,
     CancelledError,
@@ -44,12 +44,12 @@ def test_server_down_is_unavailable(closed_address: str) -> None:
     assert "_InactiveRpcError" not in formatted(e)
 
 
-def test_server_down_streaming_calls(closed_address: str, book: Path) -> None:
+def test_server_down_streaming_calls(closed_address: str, data: Path) -> None:
     with Client(closed_address, timeout=10) as c:
         with pytest.raises(ServerUnavailableError):
-            c.crf.train("x", book / "ner.csv")
+            c.crf.train("x", data / "ner.csv")
         with pytest.raises(ServerUnavailableError):
-            c.models.import_model("x", book / "ner.csv", "crf")
+            c.models.import_model("x", data / "ner.csv", "crf")
         with pytest.raises(ServerUnavailableError):
             c.text.count_words_stream(["a b"])
 
@@ -70,9 +70,9 @@ def test_missing_local_file_fails_before_any_call(closed_address: str, tmp_path:
             c.models.import_model("x", missing, "crf")
 
 
-def test_model_not_found(client: Client, book: Path) -> None:
+def test_model_not_found(client: Client, data: Path) -> None:
     with pytest.raises(ModelNotFoundError) as info:
-        client.crf.predict("no-such-model", book / "ner_predict.csv")
+        client.crf.predict("no-such-model", data / "ner_predict.csv")
     assert info.value.code is grpc.StatusCode.NOT_FOUND
     assert str(info.value) == "model 'no-such-model' not found"
     assert isinstance(info.value, LookupError)
@@ -110,26 +110,26 @@ def test_invalid_model_name_names_the_field(client: Client) -> None:
         client.models.get(".hidden")
 
 
-def test_wrong_model_kind_is_failed_precondition(client: Client, iris_model: XgboostTrainReport, book: Path) -> None:
+def test_wrong_model_kind_is_failed_precondition(client: Client, iris_model: XgboostTrainReport, data: Path) -> None:
     with pytest.raises(InvalidInputError) as info:
-        client.crf.predict(IRIS_MODEL, book / "ner_predict.csv")
+        client.crf.predict(IRIS_MODEL, data / "ner_predict.csv")
     assert info.value.code is grpc.StatusCode.FAILED_PRECONDITION
     assert IRIS_MODEL in str(info.value)
 
 
-def test_model_exists(client: Client, book_model: CrfTrainReport, book: Path) -> None:
+def test_model_exists(client: Client, ner_model: CrfTrainReport, data: Path) -> None:
     with pytest.raises(ModelExistsError) as info:
-        client.crf.train(BOOK_MODEL, book / "ner.csv", feature_preset="book", fail_if_exists=True)
+        client.crf.train(NER_MODEL, data / "ner.csv", feature_preset="book", fail_if_exists=True)
     assert info.value.code is grpc.StatusCode.ALREADY_EXISTS
-    assert BOOK_MODEL in str(info.value)
+    assert NER_MODEL in str(info.value)
     # The stored model is untouched.
-    assert client.models.get(BOOK_MODEL).sha256 == book_model.model.sha256
+    assert client.models.get(NER_MODEL).sha256 == ner_model.model.sha256
 
 
-def test_deadline_exceeded(address: str, book: Path) -> None:
+def test_deadline_exceeded(address: str, data: Path) -> None:
     with Client(address, timeout=0.2) as c:
         with pytest.raises(DeadlineExceededError) as info:
-            c.crf.train("crf-deadline", book / "ner.csv", feature_preset="rich", parameters={"max_iterations": 500})
+            c.crf.train("crf-deadline", data / "ner.csv", feature_preset="rich", parameters={"max_iterations": 500})
     assert info.value.code is grpc.StatusCode.DEADLINE_EXCEEDED
     with Client(address) as c:
         with pytest.raises(ModelNotFoundError):
@@ -163,16 +163,16 @@ def test_auth_required(secured: ServerProcess, monkeypatch: pytest.MonkeyPatch) 
             list(c.crf.tag_stream("m", [[[["a"]]]]))
 
 
-def test_auth_right_token(secured: ServerProcess, book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auth_right_token(secured: ServerProcess, data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with Client(secured.address, token="s3cret-token") as c:
         assert c.text.count_words("a b a") == {"a": 2, "b": 1}
         assert c.models.list() == []
-        # With auth and a small upload limit: the iris CSV (4.5 KB) fits...
-        report = c.xgboost.train("iris", book / "iris.csv", preset="iris")
+        # With auth and a small upload limit: the iris CSV (3.9 KB) fits...
+        report = c.xgboost.train("iris", data / "iris.csv", preset="iris")
         assert report.model.name == "iris"
-        # ...the NER CSV does not.
+        # ...the NER CSV (1.6 MB) does not.
         with pytest.raises(ResourceExhaustedError) as info:
-            c.crf.train("ner", book / "ner.csv", feature_preset="book")
+            c.crf.train("ner", data / "ner.csv", feature_preset="book")
         assert info.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "65536" in str(info.value)
     # The token can come from the environment.
@@ -181,12 +181,12 @@ def test_auth_right_token(secured: ServerProcess, book: Path, monkeypatch: pytes
         assert [m.name for m in c.models.list()] == ["iris"]
 
 
-def test_cancelled(client: Client, book_model: CrfTrainReport) -> None:
+def test_cancelled(client: Client, ner_model: CrfTrainReport) -> None:
     def batches() -> Iterator[object]:
         while True:
             yield [[["london"]]]
 
-    stream = client.crf.tag_stream(BOOK_MODEL, batches())
+    stream = client.crf.tag_stream(NER_MODEL, batches())
     next(stream)
     stream.cancel()
     with pytest.raises(CancelledError) as info:

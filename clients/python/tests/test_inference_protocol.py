@@ -19,7 +19,7 @@ import xgboost as xgb
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
-from conftest import BOOK_MODEL, IRIS_MODEL, book_items, read_rows
+from conftest import IRIS_MODEL, NER_MODEL, book_items, read_rows
 from mlbridge import Client, CrfTrainReport, XgboostTrainReport
 
 SPECIES = ["setosa", "versicolor", "virginica"]
@@ -39,8 +39,8 @@ def stub(address: str) -> Iterator[service_pb2_grpc.GRPCInferenceServiceStub]:
         yield service_pb2_grpc.GRPCInferenceServiceStub(channel)
 
 
-def iris_x(book: Path) -> np.ndarray:
-    return np.asarray([[float(r[c]) for c in FEATURES] for r in read_rows(book / "iris.csv")], dtype=np.float32)
+def iris_x(data: Path) -> np.ndarray:
+    return np.asarray([[float(r[c]) for c in FEATURES] for r in read_rows(data / "iris.csv")], dtype=np.float32)
 
 
 def local_booster(client: Client, tmp_path: Path) -> Any:
@@ -74,10 +74,10 @@ def test_server_and_model_endpoints(triton: tc.InferenceServerClient, iris_model
 
 
 def test_raw_fp32_infer_equals_mlbridge_and_xgboost(
-    triton: tc.InferenceServerClient, client: Client, iris_model: XgboostTrainReport, book: Path, tmp_path: Path
+    triton: tc.InferenceServerClient, client: Client, iris_model: XgboostTrainReport, data: Path, tmp_path: Path
 ) -> None:
     """tritonclient sends numpy inputs as raw_input_contents; the answer comes back raw."""
-    x = iris_x(book)
+    x = iris_x(data)
     inp = tc.InferInput("input", list(x.shape), "FP32")
     inp.set_data_from_numpy(x)
     outputs = [tc.InferRequestedOutput("predict"), tc.InferRequestedOutput("predict_proba")]
@@ -104,10 +104,10 @@ def test_raw_fp32_infer_equals_mlbridge_and_xgboost(
 
 
 def test_typed_fp32_infer_with_tritonclient_stubs(
-    stub: service_pb2_grpc.GRPCInferenceServiceStub, client: Client, iris_model: XgboostTrainReport, book: Path
+    stub: service_pb2_grpc.GRPCInferenceServiceStub, client: Client, iris_model: XgboostTrainReport, data: Path
 ) -> None:
     """Typed contents (fp32_contents) in, typed contents out."""
-    x = iris_x(book)[::10]
+    x = iris_x(data)[::10]
     req = service_pb2.ModelInferRequest(model_name=IRIS_MODEL, id="typed")
     tensor = req.inputs.add(name="input", datatype="FP32", shape=list(x.shape))
     tensor.contents.fp32_contents.extend(x.ravel().tolist())
@@ -121,8 +121,8 @@ def test_typed_fp32_infer_with_tritonclient_stubs(
     np.testing.assert_array_equal(proba, own.values)
 
 
-def test_fp64_raw_and_typed(triton: tc.InferenceServerClient, stub: service_pb2_grpc.GRPCInferenceServiceStub, iris_model: XgboostTrainReport, book: Path) -> None:
-    x32 = iris_x(book)[:20]
+def test_fp64_raw_and_typed(triton: tc.InferenceServerClient, stub: service_pb2_grpc.GRPCInferenceServiceStub, iris_model: XgboostTrainReport, data: Path) -> None:
+    x32 = iris_x(data)[:20]
     inp = tc.InferInput("input", list(x32.shape), "FP32")
     inp.set_data_from_numpy(x32)
     expected = triton.infer(IRIS_MODEL, [inp]).as_numpy("predict_proba")
@@ -158,9 +158,9 @@ def test_errors_are_invalid_argument(triton: tc.InferenceServerClient, iris_mode
         assert message in e.value.message()
 
 
-def test_repository_index_load_unload(triton: tc.InferenceServerClient, client: Client, book: Path) -> None:
+def test_repository_index_load_unload(triton: tc.InferenceServerClient, client: Client, data: Path) -> None:
     name = "oip-repository"
-    client.xgboost.train(name, book / "iris.csv", preset="iris")
+    client.xgboost.train(name, data / "iris.csv", preset="iris")
     index = {m["name"]: m for m in triton.get_model_repository_index(as_json=True)["models"]}
     assert index[name]["state"] == "READY"
     triton.unload_model(name)
@@ -176,9 +176,9 @@ def test_repository_index_load_unload(triton: tc.InferenceServerClient, client: 
     assert client.models.get(name).name == name  # unload never deletes
 
 
-def test_crf_bytes_tensors(triton: tc.InferenceServerClient, client: Client, book_model: CrfTrainReport, book: Path) -> None:
+def test_crf_bytes_tensors(triton: tc.InferenceServerClient, client: Client, ner_model: CrfTrainReport, data: Path) -> None:
     """CRF: one token's attributes per BYTES element (tab-separated, `name:weight`), labels out."""
-    sentences = book_items(read_rows(book / "ner.csv"))[:5]
+    sentences = book_items(read_rows(data / "ner.csv"))[:5]
 
     def escape(name: str) -> str:
         return name.replace("\\", "\\\\").replace(":", "\\:")
@@ -192,8 +192,8 @@ def test_crf_bytes_tensors(triton: tc.InferenceServerClient, client: Client, boo
     a.set_data_from_numpy(tokens)
     n = tc.InferInput("sequence_lengths", [len(lengths)], "INT64")
     n.set_data_from_numpy(lengths)
-    res = triton.infer(BOOK_MODEL, [a, n], outputs=[tc.InferRequestedOutput("labels"), tc.InferRequestedOutput("probability")])
+    res = triton.infer(NER_MODEL, [a, n], outputs=[tc.InferRequestedOutput("labels"), tc.InferRequestedOutput("probability")])
     labels = [b.decode() for b in res.as_numpy("labels")]
-    tagged = client.crf.tag(BOOK_MODEL, sentences, probability=True)
+    tagged = client.crf.tag(NER_MODEL, sentences, probability=True)
     assert labels == [label for t in tagged for label in t.labels]
     np.testing.assert_allclose(res.as_numpy("probability"), [t.probability for t in tagged], rtol=1e-12)

@@ -24,7 +24,7 @@ from typing import Any, Dict, List
 import numpy as np
 import pytest
 
-from conftest import BOOK_MODEL, IRIS_MODEL, read_rows
+from conftest import IRIS_MODEL, NER_MODEL, read_rows
 from mlbridge import Client, CrfTrainReport, InvalidInputError, XgboostTrainReport
 
 pytestmark = pytest.mark.interop
@@ -61,20 +61,20 @@ def labels_of(rows: List[Dict[str, str]]) -> List[List[str]]:
     return out
 
 
-def test_exported_crf_opens_in_python_crfsuite(client: Client, book_model: CrfTrainReport, book: Path, tmp_path: Path) -> None:
+def test_exported_crf_opens_in_python_crfsuite(client: Client, ner_model: CrfTrainReport, data: Path, tmp_path: Path) -> None:
     path = tmp_path / "ner.crfsuite"
-    client.models.export(BOOK_MODEL, path)
+    client.models.export(NER_MODEL, path)
     tagger = pycrfsuite.Tagger()
     tagger.open(str(path))
     try:
-        assert sorted(tagger.labels()) == sorted(book_model.model.labels)
-        # The book's predict file: python-crfsuite tags it as the server does.
-        predict = dict_sentences(read_rows(book / "ner_predict.csv"))
+        assert sorted(tagger.labels()) == sorted(ner_model.model.labels)
+        # The predict file: python-crfsuite tags it as the server does.
+        predict = dict_sentences(read_rows(data / "ner_predict.csv"))
         local = [label for s in predict for label in tagger.tag(s)]
-        assert local == client.crf.predict(BOOK_MODEL, book / "ner_predict.csv")
+        assert local == client.crf.predict(NER_MODEL, data / "ner_predict.csv")
         # Many sentences, with marginals and path probabilities.
-        sentences = dict_sentences(read_rows(book / "ner.csv"))[:120]
-        remote = client.crf.tag(BOOK_MODEL, sentences, probability=True, marginals=True)
+        sentences = dict_sentences(read_rows(data / "ner.csv"))[:120]
+        remote = client.crf.tag(NER_MODEL, sentences, probability=True, marginals=True)
         for seq, r in zip(sentences, remote):
             assert tagger.tag(seq) == r.labels
             assert tagger.probability(r.labels) == pytest.approx(r.probability, rel=1e-6)
@@ -86,8 +86,8 @@ def test_exported_crf_opens_in_python_crfsuite(client: Client, book_model: CrfTr
         tagger.close()
 
 
-def test_python_crfsuite_model_imports_and_predicts_the_same(client: Client, book: Path, tmp_path: Path) -> None:
-    rows = read_rows(book / "ner.csv")
+def test_python_crfsuite_model_imports_and_predicts_the_same(client: Client, data: Path, tmp_path: Path) -> None:
+    rows = read_rows(data / "ner.csv")
     xs, ys = dict_sentences(rows), labels_of(rows)
     trainer = pycrfsuite.Trainer(algorithm="arow", verbose=False)
     for x, y in zip(xs, ys):
@@ -102,27 +102,27 @@ def test_python_crfsuite_model_imports_and_predicts_the_same(client: Client, boo
     try:
         assert sorted(info.labels) == sorted(tagger.labels())
         # CSV prediction uses the book template by default (lemma 1.0, next-lemma 0.5).
-        predict = dict_sentences(read_rows(book / "ner_predict.csv"))
-        assert client.crf.predict("ner-from-pycrfsuite", book / "ner_predict.csv") == [l for s in predict for l in tagger.tag(s)]
+        predict = dict_sentences(read_rows(data / "ner_predict.csv"))
+        assert client.crf.predict("ner-from-pycrfsuite", data / "ner_predict.csv") == [l for s in predict for l in tagger.tag(s)]
         sample = xs[:150]
         assert [t.labels for t in client.crf.tag("ner-from-pycrfsuite", sample)] == [tagger.tag(s) for s in sample]
     finally:
         tagger.close()
 
 
-def iris_xy(book: Path) -> tuple[np.ndarray, np.ndarray]:
-    rows = read_rows(book / "iris.csv")
+def iris_xy(data: Path) -> tuple[np.ndarray, np.ndarray]:
+    rows = read_rows(data / "iris.csv")
     x = np.asarray([[float(r[c]) for c in FEATURES] for r in rows], dtype=np.float32)
     y = np.asarray([SPECIES.index(r["species"]) for r in rows], dtype=np.float32)
     return x, y
 
 
 @pytest.mark.parametrize("fmt", ["json", "ubj"])
-def test_exported_xgboost_opens_in_current_xgboost(client: Client, iris_model: XgboostTrainReport, book: Path, tmp_path: Path, fmt: str) -> None:
+def test_exported_xgboost_opens_in_current_xgboost(client: Client, iris_model: XgboostTrainReport, data: Path, tmp_path: Path, fmt: str) -> None:
     path = tmp_path / f"iris.{fmt}"
     client.models.export(IRIS_MODEL, path, format=fmt)
     booster = xgb.Booster(model_file=str(path))
-    x, _ = iris_xy(book)
+    x, _ = iris_xy(data)
     dm = xgb.DMatrix(x, feature_names=booster.feature_names)
     assert booster.feature_names in (None, FEATURES)
     remote_margins = client.xgboost.predict(IRIS_MODEL, x, output="margins").values
@@ -160,12 +160,12 @@ def current_xgboost_model(kind: str, x: np.ndarray, y: np.ndarray) -> tuple[Any,
 @pytest.mark.parametrize("kind", ["regression", "unbalanced-softprob"])
 @pytest.mark.parametrize("fmt", ["json", "ubj"])
 def test_current_xgboost_model_imports_or_fails_cleanly(
-    client: Client, iris_model: XgboostTrainReport, book: Path, tmp_path: Path, fmt: str, kind: str
+    client: Client, iris_model: XgboostTrainReport, data: Path, tmp_path: Path, fmt: str, kind: str
 ) -> None:
     """A model saved by the installed xgboost: imported and predicting the same as xgboost does,
     or, where the server's older library cannot read it, refused with FAILED_PRECONDITION
     naming both versions. Never imported with different predictions."""
-    x, y = iris_xy(book)
+    x, y = iris_xy(data)
     booster, local, output = current_xgboost_model(kind, x, y)
     path = tmp_path / f"current.{fmt}"
     booster.save_model(str(path))

@@ -10,10 +10,16 @@ from mlbridge._convert import PathLike, SequenceLike
 
 __all__ = ["CRFSuiteModel"]
 
-#: The book's training setup: attributes lemma (weight 1.0) and next-lemma (0.5), AROW.
+#: The default training setup, the server's own default preset: word, lemma, POS and shape
+#: of the token and its neighbours, L-BFGS.
+DEFAULT_PRESET = "rich"
+#: The book's exact training setup: attributes lemma (weight 1.0) and next-lemma (0.5), AROW.
 BOOK_PRESET = "book"
 
-#: CRFsuite's default iteration limits, for the progress bar.
+#: The algorithm each preset trains with when none is given (as the server resolves it).
+_PRESET_ALGORITHMS = {"rich": "lbfgs", "book": "arow"}
+#: CRFsuite's default iteration limits, for the progress bar. L-BFGS has none (it runs
+#: until it converges), so its bar counts iterations without a total.
 _DEFAULT_MAX_ITERATIONS = {"arow": 100, "ap": 100, "pa": 100, "l2sgd": 1000}
 
 
@@ -79,19 +85,25 @@ class CRFSuiteModel:
     def fit(self, path: PathLike, **options: Any) -> str:
         """Trains the model on a CSV in the book's NER format, as the book's ``fit`` does.
 
-        By default with the book's features (lemma 1.0, next-lemma 0.5) and AROW,
-        holding out 20% of the sentences; prints the accuracy line the book's
-        ``check_accuracy`` prints and returns ``"model fit done"``. ``options`` go
-        to :meth:`mlbridge.CrfClient.train` (``algorithm``, ``parameters``,
-        ``feature_preset``, ``feature_template``, ``test_fraction``, ``seed``, ...).
-        A progress bar shows on stderr when it is a terminal.
+        By default with the server's ``"rich"`` preset (word, lemma, POS and shape of
+        the token and its neighbours; L-BFGS), holding out 20% of the sentences;
+        prints the accuracy line the book's ``check_accuracy`` prints and returns
+        ``"model fit done"``. ``feature_preset="book"`` reproduces the book's model
+        exactly (lemma 1.0 and next-lemma 0.5, AROW), which tags markedly worse:
+        trained on ner_large.csv and tested on 1,000 unseen GMB sentences, its token
+        accuracy is 0.872 (non-O 0.574) against 0.955 (non-O 0.761) with ``"rich"``.
+        ``options`` go to :meth:`mlbridge.CrfClient.train` (``algorithm``,
+        ``parameters``, ``feature_preset``, ``feature_template``, ``test_fraction``,
+        ``seed``, ...). A progress bar shows on stderr when it is a terminal.
         """
-        if options.get("feature_template") is None:
-            options.setdefault("feature_preset", BOOK_PRESET)
+        if options.get("feature_template") is None and not options.get("feature_preset"):
+            options["feature_preset"] = DEFAULT_PRESET
         bar: Optional[ProgressBar] = None
         if options.get("on_progress") is None and _is_tty(sys.stderr):
             params = options.get("parameters") or {}
-            algorithm = str(options.get("algorithm") or ("arow" if options.get("feature_preset") == BOOK_PRESET else "lbfgs"))
+            # The server's choice when no algorithm is given: the preset's, else (a template) L-BFGS.
+            preset = options.get("feature_preset") if options.get("feature_template") is None else None
+            algorithm = str(options.get("algorithm") or _PRESET_ALGORITHMS.get(str(preset), "lbfgs"))
             total = params.get("max_iterations", _DEFAULT_MAX_ITERATIONS.get(algorithm.lower()))
             bar = ProgressBar(sys.stderr, int(total) if total else None)
             options["on_progress"] = bar
