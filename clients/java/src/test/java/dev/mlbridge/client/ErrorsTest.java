@@ -28,7 +28,7 @@ class ErrorsTest {
       assertEquals(Status.Code.NOT_FOUND, e.getStatusCode());
       assertTrue(e.getMessage().contains("no-such-model"), e.getMessage());
       assertThrows(ModelNotFoundException.class, () -> client.getModel("no-such-model"));
-      assertThrows(ModelNotFoundException.class, () -> client.predictCrf("no-such-model", TestPaths.book("ner_predict.csv")));
+      assertThrows(ModelNotFoundException.class, () -> client.predictCrf("no-such-model", TestPaths.data("ner_predict.csv")));
       ExecutionException async = assertThrows(ExecutionException.class,
           () -> client.predictAsync("no-such-model", new float[] {1f, 2f, 3f, 4f}, 1, 4).get(30, TimeUnit.SECONDS));
       assertTrue(async.getCause() instanceof ModelNotFoundException, String.valueOf(async.getCause()));
@@ -62,7 +62,7 @@ class ErrorsTest {
       assertEquals(Status.Code.UNAVAILABLE, e.getStatusCode());
       assertTrue(e.getMessage().contains("127.0.0.1:" + port), e.getMessage());
       assertThrows(ServerUnavailableException.class,
-          () -> client.trainXgboost("x", TestPaths.book("iris.csv"), XgboostTrainOptions.iris(), null));
+          () -> client.trainXgboost("x", TestPaths.data("iris.csv"), XgboostTrainOptions.iris(), null));
     }
   }
 
@@ -70,7 +70,7 @@ class ErrorsTest {
   void deadlineExceeded(ServerProcess server) throws Exception {
     try (MlBridgeClient client = server.client(b -> b.deadline(Duration.ofMillis(1)))) {
       DeadlineExceededException e = assertThrows(DeadlineExceededException.class,
-          () -> client.trainCrf("ner-deadline", TestPaths.book("ner.csv"), CrfTrainOptions.book(), null));
+          () -> client.trainCrf("ner-deadline", TestPaths.data("ner.csv"), CrfTrainOptions.book(), null));
       assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatusCode());
     }
     try (MlBridgeClient client = server.client()) {

@@ -3,11 +3,15 @@ package dev.mlbridge.client;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-/** The book's iris.csv, parsed: four features, and the species as a class index. */
+/**
+ * An iris.csv in the book's format, parsed: four features, and the species as a class index (in
+ * order of first appearance: setosa, versicolor, virginica).
+ */
 final class IrisData {
   final List<String> featureNames;
   final List<String> classNames = new ArrayList<>();
@@ -20,9 +24,14 @@ final class IrisData {
     this.labels = labels;
   }
 
+  /** The project's own iris.csv (Fisher's 150 rows; {@link TestPaths#data()}). */
   static IrisData load() {
+    return load(TestPaths.data("iris.csv"));
+  }
+
+  static IrisData load(Path csv) {
     try {
-      List<String> lines = Files.readAllLines(TestPaths.book("iris.csv"));
+      List<String> lines = Files.readAllLines(csv);
       String[] header = lines.get(0).split(",");
       List<String> names = List.of(Arrays.copyOf(header, header.length - 1));
       List<float[]> rows = new ArrayList<>();

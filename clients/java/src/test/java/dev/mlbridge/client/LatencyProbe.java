@@ -4,9 +4,11 @@ import java.util.Arrays;
 import java.util.Locale;
 
 /**
- * Measures the latency of single-row XGBoost predictions from Java: trains the book's iris model,
- * warms up, then times {@code calls} sequential blocking {@link MlBridgeClient#predict(String,
- * float[][])} calls of one row each and prints the distribution. Not a test: it asserts nothing.
+ * Measures the latency of single-row XGBoost predictions from Java: trains the book's iris model
+ * (the {@code iris} preset, on the project's own iris.csv from {@link TestPaths#data()}, so it
+ * needs no book data), warms up, then times {@code calls} sequential blocking {@link
+ * MlBridgeClient#predict(String, float[][])} calls of one row each and prints the distribution.
+ * Not a test: it asserts nothing.
  *
  * <pre>
  * cd clients/java
@@ -66,7 +68,7 @@ public final class LatencyProbe {
     }
     String model = "latency-iris";
     try (MlBridgeClient client = MlBridgeClient.builder().address(address).build()) {
-      client.trainXgboost(model, TestPaths.book("iris.csv"), XgboostTrainOptions.iris(), null);
+      client.trainXgboost(model, TestPaths.data("iris.csv"), XgboostTrainOptions.iris(), null);
       float[][] row = {{5.1f, 3.5f, 1.4f, 0.2f}};
       for (int i = 0; i < warmup; i++) {
         client.predict(model, row);
