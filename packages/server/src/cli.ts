@@ -4,8 +4,15 @@ import pino from "pino";
 import { loadConfig, USAGE } from "./config";
 import { startServer } from "./server";
 
+/** The server package's version (package.json sits beside dist/ and src/). */
+const VERSION: string = (require("../package.json") as { version: string }).version;
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === "--version" || command === "-v" || command === "version") {
+    process.stdout.write(`mlbridge ${VERSION}\n`);
+    return 0;
+  }
   if (command === "--help" || command === "-h" || command === "help" || command === undefined) {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;

@@ -77,6 +77,7 @@ const FLAGS = {
 
 /** Usage text of `mlbridge serve`. */
 export const USAGE = `Usage: mlbridge serve [options]
+       mlbridge --version
 
 Options (each also an environment variable):
   --host ADDR              bind address (MLBRIDGE_HOST, default 127.0.0.1)

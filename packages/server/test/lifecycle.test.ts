@@ -11,6 +11,9 @@ import { TextServiceClient } from "../src/generated/mlbridge/v1/text_service";
 import { startHarness, unary, type Harness } from "./helpers";
 
 const cli = path.resolve(__dirname, "../dist/cli.js");
+const repoRoot = path.resolve(__dirname, "../../..");
+/** The command a user runs after `npm run build`: npm's link to the server's bin, executed (not `node cli.js`). */
+const bin = path.join(repoRoot, "node_modules", ".bin", "mlbridge");
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -44,7 +47,7 @@ describe("the mlbridge CLI", () => {
   it("logs JSON lines, serves, and exits 0 on SIGTERM", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "mlbridge-cli-"));
     const portFile = path.join(dir, "port");
-    const proc = spawn(process.execPath, [cli, "serve", "--port", "0", "--model-dir", path.join(dir, "models"), "--port-file", portFile], { stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(bin, ["serve", "--port", "0", "--model-dir", path.join(dir, "models"), "--port-file", portFile], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     proc.stdout.on("data", (d) => (out += d));
     try {
@@ -63,6 +66,14 @@ describe("the mlbridge CLI", () => {
       if (proc.exitCode === null) proc.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("npx mlbridge --version prints the version, as installed by the build", () => {
+    const version = (JSON.parse(readFileSync(path.resolve(__dirname, "../package.json"), "utf8")) as { version: string }).version;
+    const r = spawnSync("npx", ["--no-install", "mlbridge", "--version"], { cwd: repoRoot, encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(`mlbridge ${version}\n`);
   });
 
   it("rejects bad flags with exit code 2 and the usage", () => {
