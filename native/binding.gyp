@@ -89,7 +89,8 @@
         "src/addon.cc",
         "src/xgboost.cc",
         "src/crfsuite.cc",
-        "src/forest.cc"
+        "src/forest.cc",
+        "src/filelock.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

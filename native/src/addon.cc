@@ -6,6 +6,7 @@
 //   DMatrix, Booster                    (xgboost.h)
 //   CrfTrainer, CrfTagger               (crfsuite.h)
 //   Forest                              (forest.h)
+//   lockFile, unlockFile                (filelock.h)
 #include <napi.h>
 
 #if defined(__GLIBC__)
@@ -14,6 +15,7 @@
 
 #include "common.h"
 #include "crfsuite.h"
+#include "filelock.h"
 #include "forest.h"
 #include "xgboost.h"
 
@@ -53,6 +55,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitXgboost(env, exports);
   InitCrfsuite(env, exports);
   InitForest(env, exports);
+  InitFileLock(env, exports);
   return exports;
 }
 

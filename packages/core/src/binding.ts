@@ -268,6 +268,10 @@ export interface NativeBinding {
   versions(): { xgboost: string; crfsuite: string };
   /** [sync] glibc malloc_trim(0): returns the C heap's free pages to the system; true if any were released. */
   trimNativeHeap(): boolean;
+  /** [sync] Opens `path` (created 0600) and takes an exclusive flock without waiting; returns the descriptor. Throws code LOCKED or LOCK_FAILED. */
+  lockFile(path: string): number;
+  /** [sync] Closes a descriptor from lockFile, releasing its lock. */
+  unlockFile(fd: number): void;
   DMatrix: NativeDMatrixConstructor;
   Booster: NativeBoosterConstructor;
   CrfTrainer: NativeCrfTrainerConstructor;

@@ -16,7 +16,9 @@ export type ErrorCode =
   | "XGBOOST_ERROR"
   | "CRFSUITE_ERROR"
   | "DISPOSED"
-  | "NATIVE_NOT_BUILT";
+  | "NATIVE_NOT_BUILT"
+  | "LOCKED"
+  | "LOCK_FAILED";
 
 /** An error raised by mlbridge with a stable `code`. */
 export class MlBridgeError extends Error {

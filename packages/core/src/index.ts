@@ -5,6 +5,7 @@
 export * from "./errors";
 export { binding, bindingPath } from "./binding";
 export { trimNativeHeap } from "./memory";
+export { lockFile, type FileLock } from "./filelock";
 export type { NativeItem, NativeAttribute, PackedSequences } from "./binding";
 export { readCsv, type CsvSource, type CsvTable } from "./data/csv";
 export * from "./data/float32";

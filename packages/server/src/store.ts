@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
-import { CrfModel, XgbModel, type CrfFeatureTemplate } from "@mlbridge/core";
+import { CrfModel, lockFile, XgbModel, type CrfFeatureTemplate, type FileLock } from "@mlbridge/core";
 import type { Logger } from "pino";
 import { statusError } from "./errors";
 
@@ -101,22 +101,52 @@ export class ModelStore {
     readonly dir: string,
     private readonly cacheSize: number,
     private readonly log: Logger,
+    private readonly lock: FileLock,
   ) {
     this.modelsDir = path.join(dir, "models");
     this.blobsDir = path.join(dir, "blobs");
     this.tmpDir = path.join(dir, "tmp");
   }
 
-  /** Opens (creating if needed) a store, clearing leftovers of an interrupted write. */
+  /**
+   * Opens (creating if needed) a store, clearing leftovers of an interrupted
+   * write. The store's folder is locked (an OS lock on `<dir>/LOCK`, held until
+   * close() or the process ends): one server per folder, because each one's
+   * cleanup and deletes count only the models it knows.
+   * @throws FAILED_PRECONDITION naming the folder and the holder's pid when another server has it
+   */
   static async open(dir: string, options: { cacheSize: number; log: Logger }): Promise<ModelStore> {
-    const store = new ModelStore(dir, options.cacheSize, options.log);
-    await store.recover();
-    return store;
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const lockPath = path.join(dir, "LOCK");
+    let lock: FileLock;
+    try {
+      lock = lockFile(lockPath);
+    } catch (err) {
+      if ((err as { code?: string }).code !== "LOCKED") throw err;
+      const holder = (await readFile(lockPath, "utf8").catch(() => "")).trim();
+      throw statusError(
+        status.FAILED_PRECONDITION,
+        `the model store ${dir} is in use by another mlbridge server (pid ${/^\d+$/.test(holder) ? holder : "unknown"}): ` +
+          "two servers on one folder would delete each other's models; stop that server, or give this one another --model-dir",
+      );
+    }
+    try {
+      await writeFile(lockPath, `${process.pid}\n`);
+      const store = new ModelStore(dir, options.cacheSize, options.log, lock);
+      await store.recover();
+      return store;
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
   }
 
+  /** Runs under the folder's lock: nothing else writes here while it removes leftovers. */
   private async recover(): Promise<void> {
-    for (const d of [this.dir, this.modelsDir, this.blobsDir, this.tmpDir]) await mkdir(d, { recursive: true, mode: 0o700 });
-    for (const f of await readdir(this.tmpDir)) await rm(path.join(this.tmpDir, f), { force: true, recursive: true });
+    for (const d of [this.modelsDir, this.blobsDir, this.tmpDir]) await mkdir(d, { recursive: true, mode: 0o700 });
+    const leftovers = await readdir(this.tmpDir);
+    for (const f of leftovers) await rm(path.join(this.tmpDir, f), { force: true, recursive: true });
+    if (leftovers.length) this.log.warn({ files: leftovers }, "removed the temp files of interrupted writes");
     for (const f of await readdir(this.modelsDir)) {
       if (!f.endsWith(".json")) continue;
       const file = path.join(this.modelsDir, f);
@@ -131,7 +161,9 @@ export class ModelStore {
     }
     const used = new Set([...this.index.values()].map((m) => m.sha256));
     for (const b of await readdir(this.blobsDir)) {
-      if (!used.has(b)) await rm(path.join(this.blobsDir, b), { force: true });
+      if (used.has(b)) continue;
+      await rm(path.join(this.blobsDir, b), { force: true });
+      this.log.warn({ blob: b }, "removed a model blob that no model names (left by an interrupted save or delete)");
     }
     this.log.info({ dir: this.dir, models: this.index.size }, "model store opened");
   }
@@ -161,7 +193,11 @@ export class ModelStore {
   /** A model's stored bytes, checked against its checksum. */
   async bytes(name: string): Promise<Buffer> {
     const meta = this.meta(name);
-    const data = await readFile(path.join(this.blobsDir, meta.sha256));
+    const data = await readFile(path.join(this.blobsDir, meta.sha256)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+      this.log.error({ model: name, blob: meta.sha256 }, "a stored model's blob is missing");
+      throw statusError(status.DATA_LOSS, `model '${name}' is missing its stored bytes (blob ${meta.sha256.slice(0, 12)}…)`);
+    });
     const sha = createHash("sha256").update(data).digest("hex");
     if (sha !== meta.sha256) throw statusError(status.DATA_LOSS, `model '${name}' is corrupt on disk (checksum mismatch)`);
     return data;
@@ -287,9 +323,10 @@ export class ModelStore {
     await rm(path.join(this.blobsDir, sha), { force: true });
   }
 
-  /** Frees every loaded model. */
+  /** Frees every loaded model and releases the folder's lock. */
   close(): void {
     for (const entry of this.cache.values()) entry.model.dispose();
     this.cache.clear();
+    this.lock.release();
   }
 }

@@ -87,6 +87,111 @@ describe("crash consistency", () => {
   }, 600_000);
 });
 
+describe("one server per model folder", () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), "mlbridge-lock-"));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  /** `mlbridge serve` on `modelDir` that is expected to exit at once: its exit code and stderr. */
+  const refusedStart = (modelDir: string) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const proc = spawn(process.execPath, [cli, "serve", "--port", "0", "--model-dir", modelDir, "--log-level", "warn"], { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      proc.stderr!.on("data", (d) => (stderr += d));
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 20_000); // a server that started anyway: fail below, never hang
+      proc.once("exit", (code) => {
+        clearTimeout(timer);
+        resolve({ code, stderr });
+      });
+    });
+
+  it("a second server on the same folder exits at start naming the folder and the holder's pid; the first keeps serving", async () => {
+    const modelDir = path.join(root, "a");
+    const first = await startProcess(modelDir);
+    try {
+      const second = await refusedStart(modelDir);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(`the model store ${modelDir} is in use by another mlbridge server (pid ${first.proc.pid})`);
+      // In one process too: the lock is per open file, not per process.
+      await expectStatus(startHarness([], { modelDir }), status.FAILED_PRECONDITION, `pid ${first.proc.pid}`);
+      const xgb = new XgboostServiceClient(first.address, credentials.createInsecure());
+      await bidi(xgb.train(), xgbTrainRequests({ modelName: "still-here", preset: "iris" }, iris));
+      xgb.close();
+    } finally {
+      first.proc.kill("SIGTERM");
+      await new Promise((r) => first.proc.once("exit", r));
+    }
+    // Released at exit: the folder opens again, with the model.
+    const h = await startHarness([], { modelDir });
+    expect((await unary(h.models.listModels.bind(h.models), { kind: 0 })).models.map((m) => m.name)).toEqual(["still-here"]);
+    await h.close(true);
+  });
+
+  it("the lock dies with its holder: after SIGKILL the folder opens at once", async () => {
+    const modelDir = path.join(root, "b");
+    const first = await startProcess(modelDir);
+    first.proc.kill("SIGKILL");
+    await new Promise((r) => first.proc.once("exit", r));
+    const h = await startHarness([], { modelDir });
+    await h.close(true);
+  });
+
+  it("churn: 12 servers started on a folder while another trains in a loop lose nothing", async () => {
+    // The reproduction of the data loss: each second server used to delete, at
+    // start, every blob its own index did not know (models saved meanwhile).
+    const modelDir = path.join(root, "churn");
+    const { proc, address } = await startProcess(modelDir);
+    const xgb = new XgboostServiceClient(address, credentials.createInsecure());
+    const trained: string[] = [];
+    let stop = false;
+    const loop = (async () => {
+      for (let i = 0; !stop && i < 500; i++) {
+        await bidi(xgb.train(), xgbTrainRequests({ modelName: `churn-${i}`, preset: "iris", seed: i }, iris));
+        trained.push(`churn-${i}`);
+      }
+    })();
+    try {
+      for (let i = 0; i < 12; i++) {
+        const r = await refusedStart(modelDir);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("is in use by another mlbridge server");
+      }
+    } finally {
+      stop = true;
+      await loop;
+      xgb.close();
+      proc.kill("SIGTERM");
+      await new Promise((r) => proc.once("exit", r));
+    }
+    expect(trained.length).toBeGreaterThan(0);
+    // Restarted: every model trained is listed, loads and matches its checksum.
+    const again = await startProcess(modelDir);
+    const models = new ModelServiceClient(again.address, credentials.createInsecure());
+    try {
+      const list = await unary(models.listModels.bind(models), { kind: 0 });
+      expect(list.models.map((m) => m.name).sort()).toEqual([...trained].sort());
+      for (const m of list.models) expect(await exportSha(models, m.name)).toBe(m.sha256);
+    } finally {
+      models.close();
+      again.proc.kill("SIGTERM");
+      await new Promise((r) => again.proc.once("exit", r));
+    }
+  }, 120_000);
+
+  it("a model whose blob vanished answers DATA_LOSS naming the model, never a server path", async () => {
+    const modelDir = path.join(root, "vanish");
+    const h = await startHarness([], { modelDir });
+    try {
+      await bidi(h.xgb.train(), xgbTrainRequests({ modelName: "gone", preset: "iris" }, iris));
+      const { model } = await unary(h.models.getModel.bind(h.models), { name: "gone" });
+      rmSync(path.join(modelDir, "blobs", model!.sha256));
+      const err = await expectStatus(exportSha(h.models, "gone"), status.DATA_LOSS, "model 'gone' is missing its stored bytes");
+      expect(err.details).not.toContain(modelDir);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 const isRoot = process.getuid?.() === 0;
 
 describe.skipIf(!isRoot)("full disk (tmpfs; needs root)", () => {
