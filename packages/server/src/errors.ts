@@ -19,8 +19,24 @@ const CODES: Partial<Record<ErrorCode, status>> = {
   CRFSUITE_ERROR: status.INVALID_ARGUMENT,
 };
 
-/** An error to answer with a given gRPC status. */
-export function statusError(code: status, details: string): StatusError {
+/** The longest status message sent: a trailer and a log line stay small whatever the input echoed in them. */
+export const MAX_DETAILS = 1024;
+
+/** A value of the caller's for a message: cut to `max` characters, saying its length. */
+export function clip(value: unknown, max = 64): string {
+  const s = typeof value === "string" ? value : String(value);
+  return s.length > max ? `${s.slice(0, max)}… (${s.length} characters)` : s;
+}
+
+/** A value of the caller's, quoted for a message: JSON, cut to `max` characters with the length said. */
+export function quote(value: unknown, max = 64): string {
+  const s = typeof value === "string" ? value : String(value);
+  return s.length > max ? `${JSON.stringify(s.slice(0, max))}… (${s.length} characters)` : JSON.stringify(s);
+}
+
+/** An error to answer with a given gRPC status; details longer than MAX_DETAILS are cut, saying so. */
+export function statusError(code: status, message: string): StatusError {
+  const details = message.length > MAX_DETAILS ? `${message.slice(0, MAX_DETAILS)}… (message cut at ${MAX_DETAILS} of ${message.length} characters)` : message;
   const e = new Error(details) as Error & StatusError;
   e.code = code;
   e.details = details;
@@ -39,11 +55,15 @@ export function toServiceError(err: unknown, log?: Logger): StatusError {
     const code = CODES[(e.code as ErrorCode)];
     if (code !== undefined) return statusError(code, e.message ?? String(err));
   }
-  const nodeCode = (e as { code?: string })?.code;
-  if (nodeCode === "ENOSPC" || nodeCode === "EDQUOT") {
-    return statusError(status.RESOURCE_EXHAUSTED, `model store is full: ${e.message}`);
+  // A system error's message names the server's paths: the client gets its
+  // code and the failed call only; the log keeps the whole of it.
+  const sys = err as { code?: string; syscall?: string };
+  if (sys?.code === "ENOSPC" || sys?.code === "EDQUOT") {
+    log?.error({ err }, "model store is full");
+    return statusError(status.RESOURCE_EXHAUSTED, `model store is full (${sys.code})`);
   }
   log?.error({ err }, "internal error");
+  if (typeof sys?.syscall === "string") return statusError(status.INTERNAL, `internal error: ${sys.syscall} failed (${sys.code ?? "unknown"})`);
   return statusError(status.INTERNAL, `internal error: ${e?.message ?? String(err)}`);
 }
 

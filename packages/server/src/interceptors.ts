@@ -1,6 +1,7 @@
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { Metadata, ServerInterceptingCall, status, type ServerInterceptor } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { undecodable } from "./decode";
 import type { Metrics } from "./metrics";
 
 const HEALTH = "/grpc.health.v1.Health/";
@@ -22,7 +23,8 @@ export function authInterceptor(token: string): ServerInterceptor {
           onReceiveMetadata: (metadata, mdNext) => {
             if (method.path.startsWith(HEALTH)) return mdNext(metadata);
             const header = metadata.get("authorization")[0];
-            const given = typeof header === "string" && header.startsWith("Bearer ") ? header.slice(7) : undefined;
+            // The scheme is case-insensitive (RFC 9110 §11.1): "Bearer", "bearer", "BEARER".
+            const given = typeof header === "string" && /^bearer +/i.test(header) ? header.replace(/^bearer +/i, "") : undefined;
             if (given !== undefined && sameSecret(given, token)) return mdNext(metadata);
             call.sendStatus({
               code: status.UNAUTHENTICATED,
@@ -47,6 +49,28 @@ export function observeInterceptor(log: Logger, metrics: Metrics): ServerInterce
     const start = process.hrtime.bigint();
     metrics.callsStarted++;
     let given: unknown;
+    let ended = false;
+    const record = (st: { code: status; details?: string }) => {
+      if (ended) return;
+      ended = true;
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const code = status[st.code] ?? String(st.code);
+      const key = `${method.path} ${code}`;
+      let child = children.get(key);
+      if (!child) {
+        child = metrics.rpcDuration.labels({ method: method.path, code });
+        if (children.size < 512) children.set(key, child);
+      }
+      child.observe(seconds);
+      const ok = st.code === status.OK;
+      if (!ok || log.isLevelEnabled("debug")) {
+        const requestId = typeof given === "string" && given.length <= 128 ? given : randomUUID();
+        const entry = { requestId, method: method.path, status: code, ms: Math.round(seconds * 1e6) / 1e3 };
+        if (ok) log.debug(entry, "rpc");
+        else if (st.code === status.INTERNAL || st.code === status.UNKNOWN) log.error({ ...entry, details: st.details }, "rpc failed");
+        else log.info({ ...entry, details: st.details }, "rpc");
+      }
+    };
     return new ServerInterceptingCall(call, {
       start: (next) => {
         next({
@@ -54,26 +78,26 @@ export function observeInterceptor(log: Logger, metrics: Metrics): ServerInterce
             given = metadata.get("x-request-id")[0];
             mdNext(metadata);
           },
+          // A request that did not decode (decode.ts): INVALID_ARGUMENT, not grpc-js's INTERNAL.
+          onReceiveMessage: (message, msgNext) => {
+            const bad = undecodable(message, method.path);
+            if (!bad) return msgNext(message);
+            record(bad);
+            call.sendStatus(bad);
+          },
+          // A call the client cancelled, or whose deadline passed, ends without
+          // a status of ours: logged and counted here (grpc-js answers an expired
+          // deadline itself, past the interceptors).
+          onCancel: () => {
+            const deadline = call.getDeadline();
+            const at = deadline instanceof Date ? deadline.getTime() : deadline;
+            const expired = typeof at === "number" && Number.isFinite(at) && at <= Date.now() + 5;
+            record(expired ? { code: status.DEADLINE_EXCEEDED, details: "deadline exceeded" } : { code: status.CANCELLED, details: "cancelled by the client" });
+          },
         });
       },
       sendStatus: (st, next) => {
-        const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-        const code = status[st.code] ?? String(st.code);
-        const key = `${method.path} ${code}`;
-        let child = children.get(key);
-        if (!child) {
-          child = metrics.rpcDuration.labels({ method: method.path, code });
-          if (children.size < 512) children.set(key, child);
-        }
-        child.observe(seconds);
-        const ok = st.code === status.OK;
-        if (!ok || log.isLevelEnabled("debug")) {
-          const requestId = typeof given === "string" && given.length <= 128 ? given : randomUUID();
-          const entry = { requestId, method: method.path, status: code, ms: Math.round(seconds * 1e6) / 1e3 };
-          if (ok) log.debug(entry, "rpc");
-          else if (st.code === status.INTERNAL || st.code === status.UNKNOWN) log.error({ ...entry, details: st.details }, "rpc failed");
-          else log.info({ ...entry, details: st.details }, "rpc");
-        }
+        record(st);
         next(st);
       },
     });

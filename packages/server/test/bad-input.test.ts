@@ -121,7 +121,35 @@ const cases: [string, () => Promise<unknown>, number, RegExp | string][] = [
   ["train stream without a header", () => bidi(h.crf.train(), [{ payload: { $case: "csvChunk", value: ner } }]), I, "first message must be the header"],
   ["train stream with two headers", () => bidi(h.xgb.train(), [...xgbTrainRequests({ modelName: "bad", preset: "iris" }, iris), xgbTrainRequests({ modelName: "bad" }, Buffer.alloc(0))[0]]), I, "the header was sent twice"],
   ["empty text", () => unary(h.text.countWords.bind(h.text), { text: "" }), I, "Empty input string"],
+  // requests that do not decode: the caller's fault, INVALID_ARGUMENT (grpc-js alone answers INTERNAL)
+  ["int64 shape past 2^53 (shape [2^62, 4])", () => rawCall("/inference.GRPCInferenceService/ModelInfer", hugeShapeRequest()), I, /^request: not a valid \/inference\.GRPCInferenceService\/ModelInfer message: .*MAX_SAFE_INTEGER/],
+  ["bytes that are no protobuf message", () => rawCall("/mlbridge.v1.TextService/CountWords", Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f, 1])), I, /^request: not a valid \/mlbridge\.v1\.TextService\/CountWords message/],
 ];
+
+/** A unary call with the request's bytes as given (no client-side encoding). */
+function rawCall(method: string, bytes: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    h.text.makeUnaryRequest(method, (b: Buffer) => b, (b: Buffer) => b, bytes, (err, res) => (err ? reject(err) : resolve(res!))),
+  );
+}
+
+/** ModelInfer for model "iris" with one FP32 input whose shape is [2^62, 4], written by hand (field numbers of grpc_predict_v2.proto). */
+function hugeShapeRequest(): Buffer {
+  const varint = (n: bigint) => {
+    const out: number[] = [];
+    do {
+      let b = Number(n & 0x7fn);
+      n >>= 7n;
+      if (n) b |= 0x80;
+      out.push(b);
+    } while (n);
+    return Buffer.from(out);
+  };
+  const field = (no: number, payload: Buffer) => Buffer.concat([varint(BigInt((no << 3) | 2)), varint(BigInt(payload.length)), payload]);
+  const shape = Buffer.concat([varint(1n << 62n), varint(4n)]);
+  const tensor = Buffer.concat([field(1, Buffer.from("input")), field(2, Buffer.from("FP32")), field(3, shape)]);
+  return Buffer.concat([field(1, Buffer.from("iris")), field(5, tensor)]);
+}
 
 async function exportBytes(name: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -25,10 +25,10 @@ export interface Harness {
   close(keepStore?: boolean): Promise<void>;
 }
 
-export async function startHarness(args: string[] = [], opts: { modelDir?: string; creds?: ChannelCredentials; clientOptions?: object } = {}): Promise<Harness> {
+export async function startHarness(args: string[] = [], opts: { modelDir?: string; creds?: ChannelCredentials; clientOptions?: object; log?: pino.Logger } = {}): Promise<Harness> {
   const modelDir = opts.modelDir ?? (await mkdtemp(path.join(os.tmpdir(), "mlbridge-test-")));
   const config = loadConfig(["--port", "0", "--model-dir", modelDir, "--grace-seconds", "2", ...args], {});
-  const server = await startServer(config, pino({ level: process.env.MLBRIDGE_TEST_LOG ?? "silent" }));
+  const server = await startServer(config, opts.log ?? pino({ level: process.env.MLBRIDGE_TEST_LOG ?? "silent" }));
   const address = `127.0.0.1:${server.port}`;
   const creds = opts.creds ?? credentials.createInsecure();
   const o = { "grpc.max_receive_message_length": 256 * 1024 * 1024, "grpc.max_send_message_length": 256 * 1024 * 1024, ...opts.clientOptions };
@@ -96,6 +96,13 @@ export function xgbTrainRequests(header: Partial<NonNullable<Extract<XgboostServ
 
 export type CrfTrainEvents = CrfServiceTrainResponse[];
 export type XgbTrainEvents = XgboostServiceTrainResponse[];
+
+/** A logger whose JSON entries land in `entries` (for tests that assert what is logged). */
+export function captureLog(level = "info"): { log: pino.Logger; entries: Record<string, unknown>[] } {
+  const entries: Record<string, unknown>[] = [];
+  const log = pino({ level }, { write: (line: string) => void entries.push(JSON.parse(line) as Record<string, unknown>) });
+  return { log, entries };
+}
 
 /** Expects a promise to fail with a gRPC status code and a message fragment. */
 export async function expectStatus(p: Promise<unknown>, code: number, message: RegExp | string): Promise<ServiceError> {

@@ -8,7 +8,7 @@ import path from "node:path";
 import { credentials } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { TextServiceClient } from "../src/generated/mlbridge/v1/text_service";
-import { startHarness, unary, type Harness } from "./helpers";
+import { bidi, captureLog, crfTrainRequests, dataFile, startHarness, unary, type Harness } from "./helpers";
 
 const cli = path.resolve(__dirname, "../dist/cli.js");
 const repoRoot = path.resolve(__dirname, "../../..");
@@ -39,6 +39,48 @@ describe("Prometheus metrics", () => {
       expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe("calls that end without a status of ours", () => {
+  it("a cancelled call and one past its deadline are logged and counted", async () => {
+    const port = await freePort();
+    const { log, entries } = captureLog();
+    const h = await startHarness(["--metrics-port", String(port)], { log });
+    try {
+      const large = readFileSync(dataFile("ner_large.csv"));
+      const slow = () => crfTrainRequests({ modelName: "slow", parameters: { max_iterations: "10000" } }, large, 1 << 20);
+      // Cancelled by the client.
+      const cancelled = h.crf.train();
+      cancelled.on("error", () => undefined);
+      cancelled.on("data", () => undefined);
+      for (const r of slow()) cancelled.write(r);
+      cancelled.end();
+      while (h.server.context.trainings.active === 0) await new Promise((r) => setTimeout(r, 20));
+      cancelled.cancel();
+      // Past its deadline.
+      const late = bidi(h.crf.train({ deadline: Date.now() + 1500 }), slow());
+      await expect(late).rejects.toMatchObject({ code: 4 });
+      for (let i = 0; i < 100 && entries.filter((e) => e.msg === "rpc").length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      const rpcs = entries.filter((e) => e.msg === "rpc" && e.method === "/mlbridge.v1.CrfService/Train");
+      expect(rpcs.map((e) => e.status).sort()).toEqual(["CANCELLED", "DEADLINE_EXCEEDED"]);
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(text).toMatch(/mlbridge_rpc_duration_seconds_count\{method="\/mlbridge\.v1\.CrfService\/Train",code="CANCELLED"\} 1/);
+      expect(text).toMatch(/mlbridge_rpc_duration_seconds_count\{method="\/mlbridge\.v1\.CrfService\/Train",code="DEADLINE_EXCEEDED"\} 1/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("warns when it listens beyond this machine without TLS or a token", async () => {
+    for (const [host, warned] of [["127.0.0.1", false], ["0.0.0.0", true]] as const) {
+      const { log, entries } = captureLog();
+      const h = await startHarness(["--host", host], { log });
+      await h.close();
+      const warning = entries.find((e) => e.level === 40 && String(e.msg).startsWith(`listening on ${host}, beyond this machine`));
+      expect(!!warning).toBe(warned);
+      if (warned) expect(String(warning!.msg)).toContain("without TLS (--tls-cert/--tls-key) or a token (--auth-token)");
     }
   });
 });
