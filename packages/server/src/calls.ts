@@ -66,12 +66,24 @@ export function serverStream<Req, Res, C extends ServerWritableStream<Req, Res> 
   };
 }
 
-/** An AbortSignal that fires when the client cancels the call or its deadline passes. */
-export function callSignal(call: { cancelled: boolean; once(event: "cancelled", fn: () => void): unknown }): AbortSignal {
+/** An AbortSignal that fires when the client cancels the call or its deadline passes, or when `stopping` fires. */
+export function callSignal(call: { cancelled: boolean; once(event: "cancelled", fn: () => void): unknown }, stopping?: AbortSignal): AbortSignal {
   const ac = new AbortController();
   if (call.cancelled) ac.abort();
   else call.once("cancelled", () => ac.abort());
-  return ac.signal;
+  return stopping ? AbortSignal.any([ac.signal, stopping]) : ac.signal;
+}
+
+/**
+ * A long handler that the server's shutdown stopped answers UNAVAILABLE saying
+ * so (a client retries elsewhere), rather than the bare cancellation.
+ */
+export function stoppable<C>(stopping: AbortSignal, fn: (call: C) => Promise<void>): (call: C) => Promise<void> {
+  return (call) =>
+    fn(call).catch((err: unknown) => {
+      if (!stopping.aborted) throw err;
+      throw statusError(status.UNAVAILABLE, "the server is shutting down: the training was stopped and nothing was stored; retry it (on another replica, or once the server is back)");
+    });
 }
 
 /**
@@ -79,9 +91,31 @@ export function callSignal(call: { cancelled: boolean; once(event: "cancelled", 
  * Plain `for await` over a stream destroys it when the loop ends, which on a
  * duplex call would also kill the response side: this never destroys the call.
  */
-export async function* messages<T>(call: AsyncIterable<unknown> | Readable): AsyncGenerator<T> {
-  const it = call instanceof Readable ? call.iterator({ destroyOnReturn: false }) : call;
-  for await (const m of it) yield m as T;
+export async function* messages<T>(call: AsyncIterable<unknown> | Readable, idleSeconds?: number): AsyncGenerator<T> {
+  const it = (call instanceof Readable ? call.iterator({ destroyOnReturn: false }) : call)[Symbol.asyncIterator]();
+  for (;;) {
+    const next = it.next();
+    let timer: NodeJS.Timeout | undefined;
+    const r = idleSeconds
+      ? await Promise.race([
+          next,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () =>
+                reject(
+                  statusError(
+                    status.DEADLINE_EXCEEDED,
+                    `the upload sent nothing for ${idleSeconds} s (the server's --upload-idle-seconds): abandoned, nothing was stored`,
+                  ),
+                ),
+              idleSeconds * 1000,
+            );
+          }),
+        ]).finally(() => clearTimeout(timer))
+      : await next;
+    if (r.done) return;
+    yield r.value as T;
+  }
 }
 
 /**
@@ -92,8 +126,10 @@ export async function* messages<T>(call: AsyncIterable<unknown> | Readable): Asy
 export async function headerThenData<T extends { payload?: { $case: string; value: unknown } }, H>(
   stream: AsyncIterable<unknown> | Readable,
   headerCase: string,
+  /** Seconds without a message after which the upload is abandoned (DEADLINE_EXCEEDED); none when undefined. */
+  idleSeconds?: number,
 ): Promise<{ header: H; rest: AsyncGenerator<T> }> {
-  const it = messages<T>(stream);
+  const it = messages<T>(stream, idleSeconds);
   const first = await it.next();
   if (first.done) throw statusError(status.INVALID_ARGUMENT, "the stream ended before the header message");
   if (first.value.payload?.$case !== headerCase) {

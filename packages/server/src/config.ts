@@ -16,8 +16,13 @@ export interface ServerConfig {
   maxUploadBytes: number;
   /** Trainings running at once (MLBRIDGE_MAX_TRAININGS); default 2; more get RESOURCE_EXHAUSTED. */
   maxTrainings: number;
-  /** Trainings one client connection may run at once (MLBRIDGE_MAX_TRAININGS_PER_CONNECTION); default 2. */
+  /**
+   * Trainings one client connection may run at once (MLBRIDGE_MAX_TRAININGS_PER_CONNECTION);
+   * default one less than maxTrainings (at least 1), so that one caller never holds every slot.
+   */
   maxTrainingsPerConnection: number;
+  /** Seconds a training upload may go without a message before it is abandoned (MLBRIDGE_UPLOAD_IDLE_SECONDS); default 30. */
+  uploadIdleSeconds: number;
   /** Models kept loaded in memory (MLBRIDGE_CACHE_SIZE); default 64. */
   cacheSize: number;
   /** Nice increment of CRF training processes over the server's (MLBRIDGE_TRAIN_NICE), 0-19; default 19. */
@@ -58,6 +63,7 @@ const FLAGS = {
   "max-upload-bytes": { type: "string", env: "MLBRIDGE_MAX_UPLOAD_BYTES" },
   "max-trainings": { type: "string", env: "MLBRIDGE_MAX_TRAININGS" },
   "max-trainings-per-connection": { type: "string", env: "MLBRIDGE_MAX_TRAININGS_PER_CONNECTION" },
+  "upload-idle-seconds": { type: "string", env: "MLBRIDGE_UPLOAD_IDLE_SECONDS" },
   "train-nice": { type: "string", env: "MLBRIDGE_TRAIN_NICE" },
   "cache-size": { type: "string", env: "MLBRIDGE_CACHE_SIZE" },
   "trim-seconds": { type: "string", env: "MLBRIDGE_TRIM_SECONDS" },
@@ -87,7 +93,10 @@ Options (each also an environment variable):
   --max-upload-bytes N     largest training upload (MLBRIDGE_MAX_UPLOAD_BYTES, default 1073741824)
   --max-trainings N        trainings at once (MLBRIDGE_MAX_TRAININGS, default 2)
   --max-trainings-per-connection N
-                           trainings at once from one client connection (MLBRIDGE_MAX_TRAININGS_PER_CONNECTION, default 2)
+                           trainings at once from one client connection (MLBRIDGE_MAX_TRAININGS_PER_CONNECTION,
+                           default --max-trainings minus 1, at least 1: one caller never holds every slot)
+  --upload-idle-seconds N  abandon a training upload that sends nothing for N seconds, freeing its slot
+                           (MLBRIDGE_UPLOAD_IDLE_SECONDS, default 30)
   --train-nice N           CPU priority of CRF training processes, added to the server's nice value, 0-19
                            (MLBRIDGE_TRAIN_NICE, default 19: requests first, trainings on idle CPU)
   --cache-size N           models kept in memory (MLBRIDGE_CACHE_SIZE, default 64)
@@ -142,14 +151,16 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (tlsCa && !tlsCert) throw new Error("--tls-ca needs --tls-cert and --tls-key");
   const logLevel = get("log-level") ?? "info";
   if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) throw new Error(`--log-level: unknown level ${logLevel}`);
+  const maxTrainings = int("max-trainings", get("max-trainings"), 2, 1, 1024);
   return {
     host: get("host") ?? "127.0.0.1",
     port: int("port", get("port"), 50051, 0, 65535),
     modelDir: path.resolve(get("model-dir") ?? path.join(os.homedir(), ".mlbridge", "models")),
     maxMessageBytes: int("max-message-bytes", get("max-message-bytes"), 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
     maxUploadBytes: int("max-upload-bytes", get("max-upload-bytes"), 1024 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
-    maxTrainings: int("max-trainings", get("max-trainings"), 2, 1, 1024),
-    maxTrainingsPerConnection: int("max-trainings-per-connection", get("max-trainings-per-connection"), 2, 1, 1024),
+    maxTrainings,
+    maxTrainingsPerConnection: int("max-trainings-per-connection", get("max-trainings-per-connection"), Math.max(1, maxTrainings - 1), 1, 1024),
+    uploadIdleSeconds: int("upload-idle-seconds", get("upload-idle-seconds"), 30, 1, 86_400),
     cacheSize: int("cache-size", get("cache-size"), 64, 1, 1_000_000),
     trainNice: int("train-nice", get("train-nice"), 19, 0, 19),
     trimSeconds: int("trim-seconds", get("trim-seconds"), 5, 0, 86_400),

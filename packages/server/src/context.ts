@@ -12,4 +12,6 @@ export interface ServiceContext {
   trainings: Slots;
   trainingsPerConnection: PerConnectionSlots;
   metrics: Metrics;
+  /** Aborted when the shutdown's grace period is over: long calls (trainings) stop and answer UNAVAILABLE. */
+  stopping: AbortSignal;
 }

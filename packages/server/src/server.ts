@@ -20,6 +20,7 @@ import { CrfServiceService } from "./generated/mlbridge/v1/crf_service";
 import { ModelServiceService } from "./generated/mlbridge/v1/model_service";
 import { TextServiceService } from "./generated/mlbridge/v1/text_service";
 import { XgboostServiceService } from "./generated/mlbridge/v1/xgboost_service";
+import { safeDecoding } from "./decode";
 import { authInterceptor, observeInterceptor } from "./interceptors";
 import { createMetrics, serveMetrics, type Metrics } from "./metrics";
 import { crfService } from "./services/crf";
@@ -163,12 +164,36 @@ function scheduleTrims(seconds: number, metrics: Metrics, log: Logger): NodeJS.T
   }, QUIET_MS).unref();
 }
 
+/** Whether a bind address only accepts connections from this machine. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h) || h === "::ffff:127.0.0.1";
+}
+
 /** Starts the mlbridge gRPC server with every service, health and reflection. */
 export async function startServer(config: ServerConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
   sizeHeap(config.heapGrowthPercent);
   const store = await ModelStore.open(config.modelDir, { cacheSize: config.cacheSize, log });
+  try {
+    return await serve(config, log, store);
+  } catch (err) {
+    store.close(); // the folder's lock too: a failed start (e.g. a port in use) leaves nothing held
+    throw err;
+  }
+}
+
+async function serve(config: ServerConfig, log: Logger, store: ModelStore): Promise<RunningServer> {
   const metrics = createMetrics(() => store.loadedCount);
-  const context: ServiceContext = { config, store, log, trainings: new Slots(config.maxTrainings), trainingsPerConnection: new PerConnectionSlots(config.maxTrainingsPerConnection), metrics };
+  const stopping = new AbortController();
+  const context: ServiceContext = {
+    config,
+    store,
+    log,
+    trainings: new Slots(config.maxTrainings),
+    trainingsPerConnection: new PerConnectionSlots(config.maxTrainingsPerConnection),
+    metrics,
+    stopping: stopping.signal,
+  };
 
   const interceptors: ServerInterceptor[] = [observeInterceptor(log, metrics)];
   if (config.authToken) interceptors.push(authInterceptor(config.authToken));
@@ -184,12 +209,12 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
     "grpc.keepalive_time_ms": 60_000,
     "grpc.keepalive_timeout_ms": 20_000,
   });
-  server.addService(CrfServiceService, crfService(context));
-  server.addService(XgboostServiceService, xgboostService(context));
-  server.addService(TextServiceService, textService(context));
-  server.addService(ModelServiceService, modelService(context));
+  server.addService(safeDecoding(CrfServiceService), crfService(context));
+  server.addService(safeDecoding(XgboostServiceService), xgboostService(context));
+  server.addService(safeDecoding(TextServiceService), textService(context));
+  server.addService(safeDecoding(ModelServiceService), modelService(context));
   // The Open Inference Protocol (KServe V2) over the same store: docs/inference-protocol.md.
-  server.addService(GRPCInferenceServiceService, inferenceService(context));
+  server.addService(safeDecoding(GRPCInferenceServiceService), inferenceService(context));
 
   const health = new HealthImplementation(Object.fromEntries(["", ...SERVICES].map((s) => [s, "SERVING" as const])));
   health.addToServer(server);
@@ -206,6 +231,12 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
   let metricsServer: http.Server | undefined;
   if (config.metricsPort) metricsServer = await serveMetrics(metrics, config.metricsHost ?? config.host, config.metricsPort);
   log.info({ host: config.host, port, modelDir: config.modelDir, tls: !!config.tlsCert, auth: !!config.authToken, metricsPort: config.metricsPort || undefined }, "mlbridge listening");
+  if (!isLoopback(config.host) && (!config.tlsCert || !config.authToken)) {
+    log.warn(
+      { host: config.host, tls: !!config.tlsCert, auth: !!config.authToken },
+      `listening on ${config.host}, beyond this machine, without ${[config.tlsCert ? "" : "TLS (--tls-cert/--tls-key)", config.authToken ? "" : "a token (--auth-token)"].filter(Boolean).join(" or ")}: anyone who can reach the port can train, replace and delete models`,
+    );
+  }
   // CRF trainings run in child processes at a lower priority; one is started
   // ahead so that the first training does not wait for it (core/src/crf/train-process.ts).
   configureCrfTraining({ nice: config.trainNice });
@@ -219,9 +250,14 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
       for (const s of ["", ...SERVICES]) health.setStatus(s, "NOT_SERVING");
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
-          log.warn({ graceSeconds }, "grace period over: cancelling the calls still running");
-          server.forceShutdown();
-          resolve();
+          log.warn({ graceSeconds, trainings: context.trainings.active }, "grace period over: stopping the trainings and cancelling the calls still running");
+          // Trainings answer UNAVAILABLE "the server is shutting down" first;
+          // whatever is still open a moment later is cut.
+          stopping.abort();
+          setTimeout(() => {
+            server.forceShutdown();
+            resolve();
+          }, 500).unref();
         }, graceSeconds * 1000);
         server.tryShutdown(() => {
           clearTimeout(timer);

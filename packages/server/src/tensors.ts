@@ -4,7 +4,7 @@ import type {
   ModelInferRequest_InferInputTensor as InputTensor,
   ModelInferResponse_InferOutputTensor as OutputTensor,
 } from "./generated/inference/grpc_predict_v2";
-import { invalid } from "./errors";
+import { invalid, quote } from "./errors";
 import type { Float32Values } from "@mlbridge/core";
 
 /**
@@ -87,7 +87,7 @@ export function elementCount(input: Input): number {
 export function checkDatatype(input: Input, accepted: string[]): string {
   const dt = input.tensor.datatype;
   if (!accepted.includes(dt)) {
-    throw invalid(`${input.field}.datatype`, `tensor '${input.tensor.name}' must be ${accepted.join(" or ")}, got ${JSON.stringify(dt)}`);
+    throw invalid(`${input.field}.datatype`, `tensor '${input.tensor.name}' must be ${accepted.join(" or ")}, got ${quote(dt)}`);
   }
   return dt;
 }

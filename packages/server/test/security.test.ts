@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
@@ -39,6 +39,15 @@ describe("token auth", () => {
     const right = new Metadata();
     right.set("authorization", "Bearer s3cret");
     expect((await count(h, right)).totalWords).toBe(3);
+    // The scheme is case-insensitive (RFC 9110); the token is not.
+    for (const scheme of ["bearer", "BEARER"]) {
+      const md = new Metadata();
+      md.set("authorization", `${scheme} s3cret`);
+      expect((await count(h, md)).totalWords).toBe(3);
+    }
+    const wrongCase = new Metadata();
+    wrongCase.set("authorization", "Bearer S3CRET");
+    await expectStatus(count(h, wrongCase), status.UNAUTHENTICATED, "invalid bearer token");
     const health = healthClient(h.address);
     const res = await new Promise<{ status: string }>((resolve, reject) => health.check({ service: "" }, (e: Error | null, r: { status: string }) => (e ? reject(e) : resolve(r))));
     expect(res.status).toBe("SERVING");
@@ -151,5 +160,73 @@ describe("training limits", () => {
     running.cancel();
     running2.cancel();
     for (const c of [other, third]) c.close();
+  });
+
+  it("by default one connection gets one slot fewer than the server has, so it never holds them all", async () => {
+    h = await startHarness(); // --max-trainings 2 by default
+    expect(h.server.context.config.maxTrainingsPerConnection).toBe(1);
+    const running = await longTraining(h.xgb, "long-1");
+    await expectStatus(irisTraining(h.xgb), status.RESOURCE_EXHAUSTED, "limit 1 per connection");
+    const { XgboostServiceClient } = await import("../src/generated/mlbridge/v1/xgboost_service");
+    const other = new XgboostServiceClient(h.address, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+    expect((await irisTraining(other)).at(-1)!.event!.$case).toBe("report");
+    running.cancel();
+    other.close();
+  });
+
+  it("an upload that goes idle is abandoned after --upload-idle-seconds and frees its slot", async () => {
+    h = await startHarness(["--upload-idle-seconds", "1", "--max-trainings", "1"]);
+    const { xgbTrainRequests } = await import("./helpers");
+    // The header, then nothing: the slot is taken and held...
+    const idle = h.xgb.train();
+    const ended = new Promise<{ code: number; details: string }>((resolve) => {
+      idle.on("data", () => undefined);
+      idle.on("error", (e: { code: number; details: string }) => resolve(e));
+    });
+    idle.write(xgbTrainRequests({ modelName: "idle", preset: "iris" }, Buffer.alloc(0))[0]);
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.server.context.trainings.active).toBe(1);
+    // ...until the idle timeout: DEADLINE_EXCEEDED naming it, and the slot is free.
+    const err = await ended;
+    expect(err.code).toBe(status.DEADLINE_EXCEEDED);
+    expect(err.details).toMatch(/sent nothing for 1 s \(the server's --upload-idle-seconds\)/);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(h.server.context.trainings.active).toBe(0);
+    expect((await irisTraining(h.xgb)).at(-1)!.event!.$case).toBe("report");
+    idle.end();
+  });
+
+  it("a SIGTERM's grace period ends a running training with UNAVAILABLE saying the server is shutting down", async () => {
+    h = await startHarness();
+    const call = h.xgb.train();
+    const ended = new Promise<{ code: number; details: string }>((resolve) => {
+      call.on("data", () => undefined);
+      call.on("error", (e: { code: number; details: string }) => resolve(e));
+    });
+    const { xgbTrainRequests, dataFile } = await import("./helpers");
+    for (const r of xgbTrainRequests({ modelName: "interrupted", preset: "iris", numRounds: 100_000 }, readFileSync(dataFile("iris.csv")))) call.write(r);
+    call.end();
+    while (h.server.context.trainings.active === 0) await new Promise((r) => setTimeout(r, 20));
+    await h.server.shutdown(1);
+    const err = await ended;
+    expect(err.code).toBe(status.UNAVAILABLE);
+    expect(err.details).toMatch(/^the server is shutting down: the training was stopped and nothing was stored/);
+    expect(existsSync(path.join(h.modelDir, "models", "interrupted.json"))).toBe(false);
+  });
+});
+
+describe("messages", () => {
+  it("a 100 KB value echoed in an error is cut: the status stays small and says so", async () => {
+    h = await startHarness();
+    const { GRPCInferenceServiceClient } = await import("../src/generated/inference/grpc_predict_v2");
+    const { bidi, xgbTrainRequests, dataFile } = await import("./helpers");
+    await bidi(h.xgb.train(), xgbTrainRequests({ modelName: "iris", preset: "iris" }, readFileSync(dataFile("iris.csv"))));
+    const oip = new GRPCInferenceServiceClient(h.address, credentials.createInsecure());
+    const version = "v".repeat(100_000);
+    const err = await expectStatus(unary(oip.modelMetadata.bind(oip), { name: "iris", version }), status.NOT_FOUND, "has no version");
+    expect(err.details.length).toBeLessThan(1200);
+    expect(err.details).toContain("(100000 characters)");
+    oip.close();
   });
 });

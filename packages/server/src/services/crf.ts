@@ -30,7 +30,7 @@ import {
   type CrfTrainHeader,
 } from "../generated/mlbridge/v1/crf_service";
 import type { TrainProgress } from "../generated/mlbridge/v1/types";
-import { callSignal, headerThenData, takeTrainingSlots, messages, serverStream, unary } from "../calls";
+import { callSignal, headerThenData, stoppable, takeTrainingSlots, messages, serverStream, unary } from "../calls";
 import type { ServiceContext } from "../context";
 import { fromTemplate, toItems, toModelInfo, toPacked, toTrainingSequence } from "../convert";
 import { invalid, statusError } from "../errors";
@@ -94,9 +94,9 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
   const { store, log, config } = ctx;
 
   async function train(call: ServerDuplexStream<CrfServiceTrainRequest, CrfServiceTrainResponse>): Promise<void> {
-    const signal = callSignal(call);
+    const signal = callSignal(call, ctx.stopping);
     const started = performance.now();
-    const { header, rest } = await headerThenData<CrfServiceTrainRequest, CrfTrainHeader>(call, "header");
+    const { header, rest } = await headerThenData<CrfServiceTrainRequest, CrfTrainHeader>(call, "header", config.uploadIdleSeconds);
     const options = fitOptions(header);
     const resolved = resolveCrfOptions(options);
     checkCrfParams(resolved.algorithm, resolved.params);
@@ -244,7 +244,7 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
   }
 
   return {
-    train: serverStream(log, train),
+    train: serverStream(log, stoppable(ctx.stopping, train)),
     predict: unary(log, predict),
     tag: unary(log, (req: CrfServiceTagRequest, _call: ServerUnaryCall<CrfServiceTagRequest, CrfServiceTagResponse>) => tag(req)),
     tagStream: serverStream(log, tagStream),

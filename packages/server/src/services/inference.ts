@@ -12,7 +12,7 @@ import type {
 } from "../generated/inference/grpc_predict_v2";
 import { unary } from "../calls";
 import type { ServiceContext } from "../context";
-import { invalid, statusError } from "../errors";
+import { clip, invalid, quote, statusError } from "../errors";
 import { checkModelName, type ModelMeta } from "../store";
 import { checkDatatype, elementCount, encodeOutputs, readFloats, readIntegers, readStrings, requestInputs, type Input, type Output } from "../tensors";
 import { withModel } from "./common";
@@ -41,7 +41,7 @@ export function modelVersion(meta: ModelMeta): string {
 /** Checks an optional version against the stored one. @throws NOT_FOUND */
 function checkVersion(meta: ModelMeta, version: string): void {
   if (version && version !== modelVersion(meta)) {
-    throw statusError(status.NOT_FOUND, `model '${meta.name}' has no version '${version}' (its version is '${modelVersion(meta)}')`);
+    throw statusError(status.NOT_FOUND, `model '${meta.name}' has no version '${clip(version)}' (its version is '${modelVersion(meta)}')`);
   }
 }
 
@@ -53,7 +53,7 @@ function requestedOutputs(req: ModelInferRequest, meta: ModelMeta, available: st
   const names: string[] = [];
   req.outputs.forEach((o, i) => {
     if (!available.includes(o.name)) {
-      throw invalid(`outputs[${i}].name`, `model '${meta.name}'${what} has no output ${JSON.stringify(o.name)} (its outputs: ${available.join(", ")})`);
+      throw invalid(`outputs[${i}].name`, `model '${meta.name}'${what} has no output ${quote(o.name)} (its outputs: ${available.join(", ")})`);
     }
     if (!names.includes(o.name)) names.push(o.name);
   });
@@ -81,9 +81,9 @@ export function parseAttributes(text: string, field: string): NativeItem {
     if (i < part.length) {
       const w = part.slice(i + 1);
       weight = Number(w);
-      if (w.trim() === "" || !Number.isFinite(weight)) throw invalid(field, `attribute ${JSON.stringify(part)}: weight ${JSON.stringify(w)} is not a finite number`);
+      if (w.trim() === "" || !Number.isFinite(weight)) throw invalid(field, `attribute ${quote(part)}: weight ${quote(w)} is not a finite number`);
     }
-    if (!name) throw invalid(field, `attribute ${JSON.stringify(part)} has an empty name`);
+    if (!name) throw invalid(field, `attribute ${quote(part)} has an empty name`);
     item.push([name, weight]);
   }
   return item;
@@ -181,7 +181,7 @@ export function inferenceService(ctx: ServiceContext): GRPCInferenceServiceServe
     const byName = new Map<string, Input>();
     for (const input of inputs) {
       if (!known.includes(input.tensor.name)) {
-        throw invalid(`${input.field}.name`, `a CRF model takes inputs 'attributes' or 'tokens', and optionally 'sequence_lengths'; got ${JSON.stringify(input.tensor.name)}`);
+        throw invalid(`${input.field}.name`, `a CRF model takes inputs 'attributes' or 'tokens', and optionally 'sequence_lengths'; got ${quote(input.tensor.name)}`);
       }
       if (byName.has(input.tensor.name)) throw invalid(`${input.field}.name`, `input '${input.tensor.name}' given twice`);
       byName.set(input.tensor.name, input);

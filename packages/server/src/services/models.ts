@@ -54,7 +54,7 @@ export function modelService(ctx: ServiceContext): ModelServiceServer {
   }
 
   async function importModel(call: ServerReadableStream<ImportModelRequest, ImportModelResponse>): Promise<ImportModelResponse> {
-    const { header, rest } = await headerThenData<ImportModelRequest, ImportModelHeader>(call, "header");
+    const { header, rest } = await headerThenData<ImportModelRequest, ImportModelHeader>(call, "header", ctx.config.uploadIdleSeconds);
     const name = checkModelName(header.name, "header.name");
     const kind = kindName(header.kind, "header.kind", true)!;
     const template = fromTemplate(header.featureTemplate, "header.feature_template");
