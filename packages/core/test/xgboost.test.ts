@@ -57,7 +57,20 @@ describe("XGBoost: bad calls", () => {
     ["empty data", () => trainXgboost({ ...data, values: new Float32Array(0), rows: 0, labels: new Float32Array(0) }), /rows: expected a positive integer/],
     ["class out of range", () => trainXgboost(data, { params: { objective: "multi:softmax", num_class: 1 } }), /labels\[1\]: expected a class index in \[0, 0\]/],
     ["bad rounds", () => trainXgboost(data, { numRounds: 0 }), /num_rounds/],
-    ["parameter XGBoost rejects", () => trainXgboost(data, { params: { max_depth: "deep" } }), /XGBoost rejected the training/],
+    ["parameter XGBoost rejects", () => trainXgboost(data, { params: { max_depth: "deep" } }), /parameters\.max_depth: expected a finite number/],
+    ["a parameter XGBoost itself rejects", () => trainXgboost(data, { params: { tree_method: "fancy" } }), /XGBoost rejected the training/],
+    // One round's work is bounded (a round cannot be interrupted), and NaN/inf learning parameters refused.
+    ["max_depth 1e6", () => trainXgboost(data, { params: { max_depth: "1e6" } }), /parameters\.max_depth: expected an integer in \[0, 32\]/],
+    ["num_parallel_tree 1e6", () => trainXgboost(data, { params: { num_parallel_tree: 1_000_000 } }), /parameters\.num_parallel_tree: expected an integer in \[1, 1000\]/],
+    ["max_bin 2^31-1", () => trainXgboost(data, { params: { max_bin: 2 ** 31 - 1 } }), /parameters\.max_bin: expected an integer in \[2, 65536\]/],
+    ["trees per round", () => trainXgboost(data, { params: { num_parallel_tree: 1000, num_class: 100, objective: "multi:softmax" } }), /num_parallel_tree × num_class: 100000 trees per round/],
+    ["eta NaN", () => trainXgboost(data, { params: { eta: "nan" } }), /parameters\.eta: expected a finite number, got "nan"/],
+    ["eta inf", () => trainXgboost(data, { params: { eta: "inf" } }), /parameters\.eta: expected a finite number/],
+    [
+      "a model that diverged to non-finite predictions is refused",
+      () => trainXgboost({ ...data, labels: Float32Array.of(0, 1e30, 2e30, 3e30) }, { params: { objective: "reg:squarederror", eta: "1e30" }, numRounds: 2, testFraction: 0 }),
+      /predicts non-finite values .* nothing was stored/,
+    ],
   ];
   for (const [name, call, message] of cases) {
     it(name, async () => {

@@ -97,7 +97,12 @@ const cases: [string, () => Promise<unknown>, number, RegExp | string][] = [
   ["unknown algorithm value", () => crfTrain(ner, { algorithm: 42 }), I, "algorithm: unknown value 42"],
   ["test fraction out of range", () => crfTrain(ner, { testFraction: 0.95 }), I, "test_fraction: expected a number in [0, 0.9]"],
   ["unknown XGBoost parameter", () => xgbTrain(iris, { parameters: { max_dept: "3" } }), I, "parameters.max_dept: unknown XGBoost parameter"],
-  ["XGBoost parameter value it rejects", () => xgbTrain(iris, { parameters: { max_depth: "-3" } }), I, "XGBoost rejected the training"],
+  ["XGBoost parameter value it rejects", () => xgbTrain(iris, { parameters: { tree_method: "fancy" } }), I, "XGBoost rejected the training"],
+  ["negative max_depth", () => xgbTrain(iris, { parameters: { max_depth: "-3" } }), I, "parameters.max_depth: expected an integer in [0, 32]"],
+  ["num_parallel_tree=1000000 (one round would run for minutes)", () => xgbTrain(iris, { parameters: { num_parallel_tree: "1000000" } }), I, "parameters.num_parallel_tree: expected an integer in [1, 1000]"],
+  ["max_bin=2^31-1", () => xgbTrain(iris, { parameters: { max_bin: String(2 ** 31 - 1) } }), I, "parameters.max_bin: expected an integer in [2, 65536]"],
+  ["eta=nan", () => xgbTrain(iris, { parameters: { eta: "nan" } }), I, 'parameters.eta: expected a finite number, got "nan"'],
+  ["eta=inf", () => xgbTrain(iris, { parameters: { eta: "inf" } }), I, 'parameters.eta: expected a finite number, got "inf"'],
   ["zero rounds", () => xgbTrain(iris, { numRounds: 0 }), I, "num_rounds"],
   ["unknown XGBoost preset", () => xgbTrain(iris, { preset: "wine" }), I, 'unknown preset "wine"'],
   // model names

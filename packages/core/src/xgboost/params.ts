@@ -49,8 +49,37 @@ export function xgbPreset(name: string): XgbPreset {
 export const GBLINEAR_UNSERVABLE = "gblinear models cannot be served (XGBoost 1.7's in-place prediction does not support them); use gbtree or dart";
 
 /**
- * Checks parameter names and stringifies values.
- * @throws InvalidInputError naming an unknown or empty parameter, or gblinear
+ * Bounds of the parameters that set how much work one boosting round does.
+ * A round cannot be interrupted (cancellation takes effect between rounds),
+ * so these keep one round of a server's training bounded: XGBoost itself
+ * accepts `max_depth=1e6` or `num_parallel_tree=1000000` and builds trees
+ * until memory runs out. The caps are far above what models use (XGBoost's
+ * defaults: depth 6, 256 bins, 1 parallel tree).
+ */
+export const XGB_WORK_CAPS: Record<string, [min: number, max: number]> = {
+  max_depth: [0, 32],
+  max_leaves: [0, 65_536],
+  max_bin: [2, 65_536],
+  num_parallel_tree: [1, 1_000],
+  num_class: [1, 10_000],
+};
+
+/** Trees one round may build (num_parallel_tree × num_class). */
+export const XGB_MAX_TREES_PER_ROUND = 10_000;
+
+/** Parameters whose value is a number: it must be finite (XGBoost takes "nan" and "inf" and trains a model of NaNs). */
+const NUMERIC = new Set([
+  "eta", "learning_rate", "gamma", "min_split_loss", "max_depth", "min_child_weight", "max_delta_step", "subsample",
+  "colsample_bytree", "colsample_bylevel", "colsample_bynode", "lambda", "reg_lambda", "alpha", "reg_alpha", "sketch_eps",
+  "scale_pos_weight", "max_leaves", "max_bin", "num_parallel_tree", "max_cat_to_onehot", "max_cat_threshold",
+  "rate_drop", "skip_drop", "top_k", "base_score", "num_class", "tweedie_variance_power", "huber_slope", "quantile_alpha",
+  "nthread", "seed", "random_state", "verbosity", "max_cached_hist_node", "lambdarank_num_pair_per_sample",
+]);
+
+/**
+ * Checks parameter names and values, and stringifies values: numeric values
+ * must be finite, and those that scale one round's work within XGB_WORK_CAPS.
+ * @throws InvalidInputError naming an unknown, empty, non-finite or out-of-range parameter, or gblinear
  */
 export function checkXgbParams(params: Record<string, string | number>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -59,7 +88,19 @@ export function checkXgbParams(params: Record<string, string | number>): Record<
     const value = String(raw).trim();
     if (value === "") throw new InvalidInputError(`parameters.${name}: empty value`);
     if (name === "booster" && value === "gblinear") throw new InvalidInputError(`parameters.booster: ${GBLINEAR_UNSERVABLE}`);
+    if (NUMERIC.has(name)) {
+      const n = Number(value);
+      if (!Number.isFinite(n)) throw new InvalidInputError(`parameters.${name}: expected a finite number, got ${JSON.stringify(value.slice(0, 40))}`);
+      const cap = XGB_WORK_CAPS[name];
+      if (cap && (!Number.isInteger(n) || n < cap[0] || n > cap[1])) {
+        throw new InvalidInputError(`parameters.${name}: expected an integer in [${cap[0]}, ${cap[1]}] (the server bounds the work of one boosting round), got ${value.slice(0, 40)}`);
+      }
+    }
     out[name] = value;
+  }
+  const trees = Number(out.num_parallel_tree ?? 1) * Number(out.num_class ?? 1);
+  if (trees > XGB_MAX_TREES_PER_ROUND) {
+    throw new InvalidInputError(`parameters.num_parallel_tree × num_class: ${trees} trees per round, at most ${XGB_MAX_TREES_PER_ROUND}`);
   }
   return out;
 }

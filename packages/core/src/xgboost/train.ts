@@ -184,6 +184,14 @@ export async function trainXgboost(data: XgbTrainData, options: XgbTrainOptions 
     XgbModel.attachClassNames(booster, classNames);
     const model = new XgbModel(booster);
     booster = undefined; // owned by the model now
+    // A model that predicts NaN or infinity (diverged: a huge eta, a loss that
+    // overflowed) is refused rather than stored and served.
+    const probeRows = Math.min(trainIdx.length, 256);
+    const probe = model.predict(subset(data, trainIdx.slice(0, probeRows)).values, probeRows, data.cols, "margins");
+    if (!probe.values.every(Number.isFinite)) {
+      model.dispose();
+      throw new InvalidInputError("the trained model predicts non-finite values (it diverged: check eta/learning_rate, max_delta_step and the labels); nothing was stored");
+    }
     let validationAccuracy: number | undefined;
     if (valIdx.length && model.isClassifier) {
       const v = subset(data, valIdx);
