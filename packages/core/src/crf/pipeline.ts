@@ -1,11 +1,12 @@
+import { readFile } from "node:fs/promises";
 import type { CsvSource } from "../data/csv";
-import { CancelledError, invalidArgument } from "../errors";
+import { CancelledError, InvalidInputError, MlBridgeError, invalidArgument } from "../errors";
 import { seededSplit } from "../random";
-import { countItems, readNerCsv, type CrfSequence } from "./data";
+import { countItems, readNerCsvPacked, type CrfSequence } from "./data";
 import { crfPreset, DEFAULT_CRF_PRESET, validateTemplate, type CrfAlgorithm, type CrfFeatureTemplate } from "./features";
 import { accuracyLine, crfMetrics, type CrfMetrics } from "./metrics";
 import { CrfModel } from "./model";
-import { checkAlgorithm, trainCrf, type CrfProgress } from "./train";
+import { checkAlgorithm, trainCrf, trainCrfCsv, type CrfCsvCounts, type CrfProgress } from "./train";
 
 /** Options of fitting a CRF tagger. */
 export interface CrfFitOptions {
@@ -78,27 +79,45 @@ function checkFraction(testFraction: number | undefined): number {
  */
 export async function fitCrf(sequences: CrfSequence[], options: CrfFitOptions, resolved = resolveCrfOptions(options)): Promise<CrfFitResult> {
   const fraction = options.noHoldout ? 0 : checkFraction(options.testFraction);
-  const seed = options.seed ?? 0;
-  if (!Number.isSafeInteger(seed) || seed < 0) throw invalidArgument("seed", "a non-negative integer", seed);
-  let train = sequences;
-  let test: CrfSequence[] = [];
-  if (fraction > 0) {
-    if (sequences.length < 2) throw invalidArgument("data", "at least 2 sentences to hold some out (or no_holdout)", sequences);
-    const [testIdx, trainIdx] = seededSplit(sequences.length, [fraction], seed);
-    test = testIdx.map((i) => sequences[i]);
-    train = trainIdx.map((i) => sequences[i]);
-  }
+  const seed = checkSeed(options.seed);
+  const { train, test } = splitSequences(sequences, fraction, seed);
   const trained = await trainCrf(train, { algorithm: resolved.algorithm, params: resolved.params, signal: options.signal, onProgress: options.onProgress, nice: options.nice });
   if (options.signal?.aborted) throw new CancelledError("training cancelled");
   const model = CrfModel.fromBuffer(trained.model);
-  let metrics: CrfMetrics | undefined;
-  if (test.length) {
-    const tagged = await model.tagMany(test.map((s) => s.items));
-    metrics = crfMetrics(
-      tagged.map((t) => t.labels),
-      test.map((s) => s.labels!),
-    );
-  }
+  const metrics = await scoreHoldout(model, test);
+  const counts = { trainSequences: train.length, testSequences: test.length, trainTokens: countItems(train), testTokens: countItems(test) };
+  return fitResult(model, resolved, metrics, counts, trained.seconds, trained.iterations);
+}
+
+function checkSeed(seed: number | undefined): number {
+  const s = seed ?? 0;
+  if (!Number.isSafeInteger(s) || s < 0) throw invalidArgument("seed", "a non-negative integer", s);
+  return s;
+}
+
+/**
+ * Splits sentences (seeded) into a training part and a held-out part of
+ * `fraction` of them; with fraction 0 all are for training.
+ * @throws INVALID_ARGUMENT when there are fewer than 2 sentences to split
+ */
+export function splitSequences(sequences: CrfSequence[], fraction: number, seed: number): { train: CrfSequence[]; test: CrfSequence[] } {
+  if (fraction <= 0) return { train: sequences, test: [] };
+  if (sequences.length < 2) throw invalidArgument("data", "at least 2 sentences to hold some out (or no_holdout)", sequences);
+  const [testIdx, trainIdx] = seededSplit(sequences.length, [fraction], seed);
+  return { test: testIdx.map((i) => sequences[i]), train: trainIdx.map((i) => sequences[i]) };
+}
+
+/** The model's metrics on held-out sentences (tagged off the event loop), or undefined without any. */
+export async function scoreHoldout(model: CrfModel, test: CrfSequence[]): Promise<CrfMetrics | undefined> {
+  if (!test.length) return undefined;
+  const tagged = await model.tagMany(test.map((s) => s.items));
+  return crfMetrics(
+    tagged.map((t) => t.labels),
+    test.map((s) => s.labels!),
+  );
+}
+
+function fitResult(model: CrfModel, resolved: Resolved, metrics: CrfMetrics | undefined, counts: CrfCsvCounts, seconds: number, iterations: number): CrfFitResult {
   const params: Record<string, string> = {};
   for (const [k, v] of Object.entries(resolved.params)) params[k] = String(v);
   return {
@@ -109,28 +128,57 @@ export async function fitCrf(sequences: CrfSequence[], options: CrfFitOptions, r
     params,
     metrics,
     accuracyLine: metrics ? accuracyLine(metrics) : undefined,
-    trainSequences: train.length,
-    testSequences: test.length,
-    trainTokens: countItems(train),
-    testTokens: countItems(test),
-    seconds: trained.seconds,
-    iterations: trained.iterations,
+    ...counts,
+    seconds,
+    iterations,
   };
 }
 
-/** Fits a tagger on a CSV in the book's NER format (the book's `fit(path)`). */
-export async function fitCrfCsv(source: CsvSource, options: CrfFitOptions = {}): Promise<CrfFitResult> {
-  const resolved = resolveCrfOptions(options);
-  const data = await readNerCsv(source, resolved.template, true);
-  return fitCrf(data.sequences, options, resolved);
+/**
+ * Fits a tagger on a CSV in the book's NER format (the book's `fit(path)`):
+ * the same split, training and scoring as fitCrf, all of it in the training
+ * process (trainCrfCsv), so a large upload neither blocks the event loop nor
+ * stays in this process's memory.
+ */
+export async function fitCrfCsv(source: CsvSource, options: CrfFitOptions = {}, resolved = resolveCrfOptions(options)): Promise<CrfFitResult> {
+  const fraction = options.noHoldout ? 0 : checkFraction(options.testFraction);
+  const seed = checkSeed(options.seed);
+  const csv = typeof source === "string" ? await readSource(source) : source instanceof Uint8Array ? source : await collect(source);
+  const trained = await trainCrfCsv(
+    csv,
+    { template: resolved.template, testFraction: fraction, seed },
+    { algorithm: resolved.algorithm, params: resolved.params, signal: options.signal, onProgress: options.onProgress, nice: options.nice },
+  );
+  if (options.signal?.aborted) throw new CancelledError("training cancelled");
+  return fitResult(CrfModel.fromBuffer(trained.model), resolved, trained.metrics, trained.counts, trained.seconds, trained.iterations);
+}
+
+/** A file's bytes, with readCsv's error for a missing file. */
+async function readSource(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new MlBridgeError("NOT_FOUND", `file not found: ${file}`);
+    throw new InvalidInputError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+async function collect(chunks: AsyncIterable<Uint8Array | string>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of chunks) parts.push(typeof c === "string" ? Buffer.from(c, "utf8") : Buffer.from(c));
+  return Buffer.concat(parts);
 }
 
 /**
  * Tags a CSV in the book's predict format (the book's `predict(path)`):
  * one label per row, in file order. Sentences are tagged as sequences.
+ * The event loop is not blocked: a large input is parsed on a worker thread
+ * and tagged on the addon's.
  */
 export async function predictCrfCsv(model: CrfModel, source: CsvSource, template: CrfFeatureTemplate): Promise<string[]> {
-  const data = await readNerCsv(source, template, false);
-  const tagged = await model.tagMany(data.sequences.map((s) => s.items));
-  return tagged.flatMap((t) => t.labels);
+  // Packed (and, for a large input, parsed on a worker thread; tagged off the event loop).
+  const data = await readNerCsvPacked(source, template, false);
+  const { paths } = await model.tagPacked(data.packed);
+  const labels = model.labels;
+  return Array.from(paths, (k) => labels[k]);
 }

@@ -7,10 +7,17 @@
  *   parent → { type: "data", packed, labels }   (repeated: PackedSequences
  *                                      and their NUL-terminated labels,
  *                                      appended as they arrive)
+ *   or, for a CSV (trainCrfCsv):
+ *   parent → { type: "csv", bytes }   (repeated: the CSV's bytes in order)
+ *   parent → { type: "fitCsv", algorithm, params, template, testFraction, seed }
+ *                                     parse, split, append the training part
+ *   child  → { type: "parsed", counts }
+ *   then:
  *   parent → { type: "end", file }    train, write the model to `file`
  *   child  → { type: "log", lines }   (CRFsuite's log, during training: one
  *                                      message per iteration, not per line)
- *   child  → { type: "done" } | { type: "error", code, message }
+ *   child  → { type: "done", metrics? } | { type: "error", code, message }
+ *                                     (metrics: of the held-out part, fitCsv only)
  *
  * It exits after the training, and at once when the parent goes away (the
  * IPC channel closes), so that no training outlives the process that asked
@@ -19,6 +26,13 @@
 import { readdirSync } from "node:fs";
 import os from "node:os";
 import { binding, type NativeCrfTrainer, type PackedSequences } from "../binding";
+import { countItems, readNerCsv, type CrfSequence } from "./data";
+import type { CrfFeatureTemplate } from "./features";
+import type { CrfMetrics } from "./metrics";
+import { CrfModel } from "./model";
+import { packLabels, packValidSequences } from "./packed";
+import { scoreHoldout, splitSequences } from "./pipeline";
+import { checkTrainingSequences } from "./train";
 
 /** Sets the nice value of every thread of this process to at least `target`. */
 function lowerPriority(target: number): void {
@@ -46,6 +60,8 @@ lowerPriority(nice);
 type Message =
   | { type: "start"; algorithm: string; params: Record<string, string> }
   | { type: "data"; packed: PackedSequences; labels: Uint8Array }
+  | { type: "csv"; bytes: Uint8Array }
+  | { type: "fitCsv"; algorithm: string; params: Record<string, string>; template: CrfFeatureTemplate; testFraction: number; seed: number }
   | { type: "end"; file: string };
 
 let loadError: unknown;
@@ -89,28 +105,57 @@ function fail(err: unknown): void {
 
 process.on("disconnect", () => process.exit(0));
 
-process.on("message", (msg: Message) => {
-  if (failed) return;
-  try {
-    if (msg.type === "start") {
-      if (loadError) throw loadError;
-      trainer = new (binding().CrfTrainer)(msg.algorithm);
-      for (const [k, v] of Object.entries(msg.params)) trainer.set(k, v);
-    } else if (msg.type === "data") {
-      trainer!.appendPacked(msg.packed, msg.labels, 0);
-    } else if (msg.type === "end") {
-      lowerPriority(nice);
-      const t = trainer!;
-      t.train(msg.file, -1, log)
-        .then(({ status }) => {
-          flushLog();
-          if (status !== 0) throw Object.assign(new Error(`crfsuite training failed with status ${status}`), { code: "CRFSUITE_ERROR" });
-          t.dispose();
-          process.send!({ type: "done" }, undefined, {}, () => process.exit(0));
-        })
-        .catch(fail);
+/** The CSV's bytes so far, and its held-out sentences once read (fitCsv). */
+const csvParts: Uint8Array[] = [];
+let heldOut: CrfSequence[] = [];
+
+function startTrainer(algorithm: string, params: Record<string, string>): NativeCrfTrainer {
+  if (loadError) throw loadError;
+  const t = new (binding().CrfTrainer)(algorithm);
+  for (const [k, v] of Object.entries(params)) t.set(k, v);
+  return t;
+}
+
+async function handle(msg: Message): Promise<void> {
+  if (msg.type === "start") {
+    trainer = startTrainer(msg.algorithm, msg.params);
+  } else if (msg.type === "data") {
+    trainer!.appendPacked(msg.packed, msg.labels, 0);
+  } else if (msg.type === "csv") {
+    csvParts.push(msg.bytes);
+  } else if (msg.type === "fitCsv") {
+    const csv = Buffer.concat(csvParts);
+    csvParts.length = 0;
+    const data = await readNerCsv(csv, msg.template, true);
+    const { train, test } = splitSequences(data.sequences, msg.testFraction, msg.seed);
+    checkTrainingSequences(train);
+    trainer = startTrainer(msg.algorithm, msg.params);
+    for (let i = 0; i < train.length; i += 256) {
+      const part = train.slice(i, i + 256);
+      trainer.appendPacked(packValidSequences(part.map((s) => s.items)), packLabels(part.flatMap((s) => s.labels!)), 0);
     }
-  } catch (err) {
-    fail(err);
+    heldOut = test;
+    process.send!({ type: "parsed", counts: { trainSequences: train.length, testSequences: test.length, trainTokens: countItems(train), testTokens: countItems(test) } });
+  } else if (msg.type === "end") {
+    lowerPriority(nice);
+    const t = trainer!;
+    const { status } = await t.train(msg.file, -1, log);
+    flushLog();
+    if (status !== 0) throw Object.assign(new Error(`crfsuite training failed with status ${status}`), { code: "CRFSUITE_ERROR" });
+    t.dispose();
+    let metrics: CrfMetrics | undefined;
+    if (heldOut.length) {
+      const model = await CrfModel.fromFile(msg.file);
+      metrics = await scoreHoldout(model, heldOut);
+      model.dispose();
+    }
+    process.send!({ type: "done", metrics }, undefined, {}, () => process.exit(0));
   }
+}
+
+// One message at a time, in order: a CSV's parsing is asynchronous, and the
+// "end" behind it waits for it.
+let queue = Promise.resolve();
+process.on("message", (msg: Message) => {
+  queue = queue.then(() => (failed ? undefined : handle(msg))).catch(fail);
 });

@@ -4,7 +4,8 @@ import path from "node:path";
 import { binding, type NativeCrfTrainer, type NativeItem } from "../binding";
 import { CancelledError, InvalidInputError, MlBridgeError, callNative, invalidArgument, type ErrorCode } from "../errors";
 import type { CrfSequence } from "./data";
-import { CRF_ALGORITHMS, type CrfAlgorithm } from "./features";
+import { CRF_ALGORITHMS, type CrfAlgorithm, type CrfFeatureTemplate } from "./features";
+import type { CrfMetrics } from "./metrics";
 import { isCrfName, packLabels, packValidSequences, validateItems } from "./packed";
 import { checkNice, crfTrainingSettings, prewarmCrfTraining, takeTrainingProcess } from "./train-process";
 
@@ -172,8 +173,23 @@ export class CrfLogParser {
   }
 }
 
+/** What the training process read from a CSV and held out (trainCrfCsv). */
+export interface CrfCsvCounts {
+  trainSequences: number;
+  testSequences: number;
+  trainTokens: number;
+  testTokens: number;
+}
+
 /** Message from the training process. */
-type WorkerMessage = { type: "log"; lines: string[] } | { type: "done" } | { type: "error"; code: ErrorCode; message: string };
+type WorkerMessage =
+  | { type: "log"; lines: string[] }
+  | { type: "parsed"; counts: CrfCsvCounts }
+  | { type: "done"; metrics?: CrfMetrics }
+  | { type: "error"; code: ErrorCode; message: string };
+
+/** Bytes per CSV message to the training process: each is serialized on the event loop, so none is large. */
+const CSV_CHUNK = 1024 * 1024;
 
 /**
  * Attributes per data message to the training process (a packed part, ~30 KB
@@ -216,6 +232,77 @@ export async function trainCrf(sequences: CrfSequence[], options: CrfTrainOption
   const params = checkCrfParams(options.algorithm, options.params ?? {});
   const nice = options.nice === undefined ? crfTrainingSettings().nice : checkNice(options.nice, "nice");
   if (options.signal?.aborted) throw new CancelledError("training cancelled");
+  const { result } = await trainInProcess(options, nice, start, async (send, settled) => {
+    const inFlight: Promise<void>[] = [send({ type: "start", algorithm: options.algorithm, params })];
+    let i = 0;
+    while (i < sequences.length && !settled()) {
+      const items: NativeItem[][] = [];
+      const labels: string[] = [];
+      let attributes = 0;
+      while (i < sequences.length && attributes < CHUNK_ATTRIBUTES) {
+        const s = sequences[i++];
+        items.push(s.items);
+        for (const l of s.labels!) labels.push(l);
+        for (const item of s.items) attributes += item.length;
+      }
+      // Packed: typed arrays and byte buffers, which the IPC channel's
+      // structured clone copies as they are, and one native call appends.
+      inFlight.push(send({ type: "data", packed: packValidSequences(items), labels: packLabels(labels) }));
+      if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
+    }
+  });
+  return result;
+}
+
+/** What trainCrfCsv reads, holds out and scores. */
+export interface CrfCsvTrainSpec {
+  /** The feature template that builds each token's attributes from its row. */
+  template: CrfFeatureTemplate;
+  /** Share of sentences held out and scored, in [0, 0.9]; 0 trains on all. */
+  testFraction: number;
+  /** Seed of the sentence split. */
+  seed: number;
+}
+
+/**
+ * trainCrf on a CSV in the book's NER format, read by the training process
+ * itself: the CSV's bytes go to it in 1 MiB messages, and it parses, splits
+ * (seededSplit, as fitCrf), trains and scores the held-out part, so that
+ * neither the parsing nor the data's memory is the calling process's.
+ * @throws InvalidInputError naming the CSV line, as readNerCsv; and as trainCrf
+ */
+export async function trainCrfCsv(
+  csv: Uint8Array,
+  spec: CrfCsvTrainSpec,
+  options: CrfTrainOptions,
+): Promise<CrfTrainResult & { counts: CrfCsvCounts; metrics?: CrfMetrics }> {
+  const start = performance.now();
+  checkAlgorithm(options.algorithm);
+  const params = checkCrfParams(options.algorithm, options.params ?? {});
+  const nice = options.nice === undefined ? crfTrainingSettings().nice : checkNice(options.nice, "nice");
+  if (options.signal?.aborted) throw new CancelledError("training cancelled");
+  const { result, counts, metrics } = await trainInProcess(options, nice, start, async (send, settled) => {
+    const inFlight: Promise<void>[] = [];
+    for (let at = 0; at < csv.length && !settled(); at += CSV_CHUNK) {
+      inFlight.push(send({ type: "csv", bytes: csv.subarray(at, at + CSV_CHUNK) }));
+      if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
+    }
+    if (!settled()) await send({ type: "fitCsv", algorithm: options.algorithm, params, template: spec.template, testFraction: spec.testFraction, seed: spec.seed });
+  });
+  return { ...result, counts: counts!, metrics };
+}
+
+/**
+ * Runs one training in a training process: `feed` sends the data messages
+ * (`settled()` turns true once the training failed or was cancelled), then
+ * "end" asks for the model.
+ */
+async function trainInProcess(
+  options: CrfTrainOptions,
+  nice: number,
+  start: number,
+  feed: (send: (msg: unknown) => Promise<void>, settled: () => boolean) => Promise<void>,
+): Promise<{ result: CrfTrainResult; counts?: CrfCsvCounts; metrics?: CrfMetrics }> {
   const parser = new CrfLogParser(start, (p) => options.onProgress?.(p));
   const proc = takeTrainingProcess(nice);
   const child = proc.child;
@@ -229,8 +316,10 @@ export async function trainCrf(sequences: CrfSequence[], options: CrfTrainOption
     replenished = true;
     prewarmCrfTraining();
   };
+  let counts: CrfCsvCounts | undefined;
+  let metrics: CrfMetrics | undefined;
 
-  return new Promise<CrfTrainResult>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     let settled = false;
     // The model's folder, made while the data goes out (the path goes with "end").
     const dir = mkdtemp(path.join(os.tmpdir(), "mlbridge-crf-"));
@@ -255,7 +344,8 @@ export async function trainCrf(sequences: CrfSequence[], options: CrfTrainOption
       }
       model!()
         .then(
-          (bytes) => resolve({ model: bytes, iterations: parser.iterations, seconds: (performance.now() - start) / 1000, pid: proc.pid! }),
+          (bytes) =>
+            resolve({ result: { model: bytes, iterations: parser.iterations, seconds: (performance.now() - start) / 1000, pid: proc.pid! }, counts, metrics }),
           (e: Error) => reject(new MlBridgeError("INTERNAL", `cannot read the trained model: ${e.message}`)),
         )
         .finally(() => {
@@ -273,10 +363,13 @@ export async function trainCrf(sequences: CrfSequence[], options: CrfTrainOption
           options.onLog?.(line);
           parser.push(line);
         }
+      } else if (msg.type === "parsed") {
+        counts = msg.counts;
       } else if (msg.type === "done") {
+        metrics = msg.metrics;
         finish(null, async () => readFile(path.join(await dir, MODEL_FILE)));
       } else if (msg.type === "error") {
-        finish(new MlBridgeError(msg.code, msg.message));
+        finish(msg.code === "INVALID_ARGUMENT" ? new InvalidInputError(msg.message) : new MlBridgeError(msg.code, msg.message));
       }
     });
     child.on("error", (err) => finish(new MlBridgeError("INTERNAL", `training process failed: ${err.message}`)));
@@ -291,23 +384,7 @@ export async function trainCrf(sequences: CrfSequence[], options: CrfTrainOption
 
     const send = (msg: unknown) => new Promise<void>((done) => child.send(msg as never, undefined, {}, () => done()));
     void (async () => {
-      const inFlight: Promise<void>[] = [send({ type: "start", algorithm: options.algorithm, params })];
-      let i = 0;
-      while (i < sequences.length && !settled) {
-        const items: NativeItem[][] = [];
-        const labels: string[] = [];
-        let attributes = 0;
-        while (i < sequences.length && attributes < CHUNK_ATTRIBUTES) {
-          const s = sequences[i++];
-          items.push(s.items);
-          for (const l of s.labels!) labels.push(l);
-          for (const item of s.items) attributes += item.length;
-        }
-        // Packed: typed arrays and byte buffers, which the IPC channel's
-        // structured clone copies as they are, and one native call appends.
-        inFlight.push(send({ type: "data", packed: packValidSequences(items), labels: packLabels(labels) }));
-        if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
-      }
+      await feed(send, () => settled);
       let file: string;
       try {
         file = path.join(await dir, MODEL_FILE);

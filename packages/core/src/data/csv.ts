@@ -64,24 +64,43 @@ function firstBadUtf8Line(buf: Buffer): number {
   return line;
 }
 
+/** The header of a CSV being scanned. */
+export interface CsvHeader {
+  /** Column names (BOM removed, trimmed). */
+  header: string[];
+  /** Column name → index. */
+  index: Map<string, number>;
+}
+
 /**
- * Reads a CSV file with a header row, streaming (the event loop is not blocked
- * by large files). RFC 4180 quoting is supported, including newlines inside
- * quoted fields. A UTF-8 BOM is dropped.
+ * Scans a CSV file with a header row, streaming: `onRow` gets each data row
+ * and the 1-based file line it starts on, and nothing is kept, so memory stays
+ * that of one chunk plus what `onRow` keeps. RFC 4180 quoting is supported,
+ * including newlines inside quoted fields. A UTF-8 BOM is dropped. The header
+ * is checked (duplicated and required columns) before the first row.
  *
+ * @returns the header and the number of data rows
  * @throws InvalidInputError naming the line (and column where it applies) for:
  *   an empty file, a header without rows, duplicated or missing columns,
- *   rows with a different number of fields, malformed quoting, invalid UTF-8.
+ *   rows with a different number of fields, malformed quoting, invalid UTF-8;
+ *   and whatever `onHeader` or `onRow` throw.
  */
-export async function readCsv(source: CsvSource, options: ReadCsvOptions = {}): Promise<CsvTable> {
+export async function scanCsv(
+  source: CsvSource,
+  options: ReadCsvOptions,
+  onRow: (row: string[], line: number) => void,
+  onHeader?: (h: CsvHeader) => void,
+): Promise<CsvHeader & { rows: number }> {
   const what = options.what ?? "CSV";
   const parser = parse({ bom: true, info: true, skip_empty_lines: true, relax_quotes: false });
-  let header: string[] | undefined;
-  const rows: string[][] = [];
-  const lines: number[] = [];
+  let head: CsvHeader | undefined;
+  let rows = 0;
   let bytes = 0;
   let badLine = 0;
-  let carry: Buffer = Buffer.alloc(0);
+  // Bytes after the last newline seen, kept as a list: a line of many chunks
+  // is joined once, when its end arrives (joining per chunk made one 60 MB
+  // line cost minutes).
+  let carry: Buffer[] = [];
 
   let linesBefore = 0; // newlines in the bytes already validated
   const check = (bytes: Buffer): boolean => {
@@ -96,14 +115,18 @@ export async function readCsv(source: CsvSource, options: ReadCsvOptions = {}): 
     for await (const chunk of chunksOf(source)) {
       bytes += chunk.length;
       // Validate UTF-8 on whole lines so a multi-byte character split across chunks is fine.
-      const joined = carry.length ? Buffer.concat([carry, chunk]) : chunk;
-      const cut = joined.lastIndexOf(0x0a) + 1;
-      const complete = joined.subarray(0, cut);
-      carry = Buffer.from(joined.subarray(cut));
-      if (complete.length && !check(complete)) break;
+      const nl = chunk.lastIndexOf(0x0a);
+      if (nl < 0) {
+        carry.push(Buffer.from(chunk));
+        continue;
+      }
+      const complete = carry.length ? Buffer.concat([...carry, chunk.subarray(0, nl + 1)]) : chunk.subarray(0, nl + 1);
+      carry = nl + 1 < chunk.length ? [Buffer.from(chunk.subarray(nl + 1))] : [];
+      if (!check(complete)) break;
       if (!parser.write(complete.toString("utf8"))) await new Promise((r) => parser.once("drain", r));
     }
-    if (!badLine && carry.length && check(carry)) parser.write(carry.toString("utf8"));
+    const rest = Buffer.concat(carry);
+    if (!badLine && rest.length && check(rest)) parser.write(rest.toString("utf8"));
     parser.end();
   })();
   feed.catch((err) => parser.destroy(err as Error));
@@ -111,14 +134,16 @@ export async function readCsv(source: CsvSource, options: ReadCsvOptions = {}): 
   try {
     for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
       if (badLine) break;
-      if (!header) {
-        header = rec.record.map((h) => h.trim());
+      if (!head) {
+        head = checkHeader(rec.record.map((h) => h.trim()), options, what);
+        onHeader?.(head);
         continue;
       }
-      rows.push(rec.record);
-      lines.push(rec.info.lines - countNewlines(rec.record));
+      rows++;
+      onRow(rec.record, rec.info.lines - countNewlines(rec.record));
     }
   } catch (err) {
+    parser.destroy();
     const e = err as { lines?: number; message: string; code?: string };
     if (err instanceof CsvError || e.code?.startsWith("CSV_")) {
       const line = typeof e.lines === "number" ? e.lines : undefined;
@@ -128,7 +153,12 @@ export async function readCsv(source: CsvSource, options: ReadCsvOptions = {}): 
   }
   await feed.catch(() => undefined);
   if (badLine) throw new InvalidInputError(`${what} line ${badLine}: text is not valid UTF-8`);
-  if (bytes === 0 || !header) throw new InvalidInputError(`${what}: the file is empty`);
+  if (bytes === 0 || !head) throw new InvalidInputError(`${what}: the file is empty`);
+  if (rows === 0) throw new InvalidInputError(`${what}: the file has a header but no data rows`);
+  return { ...head, rows };
+}
+
+function checkHeader(header: string[], options: ReadCsvOptions, what: string): CsvHeader {
   const index = new Map<string, number>();
   header.forEach((name, i) => {
     const prev = index.get(name);
@@ -140,7 +170,20 @@ export async function readCsv(source: CsvSource, options: ReadCsvOptions = {}): 
   for (const col of options.required ?? []) {
     if (!index.has(col)) throw new InvalidInputError(`${what} line 1: missing column ${JSON.stringify(col)}`);
   }
-  if (rows.length === 0) throw new InvalidInputError(`${what}: the file has a header but no data rows`);
+  return { header, index };
+}
+
+/**
+ * Reads a whole CSV file with a header row into memory (see scanCsv for the
+ * format and errors). For large inputs prefer scanCsv, which keeps no rows.
+ */
+export async function readCsv(source: CsvSource, options: ReadCsvOptions = {}): Promise<CsvTable> {
+  const rows: string[][] = [];
+  const lines: number[] = [];
+  const { header, index } = await scanCsv(source, options, (row, line) => {
+    rows.push(row);
+    lines.push(line);
+  });
   return { header, rows, lines, index };
 }
 

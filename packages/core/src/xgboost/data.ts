@@ -1,4 +1,5 @@
-import { readCsv, type CsvSource, type CsvTable } from "../data/csv";
+import { scanCsv, type CsvSource } from "../data/csv";
+import { parseOffThread, runOffThread } from "../data/offthread";
 import { InvalidInputError } from "../errors";
 
 /** A dense feature matrix (row-major float32) with its column names. */
@@ -17,11 +18,14 @@ export interface LabelledMatrix extends Matrix {
   classNames: string[];
 }
 
+/** A decimal number as CSV writers print one. */
+const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
 function parseNumber(text: string, what: string, line: number, column: string): number {
   const t = text.trim();
   if (t === "") return Number.NaN; // missing value
   const v = Number(t);
-  if (!Number.isFinite(v) || !/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t)) {
+  if (!Number.isFinite(v) || !NUMBER.test(t)) {
     throw new InvalidInputError(
       `${what} line ${line}, column ${JSON.stringify(column)}: expected a finite number, got ${JSON.stringify(text.slice(0, 40))} (leave the field empty for a missing value)`,
     );
@@ -29,64 +33,118 @@ function parseNumber(text: string, what: string, line: number, column: string): 
   return v;
 }
 
-function toMatrix(table: CsvTable, columns: string[], what: string): Matrix {
-  const idx = columns.map((c) => table.index.get(c)!);
-  const rows = table.rows.length;
-  const cols = columns.length;
-  const values = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const row = table.rows[r];
-    for (let c = 0; c < cols; c++) values[r * cols + c] = parseNumber(row[idx[c]], what, table.lines[r], columns[c]);
+/** A Float32Array that grows by doubling: rows are appended without knowing their count. */
+class Float32Builder {
+  private buf: Float32Array;
+  length = 0;
+  constructor(capacity = 1024) {
+    this.buf = new Float32Array(capacity);
   }
-  return { values, rows, cols, featureNames: columns };
+  reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.length + n) cap *= 2;
+    const next = new Float32Array(cap);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
+  push(v: number): void {
+    this.buf[this.length++] = v;
+  }
+  /** The values, trimmed to their length (one copy). */
+  finish(): Float32Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
+/** Appends a row's `columns` (by index) to `out` as numbers. */
+function pushRow(out: Float32Builder, row: string[], idx: number[], columns: string[], what: string, line: number): void {
+  out.reserve(idx.length);
+  for (let c = 0; c < idx.length; c++) out.push(parseNumber(row[idx[c]], what, line, columns[c]));
 }
 
 /**
  * Reads a labelled CSV with a header (e.g. the book's iris.csv): every column
  * but the label column is a numeric feature. Text labels become class indices
- * in sorted order (iris: setosa 0, versicolor 1, virginica 2).
+ * in sorted order (iris: setosa 0, versicolor 1, virginica 2). Streaming: the
+ * memory is the matrix and one label per row, not the rows' text. A file, or
+ * bytes of OFF_THREAD_BYTES or more, are read on a worker thread.
  *
  * @param labelColumn the label column; default the last one
  * @throws InvalidInputError naming the line and column of a bad value
  */
 export async function readLabelledCsv(source: CsvSource, labelColumn?: string): Promise<LabelledMatrix> {
+  if (parseOffThread(source)) return runOffThread<LabelledMatrix>({ op: "labelled", source, args: [labelColumn] });
+  return readLabelledCsvHere(source, labelColumn);
+}
+
+/** readLabelledCsv on the calling thread. @internal (the parse worker's) */
+export async function readLabelledCsvHere(source: CsvSource, labelColumn?: string): Promise<LabelledMatrix> {
   const what = "training CSV";
-  const table = await readCsv(source, { what, required: labelColumn ? [labelColumn] : [] });
-  const label = labelColumn || table.header[table.header.length - 1];
-  const features = table.header.filter((h) => h !== label);
-  if (features.length === 0) throw new InvalidInputError(`${what} line 1: no feature columns besides the label column ${JSON.stringify(label)}`);
-  const m = toMatrix(table, features, what);
-  const li = table.index.get(label)!;
-  const raw = table.rows.map((r) => r[li].trim());
-  raw.forEach((v, r) => {
-    if (v === "") throw new InvalidInputError(`${what} line ${table.lines[r]}, column ${JSON.stringify(label)}: the label is empty`);
-  });
-  const numeric = raw.every((v) => /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(v));
-  const labels = new Float32Array(raw.length);
+  const values = new Float32Builder();
+  const raw: string[] = [];
+  let features: string[] = [];
+  let idx: number[] = [];
+  let label = "";
+  let li = -1;
+  const { rows } = await scanCsv(
+    source,
+    { what, required: labelColumn ? [labelColumn] : [] },
+    (row, line) => {
+      pushRow(values, row, idx, features, what, line);
+      const v = row[li].trim();
+      if (v === "") throw new InvalidInputError(`${what} line ${line}, column ${JSON.stringify(label)}: the label is empty`);
+      raw.push(v);
+    },
+    ({ header, index }) => {
+      label = labelColumn || header[header.length - 1];
+      features = header.filter((h) => h !== label);
+      if (features.length === 0) throw new InvalidInputError(`${what} line 1: no feature columns besides the label column ${JSON.stringify(label)}`);
+      idx = features.map((c) => index.get(c)!);
+      li = index.get(label)!;
+    },
+  );
+  const labels = new Float32Array(rows);
   let classNames: string[] = [];
-  if (numeric) raw.forEach((v, i) => (labels[i] = Number(v)));
+  if (raw.every((v) => NUMBER.test(v))) raw.forEach((v, i) => (labels[i] = Number(v)));
   else {
     classNames = [...new Set(raw)].sort();
     const code = new Map(classNames.map((c, i) => [c, i]));
     raw.forEach((v, i) => (labels[i] = code.get(v)!));
   }
-  return { ...m, labels, classNames };
+  return { values: values.finish(), rows, cols: features.length, featureNames: features, labels, classNames };
 }
 
 /**
  * Reads a CSV of rows to predict: the columns named `featureNames` are taken
  * in that order, other columns (such as a label) are ignored. Without names,
- * the first `numFeatures` columns are taken.
+ * the first `numFeatures` columns are taken. Streaming and, for large inputs,
+ * on a worker thread, as readLabelledCsv.
  */
 export async function readFeatureCsv(source: CsvSource, featureNames: string[], numFeatures: number): Promise<Matrix> {
+  if (parseOffThread(source)) return runOffThread<Matrix>({ op: "features", source, args: [featureNames, numFeatures] });
+  return readFeatureCsvHere(source, featureNames, numFeatures);
+}
+
+/** readFeatureCsv on the calling thread. @internal (the parse worker's) */
+export async function readFeatureCsvHere(source: CsvSource, featureNames: string[], numFeatures: number): Promise<Matrix> {
   const what = "predict CSV";
-  const table = await readCsv(source, { what, required: featureNames });
+  const values = new Float32Builder();
   let columns = featureNames;
-  if (columns.length === 0) {
-    if (table.header.length < numFeatures) {
-      throw new InvalidInputError(`${what} line 1: the model expects ${numFeatures} feature columns, the file has ${table.header.length}`);
-    }
-    columns = table.header.slice(0, numFeatures);
-  }
-  return toMatrix(table, columns, what);
+  let idx: number[] = [];
+  const { rows } = await scanCsv(
+    source,
+    { what, required: featureNames },
+    (row, line) => pushRow(values, row, idx, columns, what, line),
+    ({ header, index }) => {
+      if (columns.length === 0) {
+        if (header.length < numFeatures) {
+          throw new InvalidInputError(`${what} line 1: the model expects ${numFeatures} feature columns, the file has ${header.length}`);
+        }
+        columns = header.slice(0, numFeatures);
+      }
+      idx = columns.map((c) => index.get(c)!);
+    },
+  );
+  return { values: values.finish(), rows, cols: columns.length, featureNames: columns };
 }

@@ -4,10 +4,12 @@ import {
   CRF_PRESETS,
   checkCrfParams,
   fitCrf,
-  readNerCsv,
+  fitCrfCsv,
+  predictCrfCsv,
   resolveCrfOptions,
   type CrfAlgorithm,
   type CrfFeatureTemplate,
+  type CrfProgress,
   type CrfFitOptions,
   type CrfModel,
   type CrfSequence,
@@ -117,29 +119,19 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
       });
       if (signal.aborted) throw new CancelledError("training cancelled");
       if (csv && sequences.length) throw invalid("payload", "send either csv_chunk or sequences messages, not both");
-      let data: CrfSequence[];
       let template: CrfFeatureTemplate | undefined = options.template ?? resolved.template;
-      if (csv) {
-        progress({ stage: "preparing", bytesReceived: csv.length });
-        data = (await readNerCsv(csv, resolved.template, true)).sequences;
-      } else if (sequences.length) {
-        data = sequences;
-        if (!options.template) template = undefined; // structured data: the attributes are the caller's
-      } else {
-        throw invalid("payload", "no training data was sent after the header");
-      }
+      if (!csv && !sequences.length) throw invalid("payload", "no training data was sent after the header");
+      if (!csv && !options.template) template = undefined; // structured data: the attributes are the caller's
       const result = await store.withLock(name, async () => {
         if (header.failIfExists && store.has(name)) throw statusError(status.ALREADY_EXISTS, `model '${name}' already exists`);
-        const fit = await fitCrf(
-          data,
-          {
-            ...options,
-            signal,
-            onProgress: (p) =>
-              progress({ stage: "training", iteration: p.iteration, loss: p.loss ?? 0, activeFeatures: p.activeFeatures ?? 0 }),
-          },
-          resolved,
-        );
+        const fitOptions = {
+          ...options,
+          signal,
+          onProgress: (p: CrfProgress) => progress({ stage: "training", iteration: p.iteration, loss: p.loss ?? 0, activeFeatures: p.activeFeatures ?? 0 }),
+        };
+        // A CSV is parsed by the training process itself (fitCrfCsv): never on the event loop.
+        if (csv) progress({ stage: "preparing", bytesReceived: csv.length });
+        const fit = csv ? await fitCrfCsv(csv, fitOptions, resolved) : await fitCrf(sequences, fitOptions, resolved);
         if (signal.aborted) {
           fit.model.dispose();
           throw new CancelledError("training cancelled");
@@ -200,12 +192,7 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
     if (meta.kind !== "crf") throw statusError(status.FAILED_PRECONDITION, `model '${req.modelName}' is a ${meta.kind} model, not crf`);
     if (!req.csv || req.csv.length === 0) throw invalid("csv", "the CSV is empty");
     const template = meta.featureTemplate ?? CRF_PRESETS.book.template;
-    const data = await readNerCsv(req.csv, template, false);
-    const labels = await withModel(store, req.modelName, "crf", async (model) => {
-      const tagged = await model.tagMany(data.sequences.map((s) => s.items));
-      return tagged.flatMap((t) => t.labels);
-    });
-    return { labels };
+    return { labels: await withModel(store, req.modelName, "crf", (model) => predictCrfCsv(model, req.csv, template)) };
   }
 
   async function tag(req: CrfServiceTagRequest | CrfServiceTagStreamRequest): Promise<CrfServiceTagResponse> {
