@@ -268,3 +268,44 @@ describe("CRF training processes", () => {
     expect(crfTrainingProcesses().spare).toBeUndefined();
   });
 });
+
+describe("large inputs are parsed off the event loop", () => {
+  it("other calls keep being answered while a 16 MB XGBoost CSV and an 8 MB one-line CRF predict CSV are processed", async () => {
+    const h = await startHarness();
+    try {
+      await bidi(h.crf.train(), crfTrainRequests({ modelName: "ner", featurePreset: "book", parameters: { max_iterations: "2" }, noHoldout: true }, readFileSync(dataFile("ner.csv"))));
+      const rows = ["a,b,c,d,label"];
+      for (let i = 0, size = 0; size < 16e6; i++) {
+        const r = `${i % 7},${i % 13},${(i % 101) / 3},${i % 5},${i % 3}`;
+        rows.push(r);
+        size += r.length + 1;
+      }
+      const csv = Buffer.from(rows.join("\n") + "\n");
+      const { xgbTrainRequests } = await import("./helpers");
+      const header = xgbTrainRequests({ modelName: "big", parameters: { objective: "multi:softmax", num_class: "3" }, numRounds: 1 }, Buffer.alloc(0))[0];
+      const upload = bidi(h.xgb.train(), [header, ...Array.from({ length: Math.ceil(csv.length / (1 << 20)) }, (_, i) => ({ payload: { $case: "csvChunk" as const, value: csv.subarray(i << 20, (i + 1) << 20) } }))]);
+      const nerHeader = readFileSync(dataFile("ner_predict.csv"), "utf8").split("\n")[0];
+      const line = unary(h.crf.predict.bind(h.crf), { modelName: "ner", csv: Buffer.concat([Buffer.from(nerHeader + "\n"), Buffer.alloc(8e6, "x,")]) }).catch((e: { code: number; details: string }) => e);
+      let done = false;
+      const all = Promise.all([upload, line]).finally(() => (done = true));
+      // Probe the whole time: the longest wait for an answer. Parsing on the
+      // event loop held it for seconds per 16 MB (no timer fired meanwhile).
+      let longest = 0;
+      let answered = 0;
+      while (!done) {
+        const t = performance.now();
+        await unary(h.text.countWords.bind(h.text), { text: "a b" });
+        longest = Math.max(longest, performance.now() - t);
+        answered++;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const [events, predicted] = await all;
+      expect(events.at(-1)!.event!.$case).toBe("report");
+      expect(predicted).toMatchObject({ code: 3, details: expect.stringMatching(/^predict CSV line 2: Invalid Record Length: expect 24, got 4000001/) });
+      expect(answered).toBeGreaterThan(5);
+      expect(longest).toBeLessThan(1000);
+    } finally {
+      await h.close();
+    }
+  });
+});
