@@ -1,7 +1,7 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
-import { CRF_PRESETS, CrfModel, fitCrfCsv, readNerCsv, trainXgboost, trimNativeHeap, XgbModel } from "../src";
+import { CRF_PRESETS, CrfModel, fitCrfCsv, readNerCsv, trainXgboostHere as trainXgboost, trimNativeHeap, XgbModel } from "../src";
 import { dataFile } from "./data";
 
 describe("memory", () => {

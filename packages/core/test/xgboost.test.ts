@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { declaredModelVersion, fitXgboostCsv, predictXgboostCsv, readFeatureCsv, trainXgboost, XgbModel, type XgbProgress } from "../src";
+import { crfTrainingProcesses, declaredModelVersion, fitXgboostCsv, predictXgboostCsv, readFeatureCsv, trainXgboost, XgbModel, type XgbProgress } from "../src";
 import { dataFile } from "./data";
 
 describe("XGBoost: the book's iris pipeline", () => {
@@ -125,5 +125,28 @@ describe("XGBoost: bad calls", () => {
     const ac = new AbortController();
     const p = trainXgboost(data, { numRounds: 1000, signal: ac.signal, onProgress: (pr) => pr.iteration === 2 && ac.abort() });
     await expect(p).rejects.toMatchObject({ code: "CANCELLED" });
+  });
+});
+
+describe("XGBoost: cancellation stops the work, however large a round is", () => {
+  it("a training inside one huge round is cancelled at once: the promise rejects and its process is gone", async () => {
+    // 200,000 rows and 1,000 trees per round: one round takes minutes.
+    const rows = 200_000;
+    const values = new Float32Array(rows * 8).map((_, i) => (i * 7919) % 101);
+    const labels = Float32Array.from({ length: rows }, (_, i) => i % 2);
+    const ac = new AbortController();
+    const p = trainXgboost({ values, rows, cols: 8, labels }, { params: { num_parallel_tree: 1000, max_depth: 12 }, numRounds: 5, signal: ac.signal });
+    p.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 1500)); // well inside the first round
+    const training = crfTrainingProcesses().training;
+    expect(training).toHaveLength(1);
+    const t0 = performance.now();
+    ac.abort();
+    await expect(p).rejects.toMatchObject({ code: "CANCELLED" });
+    expect(performance.now() - t0).toBeLessThan(1000);
+    // SIGKILL: the process (and its CPU and memory) is gone.
+    for (let i = 0; i < 50 && crfTrainingProcesses().training.includes(training[0]); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(crfTrainingProcesses().training).not.toContain(training[0]);
+    expect(() => process.kill(training[0], 0)).toThrow();
   });
 });

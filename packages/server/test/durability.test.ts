@@ -71,7 +71,8 @@ describe("crash consistency", () => {
           () => completed++,
           () => undefined,
         );
-        await new Promise((r) => setTimeout(r, Math.random() * 60));
+        // An iris training takes ~50-150 ms here (its own training process): kill anywhere in 0-300 ms.
+        await new Promise((r) => setTimeout(r, Math.random() * 300));
         proc.kill("SIGKILL");
         await training;
         if (proc.exitCode === null && proc.signalCode === null) await new Promise((r) => proc.once("exit", r));

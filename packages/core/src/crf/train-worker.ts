@@ -19,6 +19,13 @@
  *   child  → { type: "done", metrics? } | { type: "error", code, message }
  *                                     (metrics: of the held-out part, fitCsv only)
  *
+ * or an XGBoost training (xgboost/train.ts):
+ *   parent → { type: "xgbPart", field, part }   (repeated: the values, labels
+ *                                      and weights, in order, in parts)
+ *   parent → { type: "xgbTrain", rows, cols, featureNames, classNames, options }
+ *   child  → { type: "xgbProgress", progress }  (one per round)
+ *   child  → { type: "xgbDone", model, result } | { type: "error", code, message }
+ *
  * It exits after the training, and at once when the parent goes away (the
  * IPC channel closes), so that no training outlives the process that asked
  * for it.
@@ -33,6 +40,7 @@ import { CrfModel } from "./model";
 import { packLabels, packValidSequences } from "./packed";
 import { scoreHoldout, splitSequences } from "./pipeline";
 import { checkTrainingSequences } from "./train";
+import { trainXgboostHere, type XgbTrainOptions } from "../xgboost/train";
 
 /** Sets the nice value of every thread of this process to at least `target`. */
 function lowerPriority(target: number): void {
@@ -62,7 +70,9 @@ type Message =
   | { type: "data"; packed: PackedSequences; labels: Uint8Array }
   | { type: "csv"; bytes: Uint8Array }
   | { type: "fitCsv"; algorithm: string; params: Record<string, string>; template: CrfFeatureTemplate; testFraction: number; seed: number }
-  | { type: "end"; file: string };
+  | { type: "end"; file: string }
+  | { type: "xgbPart"; field: "values" | "labels" | "weights"; part: Float32Array }
+  | { type: "xgbTrain"; rows: number; cols: number; featureNames: string[]; classNames: string[]; options: XgbTrainOptions };
 
 let loadError: unknown;
 try {
@@ -116,8 +126,40 @@ function startTrainer(algorithm: string, params: Record<string, string>): Native
   return t;
 }
 
+/** An XGBoost training's arrays, in the parts they arrive in. */
+const xgbParts: Record<string, Float32Array[]> = { values: [], labels: [], weights: [] };
+
+function joined(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 async function handle(msg: Message): Promise<void> {
-  if (msg.type === "start") {
+  if (msg.type === "xgbPart") {
+    xgbParts[msg.field].push(msg.part);
+  } else if (msg.type === "xgbTrain") {
+    lowerPriority(nice);
+    if (loadError) throw loadError;
+    const data = {
+      values: joined(xgbParts.values),
+      labels: joined(xgbParts.labels),
+      weights: xgbParts.weights.length ? joined(xgbParts.weights) : undefined,
+      rows: msg.rows,
+      cols: msg.cols,
+      featureNames: msg.featureNames,
+      classNames: msg.classNames,
+    };
+    xgbParts.values = xgbParts.labels = xgbParts.weights = [];
+    const { model, ...result } = await trainXgboostHere(data, { ...msg.options, onProgress: (progress) => process.send!({ type: "xgbProgress", progress }) });
+    const bytes = model.toBuffer("ubj");
+    model.dispose();
+    process.send!({ type: "xgbDone", model: bytes, result }, undefined, {}, () => process.exit(0));
+  } else if (msg.type === "start") {
     trainer = startTrainer(msg.algorithm, msg.params);
   } else if (msg.type === "data") {
     trainer!.appendPacked(msg.packed, msg.labels, 0);

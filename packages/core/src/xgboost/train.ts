@@ -1,5 +1,6 @@
 import { binding, type NativeDMatrix } from "../binding";
-import { CancelledError, InvalidInputError, MlBridgeError, awaitNative, callNative, invalidArgument } from "../errors";
+import { CancelledError, InvalidInputError, MlBridgeError, awaitNative, callNative, invalidArgument, type ErrorCode } from "../errors";
+import { crfTrainingSettings, prewarmCrfTraining, takeTrainingProcess } from "../crf/train-process";
 import { seededSplit } from "../random";
 import { XgbModel } from "./model";
 import { checkXgbParams, xgbPreset } from "./params";
@@ -110,15 +111,22 @@ function checkData(d: XgbTrainData): void {
   if (d.featureNames?.length && d.featureNames.length !== d.cols) throw invalidArgument("feature_names", `${d.cols} names`, d.featureNames);
 }
 
+/** What a training will do, once its data and options are checked. */
+interface XgbPlan {
+  params: Record<string, string>;
+  numRounds: number;
+  /** Row indices of each part (empty without `split`). */
+  testIdx: number[];
+  valIdx: number[];
+  trainIdx: number[];
+}
+
 /**
- * Trains a booster one round at a time off the event loop, evaluating on the
- * train and test sets after each round. Rows are split (seeded) into test,
- * validation and train sets. Cancellation takes effect between rounds.
- *
- * @throws InvalidInputError for bad data or parameters (including those XGBoost rejects)
- * @throws CancelledError when `signal` aborts
+ * Checks the data and options and resolves the parameters (objective and
+ * num_class inferred from text labels) and the row split.
+ * @throws InvalidInputError naming the field
  */
-export async function trainXgboost(data: XgbTrainData, options: XgbTrainOptions = {}): Promise<XgbTrainResult> {
+function planXgbTraining(data: XgbTrainData, options: XgbTrainOptions, split = true): XgbPlan {
   checkData(data);
   const preset = options.preset ? xgbPreset(options.preset) : undefined;
   const params = checkXgbParams({ ...(preset?.params ?? {}), ...(options.params ?? {}) });
@@ -143,9 +151,96 @@ export async function trainXgboost(data: XgbTrainData, options: XgbTrainOptions 
   const valF = fraction(options.validationFraction, preset?.validationFraction ?? 0, "validation_fraction");
   if (testF + valF > 0.9) throw invalidArgument("test_fraction + validation_fraction", "at most 0.9", testF + valF);
   const seed = options.seed ?? 0;
+  if (!split) return { params, numRounds, testIdx: [], valIdx: [], trainIdx: [] };
   const [testIdx, valIdx, trainIdx] = seededSplit(data.rows, [testF, valF], seed);
   if (trainIdx.length === 0) throw invalidArgument("data", "enough rows to leave some for training", data.rows);
+  return { params, numRounds, testIdx, valIdx, trainIdx };
+}
 
+/** Floats per data message to the training process (4 MiB): each is serialized on the event loop. */
+const PART = 1 << 20;
+
+/**
+ * Trains a booster in a training process (the CRF trainings' processes: see
+ * configureCrfTraining), one round at a time, evaluating on the train and
+ * test sets after each round. Rows are split (seeded) into test, validation
+ * and train sets. The event loop does none of the work, and cancellation
+ * frees the CPU and memory at once, whatever the parameters: the process is
+ * killed (a boosting round itself cannot be interrupted).
+ *
+ * @throws InvalidInputError for bad data or parameters (including those XGBoost rejects)
+ * @throws CancelledError when `signal` aborts
+ */
+export async function trainXgboost(data: XgbTrainData, options: XgbTrainOptions = {}): Promise<XgbTrainResult> {
+  planXgbTraining(data, options, false); // the caller's mistakes answered here, before a process is taken
+  if (options.signal?.aborted) throw new CancelledError("training cancelled");
+  const proc = takeTrainingProcess(crfTrainingSettings().nice);
+  const child = proc.child;
+  return new Promise<XgbTrainResult>((resolve, reject) => {
+    let settled = false;
+    const finish = (err: Error | null, result?: XgbTrainResult) => {
+      if (settled) return;
+      settled = true;
+      options.signal?.removeEventListener("abort", onAbort);
+      proc.kill();
+      prewarmCrfTraining();
+      if (err) reject(err);
+      else resolve(result!);
+    };
+    const onAbort = () => finish(new CancelledError("training cancelled"));
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    child.on("message", (msg: XgbWorkerMessage) => {
+      if (settled) return;
+      if (msg.type === "xgbProgress") options.onProgress?.(msg.progress);
+      else if (msg.type === "xgbDone") {
+        let model: XgbModel;
+        try {
+          model = XgbModel.fromBuffer(Buffer.from(msg.model.buffer, msg.model.byteOffset, msg.model.byteLength));
+        } catch (err) {
+          finish(new MlBridgeError("INTERNAL", `cannot load the trained model: ${(err as Error).message}`));
+          return;
+        }
+        finish(null, { ...msg.result, model });
+      } else if (msg.type === "error") {
+        finish(msg.code === "INVALID_ARGUMENT" ? new InvalidInputError(msg.message) : new MlBridgeError(msg.code, msg.message));
+      }
+    });
+    child.on("error", (err) => finish(new MlBridgeError("INTERNAL", `training process failed: ${err.message}`)));
+    child.on("close", (code, signal) => finish(new MlBridgeError("INTERNAL", `training process exited unexpectedly (${signal ?? `code ${code}`})`)));
+    if (proc.gone) {
+      finish(new MlBridgeError("INTERNAL", `training process failed: ${proc.error?.message ?? "it exited before training"}`));
+      return;
+    }
+    const send = (msg: unknown) => new Promise<void>((done) => child.send(msg as never, undefined, {}, () => done()));
+    void (async () => {
+      const inFlight: Promise<void>[] = [];
+      const parts: [string, Float32Array | undefined][] = [["values", data.values], ["labels", data.labels], ["weights", data.weights]];
+      for (const [field, array] of parts) {
+        for (let at = 0; array && at < array.length && !settled; at += PART) {
+          inFlight.push(send({ type: "xgbPart", field, part: array.subarray(at, at + PART) }));
+          if (inFlight.length >= 2) await inFlight.shift();
+        }
+      }
+      const { signal: _s, onProgress: _p, ...plain } = options;
+      if (!settled) {
+        await send({ type: "xgbTrain", rows: data.rows, cols: data.cols, featureNames: data.featureNames ?? [], classNames: data.classNames ?? [], options: plain });
+      }
+    })();
+  });
+}
+
+/** Message from the training process about an XGBoost training. */
+type XgbWorkerMessage =
+  | { type: "xgbProgress"; progress: XgbProgress }
+  | { type: "xgbDone"; model: Uint8Array; result: Omit<XgbTrainResult, "model"> }
+  | { type: "error"; code: ErrorCode; message: string };
+
+/**
+ * trainXgboost on the calling thread: each round on a libuv thread, the
+ * rest on this one. The training process runs it. @internal
+ */
+export async function trainXgboostHere(data: XgbTrainData, options: XgbTrainOptions = {}): Promise<XgbTrainResult> {
+  const { params, numRounds, testIdx, valIdx, trainIdx } = planXgbTraining(data, options);
   const start = performance.now();
   const B = binding();
   const mats: NativeDMatrix[] = [];
@@ -181,7 +276,7 @@ export async function trainXgboost(data: XgbTrainData, options: XgbTrainOptions 
     }
     if (options.signal?.aborted) throw new CancelledError("training cancelled");
     if (data.featureNames?.length) callNative(() => booster!.setFeatureNames(data.featureNames!));
-    XgbModel.attachClassNames(booster, classNames);
+    XgbModel.attachClassNames(booster, data.classNames ?? []);
     const model = new XgbModel(booster);
     booster = undefined; // owned by the model now
     // A model that predicts NaN or infinity (diverged: a huge eta, a loss that
