@@ -12,7 +12,7 @@ export interface ServerConfig {
   modelDir: string;
   /** Largest gRPC message accepted or sent, bytes (MLBRIDGE_MAX_MESSAGE_BYTES); default 64 MiB. */
   maxMessageBytes: number;
-  /** Largest training upload (all chunks), bytes (MLBRIDGE_MAX_UPLOAD_BYTES); default 1 GiB. */
+  /** Largest training upload (all chunks), bytes (MLBRIDGE_MAX_UPLOAD_BYTES); default 256 MiB (peak RSS measured at ~7 MiB per MB of CSV in flight: bench/stress.mjs). */
   maxUploadBytes: number;
   /** Trainings running at once (MLBRIDGE_MAX_TRAININGS); default 2; more get RESOURCE_EXHAUSTED. */
   maxTrainings: number;
@@ -90,7 +90,7 @@ Options (each also an environment variable):
   --port N                 port, 0 = any free one (MLBRIDGE_PORT, default 50051)
   --model-dir DIR          model store (MLBRIDGE_MODEL_DIR, default ~/.mlbridge/models)
   --max-message-bytes N    largest gRPC message (MLBRIDGE_MAX_MESSAGE_BYTES, default 67108864)
-  --max-upload-bytes N     largest training upload (MLBRIDGE_MAX_UPLOAD_BYTES, default 1073741824)
+  --max-upload-bytes N     largest training upload (MLBRIDGE_MAX_UPLOAD_BYTES, default 268435456)
   --max-trainings N        trainings at once (MLBRIDGE_MAX_TRAININGS, default 2)
   --max-trainings-per-connection N
                            trainings at once from one client connection (MLBRIDGE_MAX_TRAININGS_PER_CONNECTION,
@@ -157,7 +157,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     port: int("port", get("port"), 50051, 0, 65535),
     modelDir: path.resolve(get("model-dir") ?? path.join(os.homedir(), ".mlbridge", "models")),
     maxMessageBytes: int("max-message-bytes", get("max-message-bytes"), 64 * 1024 * 1024, 1024, 2 ** 31 - 1),
-    maxUploadBytes: int("max-upload-bytes", get("max-upload-bytes"), 1024 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
+    maxUploadBytes: int("max-upload-bytes", get("max-upload-bytes"), 256 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     maxTrainings,
     maxTrainingsPerConnection: int("max-trainings-per-connection", get("max-trainings-per-connection"), Math.max(1, maxTrainings - 1), 1, 1024),
     uploadIdleSeconds: int("upload-idle-seconds", get("upload-idle-seconds"), 30, 1, 86_400),

@@ -174,6 +174,27 @@ describe("training limits", () => {
     other.close();
   });
 
+  it("a training past its deadline inside a round that would run for minutes frees its slot and process within 1 s", async () => {
+    h = await startHarness();
+    const { crfTrainingProcesses } = await import("@mlbridge/core");
+    // 100,000 rows, 1,000 trees per round (the cap): one round runs for minutes.
+    const rows = ["a,b,c,d,label"];
+    for (let i = 0; i < 100_000; i++) rows.push(`${i % 7},${(i * 13) % 101},${i % 3},${(i * 7) % 11},${i % 2}`);
+    const { bidi, xgbTrainRequests } = await import("./helpers");
+    const deadline = Date.now() + 3000;
+    const call = bidi(
+      h.xgb.train({ deadline }),
+      xgbTrainRequests({ modelName: "runaway", parameters: { num_parallel_tree: "1000", max_depth: "12" }, numRounds: 3 }, Buffer.from(rows.join("\n") + "\n")),
+    );
+    await expect(call).rejects.toMatchObject({ code: status.DEADLINE_EXCEEDED });
+    const training = crfTrainingProcesses().training;
+    while (Date.now() < deadline + 1000 && (h.server.context.trainings.active > 0 || crfTrainingProcesses().training.length > 0)) await new Promise((r) => setTimeout(r, 20));
+    expect(h.server.context.trainings.active).toBe(0);
+    expect(crfTrainingProcesses().training).toEqual([]);
+    expect(Date.now() - deadline).toBeLessThan(1000);
+    void training;
+  });
+
   it("an upload that goes idle is abandoned after --upload-idle-seconds and frees its slot", async () => {
     h = await startHarness(["--upload-idle-seconds", "1", "--max-trainings", "1"]);
     const { xgbTrainRequests } = await import("./helpers");
