@@ -6,16 +6,18 @@
 // training, so that features beyond the word itself (shape, neighbours) pay
 // off as they do on the real corpus.
 
-/** mulberry32: a small, fast, well-mixed 32-bit PRNG. */
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+
+/**
+ * mulberry32 from `seed`: core's seeded PRNG (packages/core/src/random.ts,
+ * which mixes its seed with 0x9e3779b9 first; undone here so that a seed
+ * gives the same sentences as it always has). Needs core built.
+ */
 export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const { seededRandom } = require("../../packages/core/dist/random.js");
+  return seededRandom((seed ^ 0x9e3779b9) >>> 0);
 }
 
 const W = (s) => s.split(" ");
