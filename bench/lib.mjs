@@ -76,13 +76,15 @@ export const clientStream = (stream, reqs) =>
     call.end();
   });
 const CLIENT_OPTS = { "grpc.max_receive_message_length": 256 << 20, "grpc.max_send_message_length": 256 << 20 };
-export function clients(address) {
+/** Clients of every service on one channel; `options` adds channel options (e.g. a connection of its own). */
+export function clients(address, options = {}) {
   const c = grpc.credentials.createInsecure();
+  const o = { ...CLIENT_OPTS, ...options };
   return {
-    xgb: new gen_.xgb.XgboostServiceClient(address, c, CLIENT_OPTS),
-    crf: new gen_.crf.CrfServiceClient(address, c, CLIENT_OPTS),
-    text: new gen_.text.TextServiceClient(address, c, CLIENT_OPTS),
-    model: new gen_.model.ModelServiceClient(address, c, CLIENT_OPTS),
+    xgb: new gen_.xgb.XgboostServiceClient(address, c, o),
+    crf: new gen_.crf.CrfServiceClient(address, c, o),
+    text: new gen_.text.TextServiceClient(address, c, o),
+    model: new gen_.model.ModelServiceClient(address, c, o),
     close() { for (const k of ["xgb", "crf", "text", "model"]) this[k].close(); },
   };
 }

@@ -26,8 +26,11 @@ export default async function s7(ctx) {
   // One pair of trainings per busy probe: a training stops by itself (lbfgs on ner_large ends with
   // LBFGSERR_ROUNDING_ERROR after ~460 iterations, ~25 s), so a pair started once did not outlast three
   // 10 s probes. Each pair is started, awaited until both iterate, probed once, then cancelled.
+  // Each training from a connection of its own: one connection gets one
+  // training slot fewer than the server has (--max-trainings-per-connection).
+  const trainers = [0, 1].map(() => clients(mb.srv.address, { "grpc.use_local_subchannel_pool": 1 }));
   const startTraining = (k) => {
-    const call = mb.cl.crf.train();
+    const call = trainers[k].crf.train();
     const t = { call, iters: 0, ended: false, error: undefined };
     t.done = new Promise((res) => {
       call.on("data", (d) => { if (d.event?.$case === "progress") t.iters = d.event.value.iteration; });
@@ -72,6 +75,7 @@ export default async function s7(ctx) {
   } finally {
     for (const c of trainings) c.call.cancel();
     await Promise.all(trainings.map((c) => c.done));
+    for (const t of trainers) t.close();
     await mb.stop();
   }
   for (const [k, v] of Object.entries(results)) ctx.log(`  s7 ${k}: p50 ${fmt(v.p50_ms.median, 3)} ms, p99 ${fmt(v.p99_ms.median, 3)} ms (±${fmt(v.p99_ms.spreadPct, 1)}%), ${fmt(v.rps.median, 0)} req/s`);
