@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { testDataDir } from "./lib/test-data.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({ options: { data: { type: "string" } } });
@@ -32,17 +33,15 @@ function run(cmd, args, opts = {}) {
 }
 
 // --- data -------------------------------------------------------------------
-if (values.data) {
-  const src = path.resolve(values.data);
-  mkdirSync(dataDir);
-  for (const f of ["ner.csv", "ner_predict.csv", "iris.csv", "predict.csv"]) {
-    if (!existsSync(path.join(src, f))) fail(`--data ${src}: ${f} is missing`);
-    symlinkSync(path.join(src, f), path.join(dataDir, f));
-  }
-  console.log(`using the book's files from ${src}`);
-} else {
-  spawnSync(process.execPath, [path.join(root, "scripts/make-demo-data.mjs"), dataDir], { stdio: "inherit" });
+// The book's files with --data; else the project's own data in the same
+// formats (scripts/make-test-data.mjs: Fisher's iris, seeded synthetic NER).
+const src = values.data ? path.resolve(values.data) : testDataDir();
+mkdirSync(dataDir);
+for (const f of ["ner.csv", "ner_predict.csv", "iris.csv", "predict.csv"]) {
+  if (!existsSync(path.join(src, f))) fail(`--data ${src}: ${f} is missing`);
+  symlinkSync(path.join(src, f), path.join(dataDir, f));
 }
+console.log(values.data ? `using the book's files from ${src}` : `using the project's own data from ${path.relative(root, src)}`);
 
 // --- server -----------------------------------------------------------------
 step("starting the mlbridge server");
