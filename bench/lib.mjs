@@ -105,7 +105,7 @@ export async function startServerProcess({ modelDir, cpuProf, extraArgs = [], en
   modelDir ??= path.join(dir, "models");
   const nodeArgs = [...extraNodeArgs];
   if (cpuProf) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${path.dirname(cpuProf)}`, `--cpu-prof-name=${path.basename(cpuProf)}`);
-  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, "packages/server/dist/cli.js"), "serve", "--port", "0", "--host", "127.0.0.1", "--port-file", portFile, "--model-dir", modelDir, "--log-level", "warn", ...extraArgs], { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, "packages/server/dist/cli.js"), "serve", "--port", "0", "--http-port", "0", "--host", "127.0.0.1", "--port-file", portFile, "--model-dir", modelDir, "--log-level", "warn", ...extraArgs], { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...env } });
   const t0 = Date.now();
   while (!existsSync(portFile) || !readFileSync(portFile, "utf8").trim()) {
     if (child.exitCode != null) throw new Error(`server exited with ${child.exitCode}`);

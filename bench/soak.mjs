@@ -18,7 +18,7 @@ const ghz = path.join(PEERS, "bin", "ghz");
 if (!existsSync(ghz)) throw new Error(`ghz is missing: run bash bench/setup.sh`);
 const dir = mkdtempSync(path.join(os.tmpdir(), "mlbridge-soak-"));
 const portFile = path.join(dir, "port");
-const server = spawn(process.execPath, [path.join(ROOT, "packages/server/dist/cli.js"), "serve", "--port", "0", "--model-dir", path.join(dir, "models"), "--port-file", portFile, "--log-level", "warn"], { stdio: ["ignore", "inherit", "inherit"] });
+const server = spawn(process.execPath, [path.join(ROOT, "packages/server/dist/cli.js"), "serve", "--port", "0", "--http-port", "0", "--model-dir", path.join(dir, "models"), "--port-file", portFile, "--log-level", "warn"], { stdio: ["ignore", "inherit", "inherit"] });
 while (!existsSync(portFile) || !readFileSync(portFile, "utf8").trim()) await sleep(50);
 const address = `127.0.0.1:${readFileSync(portFile, "utf8").trim()}`;
 const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, "utf8"))[1]) / 1024;

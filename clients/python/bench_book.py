@@ -54,7 +54,7 @@ def server(workdir: Path) -> Iterator[str]:
     port_file = workdir / "port"
     log = open(workdir / "server.log", "wb")
     proc = subprocess.Popen(
-        ["node", str(SERVER_CLI), "serve", "--host", "127.0.0.1", "--port", "0", "--model-dir", str(workdir / "models"),
+        ["node", str(SERVER_CLI), "serve", "--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--model-dir", str(workdir / "models"),
          "--port-file", str(port_file), "--log-level", "warn"],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )

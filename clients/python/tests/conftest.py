@@ -136,7 +136,7 @@ def start_server(workdir: Path, *extra_args: str, timeout: float = 60) -> Server
     log_path = workdir / "server.log"
     args = [
         node, str(SERVER_CLI), "serve",
-        "--host", "127.0.0.1", "--port", "0",
+        "--host", "127.0.0.1", "--port", "0", "--http-port", "0",
         "--model-dir", str(model_dir),
         "--port-file", str(port_file),
         "--grace-seconds", "2",

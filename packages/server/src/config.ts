@@ -43,6 +43,12 @@ export interface ServerConfig {
   tlsCa?: string;
   /** Bearer token required on every RPC but health (MLBRIDGE_AUTH_TOKEN). */
   authToken?: string;
+  /** HTTP port (MLBRIDGE_HTTP_PORT): the V2 REST protocol, /metrics, /healthz, /readyz; default 8000; 0 = any free one; undefined = off. */
+  httpPort?: number;
+  /** HTTP bind address (MLBRIDGE_HTTP_HOST); default the gRPC host. */
+  httpHost?: string;
+  /** File to write the bound HTTP port to once serving. */
+  httpPortFile?: string;
   /** Prometheus metrics port (MLBRIDGE_METRICS_PORT); 0 = off (default). */
   metricsPort: number;
   /** Prometheus metrics bind address (MLBRIDGE_METRICS_HOST); default the gRPC host. */
@@ -74,6 +80,9 @@ const FLAGS = {
   "tls-key": { type: "string", env: "MLBRIDGE_TLS_KEY" },
   "tls-ca": { type: "string", env: "MLBRIDGE_TLS_CA" },
   "auth-token": { type: "string", env: "MLBRIDGE_AUTH_TOKEN" },
+  "http-port": { type: "string", env: "MLBRIDGE_HTTP_PORT" },
+  "http-host": { type: "string", env: "MLBRIDGE_HTTP_HOST" },
+  "http-port-file": { type: "string", env: "MLBRIDGE_HTTP_PORT_FILE" },
   "metrics-port": { type: "string", env: "MLBRIDGE_METRICS_PORT" },
   "metrics-host": { type: "string", env: "MLBRIDGE_METRICS_HOST" },
   "port-file": { type: "string", env: "MLBRIDGE_PORT_FILE" },
@@ -112,7 +121,12 @@ Options (each also an environment variable):
   --tls-key FILE           TLS private key, PEM (MLBRIDGE_TLS_KEY)
   --tls-ca FILE            require client certificates signed by this CA (MLBRIDGE_TLS_CA)
   --auth-token TOKEN       require "authorization: Bearer TOKEN" (MLBRIDGE_AUTH_TOKEN)
-  --metrics-port N         Prometheus /metrics port, 0 = off (MLBRIDGE_METRICS_PORT, default 0)
+  --http-port N|off        HTTP port: the V2 REST protocol, /metrics, /healthz, /readyz; 0 = any free one
+                           (MLBRIDGE_HTTP_PORT, default 8000; docs/http.md)
+  --http-host ADDR         HTTP bind address (MLBRIDGE_HTTP_HOST, default --host)
+  --http-port-file FILE    write the bound HTTP port here once serving
+  --metrics-port N         a separate Prometheus /metrics port, 0 = none (MLBRIDGE_METRICS_PORT, default 0;
+                           /metrics is on the HTTP port anyway)
   --metrics-host ADDR      metrics bind address (MLBRIDGE_METRICS_HOST, default --host)
   --port-file FILE         write the bound port here once serving
   --grace-seconds N        shutdown grace period (MLBRIDGE_GRACE_SECONDS, default 10)
@@ -171,6 +185,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     tlsKey,
     tlsCa,
     authToken: get("auth-token") || undefined,
+    httpPort: get("http-port") === "off" ? undefined : int("http-port", get("http-port"), 8000, 0, 65535),
+    httpHost: get("http-host"),
+    httpPortFile: get("http-port-file"),
     metricsPort: int("metrics-port", get("metrics-port"), 0, 0, 65535),
     metricsHost: get("metrics-host"),
     portFile: get("port-file"),

@@ -12,6 +12,8 @@ export interface Metrics {
   modelsLoaded: Gauge;
   /** Time of each return of freed native memory to the system (--trim-seconds), seconds. */
   nativeHeapTrim: Histogram;
+  /** HTTP request latency by route (the pattern matched) and HTTP status, seconds. */
+  httpDuration: Histogram<"route" | "code">;
   /** Calls started since the server started (a plain count, bumped by the observe interceptor). */
   callsStarted: number;
 }
@@ -42,7 +44,14 @@ export function createMetrics(loadedModels: () => number): Metrics {
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05],
     registers: [registry],
   });
-  return { registry, rpcDuration, trainingsInProgress, modelsLoaded, nativeHeapTrim, callsStarted: 0 };
+  const httpDuration = new Histogram({
+    name: "mlbridge_http_duration_seconds",
+    help: "HTTP request latency by route and HTTP status.",
+    labelNames: ["route", "code"] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  return { registry, rpcDuration, trainingsInProgress, modelsLoaded, nativeHeapTrim, httpDuration, callsStarted: 0 };
 }
 
 /** Serves GET /metrics (Prometheus text format). */

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import type http from "node:http";
 import type http2 from "node:http2";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import v8 from "node:v8";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
@@ -24,7 +25,8 @@ import { safeDecoding } from "./decode";
 import { authInterceptor, observeInterceptor } from "./interceptors";
 import { createMetrics, serveMetrics, type Metrics } from "./metrics";
 import { crfService } from "./services/crf";
-import { inferenceService } from "./services/inference";
+import { inferenceHandlers, inferenceService } from "./services/inference";
+import { serveHttp } from "./http";
 import { modelService } from "./services/models";
 import { textService } from "./services/text";
 import { xgboostService } from "./services/xgboost";
@@ -65,6 +67,8 @@ export interface RunningServer {
   server: Server;
   /** The shared service context (store, limits, metrics). */
   context: ServiceContext;
+  /** The bound HTTP port, or undefined with --http-port off. */
+  httpPort?: number;
   /** Stops accepting calls, lets in-flight ones finish for `graceSeconds`, then closes everything. */
   shutdown(graceSeconds?: number): Promise<void>;
 }
@@ -214,7 +218,8 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore): Prom
   server.addService(safeDecoding(TextServiceService), textService(context));
   server.addService(safeDecoding(ModelServiceService), modelService(context));
   // The Open Inference Protocol (KServe V2) over the same store: docs/inference-protocol.md.
-  server.addService(safeDecoding(GRPCInferenceServiceService), inferenceService(context));
+  const inference = inferenceHandlers(context);
+  server.addService(safeDecoding(GRPCInferenceServiceService), inferenceService(context, inference));
 
   const health = new HealthImplementation(Object.fromEntries(["", ...SERVICES].map((s) => [s, "SERVING" as const])));
   health.addToServer(server);
@@ -230,7 +235,21 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore): Prom
   widenFlowControlWindow(server, config.flowControlWindow, log);
   let metricsServer: http.Server | undefined;
   if (config.metricsPort) metricsServer = await serveMetrics(metrics, config.metricsHost ?? config.host, config.metricsPort);
-  log.info({ host: config.host, port, modelDir: config.modelDir, tls: !!config.tlsCert, auth: !!config.authToken, metricsPort: config.metricsPort || undefined }, "mlbridge listening");
+  let serving = true;
+  let httpServer: http.Server | undefined;
+  let httpPort: number | undefined;
+  if (config.httpPort !== undefined) {
+    try {
+      httpServer = await serveHttp({ config, store, log, metrics, inference, serving: () => serving }, config.httpHost ?? config.host, config.httpPort);
+    } catch (err) {
+      server.forceShutdown();
+      metricsServer?.close();
+      throw err;
+    }
+    httpPort = (httpServer.address() as AddressInfo).port;
+    if (config.httpPortFile) await writeFile(config.httpPortFile, `${httpPort}\n`);
+  }
+  log.info({ host: config.host, port, httpPort, modelDir: config.modelDir, tls: !!config.tlsCert, auth: !!config.authToken, metricsPort: config.metricsPort || undefined }, "mlbridge listening");
   if (!isLoopback(config.host) && (!config.tlsCert || !config.authToken)) {
     log.warn(
       { host: config.host, tls: !!config.tlsCert, auth: !!config.authToken },
@@ -248,6 +267,7 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore): Prom
   const shutdown = (graceSeconds = config.graceSeconds): Promise<void> =>
     (closing ??= (async () => {
       for (const s of ["", ...SERVICES]) health.setStatus(s, "NOT_SERVING");
+      serving = false;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           log.warn({ graceSeconds, trainings: context.trainings.active }, "grace period over: stopping the trainings and cancelling the calls still running");
@@ -266,9 +286,11 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore): Prom
       });
       clearInterval(trimTimer);
       metricsServer?.close();
+      httpServer?.close();
+      httpServer?.closeAllConnections();
       store.close();
       disposeCrfTraining();
       log.info("mlbridge stopped");
     })());
-  return { port, server, context, shutdown };
+  return { port, server, context, httpPort, shutdown };
 }

@@ -21,7 +21,7 @@ const ner = readFileSync(dataFile("ner.csv"));
 
 async function startProcess(modelDir: string): Promise<{ proc: ChildProcess; address: string }> {
   const portFile = path.join(modelDir, "..", `port-${Math.random().toString(36).slice(2)}`);
-  const proc = spawn(process.execPath, [cli, "serve", "--port", "0", "--model-dir", modelDir, "--port-file", portFile, "--log-level", "warn"], { stdio: "ignore" });
+  const proc = spawn(process.execPath, [cli, "serve", "--port", "0", "--http-port", "0", "--model-dir", modelDir, "--port-file", portFile, "--log-level", "warn"], { stdio: "ignore" });
   const deadline = Date.now() + 20_000;
   while (!existsSync(portFile) || !readFileSync(portFile, "utf8").trim()) {
     if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}`);
@@ -95,7 +95,7 @@ describe("one server per model folder", () => {
   /** `mlbridge serve` on `modelDir` that is expected to exit at once: its exit code and stderr. */
   const refusedStart = (modelDir: string) =>
     new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const proc = spawn(process.execPath, [cli, "serve", "--port", "0", "--model-dir", modelDir, "--log-level", "warn"], { stdio: ["ignore", "ignore", "pipe"] });
+      const proc = spawn(process.execPath, [cli, "serve", "--port", "0", "--http-port", "0", "--model-dir", modelDir, "--log-level", "warn"], { stdio: ["ignore", "ignore", "pipe"] });
       let stderr = "";
       proc.stderr!.on("data", (d) => (stderr += d));
       const timer = setTimeout(() => proc.kill("SIGKILL"), 20_000); // a server that started anyway: fail below, never hang

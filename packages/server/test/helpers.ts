@@ -27,7 +27,7 @@ export interface Harness {
 
 export async function startHarness(args: string[] = [], opts: { modelDir?: string; creds?: ChannelCredentials; clientOptions?: object; log?: pino.Logger } = {}): Promise<Harness> {
   const modelDir = opts.modelDir ?? (await mkdtemp(path.join(os.tmpdir(), "mlbridge-test-")));
-  const config = loadConfig(["--port", "0", "--model-dir", modelDir, "--grace-seconds", "2", ...args], {});
+  const config = loadConfig(["--port", "0", "--http-port", "0", "--model-dir", modelDir, "--grace-seconds", "2", ...args], {});
   const server = await startServer(config, opts.log ?? pino({ level: process.env.MLBRIDGE_TEST_LOG ?? "silent" }));
   const address = `127.0.0.1:${server.port}`;
   const creds = opts.creds ?? credentials.createInsecure();

@@ -89,7 +89,7 @@ describe("the mlbridge CLI", () => {
   it("logs JSON lines, serves, and exits 0 on SIGTERM", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "mlbridge-cli-"));
     const portFile = path.join(dir, "port");
-    const proc = spawn(bin, ["serve", "--port", "0", "--model-dir", path.join(dir, "models"), "--port-file", portFile], { stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(bin, ["serve", "--port", "0", "--http-port", "0", "--model-dir", path.join(dir, "models"), "--port-file", portFile], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     proc.stdout.on("data", (d) => (out += d));
     try {
@@ -221,7 +221,7 @@ describe("V8 heap sizing", () => {
   async function youngGenerationMiB(args: string[]): Promise<number> {
     const dir = mkdtempSync(path.join(os.tmpdir(), "mlbridge-heap-"));
     const metricsPort = await freePort();
-    const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--port-file", path.join(dir, "port"), "--model-dir", path.join(dir, "m"), "--metrics-port", String(metricsPort), "--log-level", "warn", ...args], { stdio: "inherit" });
+    const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--http-port", "0", "--port-file", path.join(dir, "port"), "--model-dir", path.join(dir, "m"), "--metrics-port", String(metricsPort), "--log-level", "warn", ...args], { stdio: "inherit" });
     try {
       const portFile = path.join(dir, "port");
       const port = (): string => (existsSync(portFile) ? readFileSync(portFile, "utf8").trim() : "");

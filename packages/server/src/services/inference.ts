@@ -97,7 +97,8 @@ function classNamesParameter(model: XgbModel): Record<string, string> | undefine
 }
 
 /** GRPCInferenceService: the Open Inference Protocol over the model store. */
-export function inferenceService(ctx: ServiceContext): GRPCInferenceServiceServer {
+/** The inference protocol's operations over the store, independent of the transport. */
+export function inferenceHandlers(ctx: ServiceContext) {
   const { store, log } = ctx;
 
   async function xgboostMetadata(meta: ModelMeta): Promise<Pick<ModelMetadataResponse, "inputs" | "outputs">> {
@@ -248,13 +249,14 @@ export function inferenceService(ctx: ServiceContext): GRPCInferenceServiceServe
     });
   }
 
-  async function modelInfer(req: ModelInferRequest): Promise<ModelInferResponse> {
+  /** Runs a ModelInfer request: the model's metadata and the output tensors, before any encoding. */
+  async function infer(req: ModelInferRequest): Promise<{ meta: ModelMeta; outputs: Output[] }> {
     const meta = store.meta(checkModelName(req.modelName, "model_name"));
     checkVersion(meta, req.modelVersion);
     if (req.inputs.length === 0) throw invalid("inputs", "at least one input tensor is required");
     const inputs = requestInputs(req.inputs, req.rawInputContents);
     const outputs = meta.kind === "xgboost" ? await inferXgboost(req, meta, inputs) : await inferCrf(req, meta, inputs);
-    return { modelName: meta.name, modelVersion: modelVersion(meta), id: req.id, parameters: {}, ...encodeOutputs(outputs, req.rawInputContents.length > 0) };
+    return { meta, outputs };
   }
 
   function indexEntry(meta: ModelMeta): RepositoryIndexResponse_ModelIndex {
@@ -263,31 +265,27 @@ export function inferenceService(ctx: ServiceContext): GRPCInferenceServiceServe
   }
 
   return {
-    serverLive: unary(log, () => ({ live: true })),
-    serverReady: unary(log, () => ({ ready: true })),
-    serverMetadata: unary(log, () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: EXTENSIONS })),
-    modelReady: unary(log, (req) => {
-      if (!store.has(req.name)) return { ready: false };
-      const meta = store.meta(req.name);
-      return { ready: !req.version || req.version === modelVersion(meta) };
-    }),
-    modelMetadata: unary(log, async (req) => {
-      const meta = store.meta(checkModelName(req.name, "name"));
-      checkVersion(meta, req.version);
+    serverMetadata: () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: EXTENSIONS }),
+    modelReady(name: string, version: string): boolean {
+      if (!store.has(name)) return false;
+      const meta = store.meta(name);
+      return !version || version === modelVersion(meta);
+    },
+    async modelMetadata(name: string, version: string): Promise<ModelMetadataResponse> {
+      const meta = store.meta(checkModelName(name, "name"));
+      checkVersion(meta, version);
       const tensors = meta.kind === "xgboost" ? await xgboostMetadata(meta) : crfMetadata(meta);
       return { name: meta.name, versions: [modelVersion(meta)], platform: PLATFORMS[meta.kind], ...tensors };
-    }),
-    modelInfer: unary(log, modelInfer),
-    repositoryIndex: unary(log, (req) => ({
-      models: store
+    },
+    infer,
+    repositoryIndex: (ready: boolean) =>
+      store
         .list()
         .map(indexEntry)
-        .filter((e) => !req.ready || e.state === "READY"),
-    })),
-    repositoryModelLoad: unary(log, async (req) => {
-      // KServe's Python server numbers model_name 1, where Triton (and this file) has repository_name.
-      const name = checkModelName(req.modelName || req.repositoryName, "model_name");
-      const keys = Object.keys(req.parameters);
+        .filter((e) => !ready || e.state === "READY"),
+    async load(name: string, parameters: Record<string, unknown>): Promise<void> {
+      checkModelName(name, "model_name");
+      const keys = Object.keys(parameters);
       if (keys.length) {
         throw invalid(
           "parameters",
@@ -296,12 +294,39 @@ export function inferenceService(ctx: ServiceContext): GRPCInferenceServiceServe
       }
       await store.load(name);
       log.info({ model: name }, "model loaded (inference protocol)");
+    },
+    unload(name: string): void {
+      checkModelName(name, "model_name");
+      const was = store.evict(name);
+      log.info({ model: name, wasLoaded: was }, "model unloaded from memory (inference protocol)");
+    },
+  };
+}
+
+/** The inference protocol's operations, shared by gRPC (inferenceService) and HTTP (http.ts). */
+export type InferenceHandlers = ReturnType<typeof inferenceHandlers>;
+
+/** `inference.GRPCInferenceService` over inferenceHandlers. */
+export function inferenceService(ctx: ServiceContext, h: InferenceHandlers = inferenceHandlers(ctx)): GRPCInferenceServiceServer {
+  const { log } = ctx;
+  return {
+    serverLive: unary(log, () => ({ live: true })),
+    serverReady: unary(log, () => ({ ready: true })),
+    serverMetadata: unary(log, () => h.serverMetadata()),
+    modelReady: unary(log, (req) => ({ ready: h.modelReady(req.name, req.version) })),
+    modelMetadata: unary(log, (req) => h.modelMetadata(req.name, req.version)),
+    modelInfer: unary(log, async (req): Promise<ModelInferResponse> => {
+      const { meta, outputs } = await h.infer(req);
+      return { modelName: meta.name, modelVersion: modelVersion(meta), id: req.id, parameters: {}, ...encodeOutputs(outputs, req.rawInputContents.length > 0) };
+    }),
+    repositoryIndex: unary(log, (req) => ({ models: h.repositoryIndex(req.ready) })),
+    // KServe's Python server numbers model_name 1, where Triton (and this file) has repository_name.
+    repositoryModelLoad: unary(log, async (req) => {
+      await h.load(req.modelName || req.repositoryName, req.parameters);
       return {};
     }),
     repositoryModelUnload: unary(log, (req) => {
-      const name = checkModelName(req.modelName || req.repositoryName, "model_name");
-      const was = store.evict(name);
-      log.info({ model: name, wasLoaded: was }, "model unloaded from memory (inference protocol)");
+      h.unload(req.modelName || req.repositoryName);
       return {};
     }),
   };

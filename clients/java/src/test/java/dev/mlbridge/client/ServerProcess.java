@@ -51,7 +51,7 @@ final class ServerProcess implements AutoCloseable {
       Path log = dir.resolve("server.log");
       List<String> command = new ArrayList<>(List.of(
           System.getenv().getOrDefault("NODE", "node"), cli.toString(), "serve",
-          "--host", "127.0.0.1", "--port", "0",
+          "--host", "127.0.0.1", "--port", "0", "--http-port", "0",
           "--model-dir", models.toString(), "--port-file", portFile.toString()));
       command.addAll(List.of(extraArgs));
       ProcessBuilder pb = new ProcessBuilder(command)
