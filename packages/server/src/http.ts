@@ -7,7 +7,6 @@
  * URL. docs/http.md has a curl example for each endpoint.
  */
 import http from "node:http";
-import { createHash, timingSafeEqual } from "node:crypto";
 import { status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { ServerConfig } from "./config";
@@ -18,6 +17,7 @@ import type {
   ModelInferRequest,
   ModelInferRequest_InferInputTensor as InputTensor,
 } from "./generated/inference/grpc_predict_v2";
+import { bearerToken, sameSecret } from "./interceptors";
 import type { Metrics } from "./metrics";
 import { modelVersion, type InferenceHandlers } from "./services/inference";
 import type { ModelStore } from "./store";
@@ -185,11 +185,6 @@ async function jsonBody(req: http.IncomingMessage, limit: number, required: bool
   }
 }
 
-/** Constant-time comparison over the SHA-256 of both (lengths do not leak). */
-function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
-}
-
 /** What the HTTP server needs of the running server. */
 export interface HttpContext {
   config: ServerConfig;
@@ -270,8 +265,7 @@ export function httpHandler(ctx: HttpContext): http.RequestListener {
       return send(200, "ok\n", "text/plain");
     }
     if (config.authToken && !open.has(path)) {
-      const header = req.headers.authorization;
-      const given = typeof header === "string" && /^bearer +/i.test(header) ? header.replace(/^bearer +/i, "") : undefined;
+      const given = bearerToken(req.headers.authorization);
       if (given === undefined || !sameSecret(given, config.authToken)) {
         res.setHeader("www-authenticate", "Bearer");
         return send(401, { error: given === undefined ? "missing bearer token (header 'Authorization: Bearer <token>')" : "invalid bearer token" });

@@ -7,8 +7,13 @@ import type { Metrics } from "./metrics";
 const HEALTH = "/grpc.health.v1.Health/";
 
 /** Compares two secrets in constant time (over their SHA-256, so lengths do not leak either). */
-function sameSecret(a: string, b: string): boolean {
+export function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
+}
+
+/** The token of an `authorization: Bearer <token>` value, or undefined; the scheme is case-insensitive (RFC 9110 §11.1). */
+export function bearerToken(header: unknown): string | undefined {
+  return typeof header === "string" && /^bearer +/i.test(header) ? header.replace(/^bearer +/i, "") : undefined;
 }
 
 /**
@@ -23,8 +28,7 @@ export function authInterceptor(token: string): ServerInterceptor {
           onReceiveMetadata: (metadata, mdNext) => {
             if (method.path.startsWith(HEALTH)) return mdNext(metadata);
             const header = metadata.get("authorization")[0];
-            // The scheme is case-insensitive (RFC 9110 §11.1): "Bearer", "bearer", "BEARER".
-            const given = typeof header === "string" && /^bearer +/i.test(header) ? header.replace(/^bearer +/i, "") : undefined;
+            const given = bearerToken(header);
             if (given !== undefined && sameSecret(given, token)) return mdNext(metadata);
             call.sendStatus({
               code: status.UNAUTHENTICATED,
