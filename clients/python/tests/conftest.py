@@ -103,6 +103,8 @@ class ServerProcess:
     log_path: Path
     process: "subprocess.Popen[bytes]"
     args: List[str] = field(default_factory=list)
+    #: host:port of its HTTP listener (the V2 REST protocol, /metrics).
+    http_address: str = ""
 
     def log(self) -> str:
         try:
@@ -139,6 +141,7 @@ def start_server(workdir: Path, *extra_args: str, timeout: float = 60) -> Server
         "--host", "127.0.0.1", "--port", "0", "--http-port", "0",
         "--model-dir", str(model_dir),
         "--port-file", str(port_file),
+        "--http-port-file", str(workdir / "http-port"),
         "--grace-seconds", "2",
         *extra_args,
     ]
@@ -157,7 +160,9 @@ def start_server(workdir: Path, *extra_args: str, timeout: float = 60) -> Server
             proc.kill()
             raise RuntimeError(f"the server did not write {port_file} within {timeout} s:\n{log_path.read_text(errors='replace')}")
         time.sleep(0.05)
-    return ServerProcess(f"127.0.0.1:{int(port_file.read_text())}", model_dir, log_path, proc, args)
+    http_port = workdir / "http-port"  # written before the gRPC port file
+    http = f"127.0.0.1:{int(http_port.read_text())}" if http_port.exists() else ""
+    return ServerProcess(f"127.0.0.1:{int(port_file.read_text())}", model_dir, log_path, proc, args, http)
 
 
 @pytest.fixture(scope="session")
@@ -188,6 +193,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 @pytest.fixture(scope="session")
 def address(server: ServerProcess) -> str:
     return server.address
+
+
+@pytest.fixture(scope="session")
+def http_address(server: ServerProcess) -> str:
+    """host:port of the session server's HTTP listener."""
+    assert server.http_address, "the server wrote no HTTP port"
+    return server.http_address
 
 
 @pytest.fixture

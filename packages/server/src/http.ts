@@ -177,7 +177,8 @@ async function jsonBody(req: http.IncomingMessage, limit: number, required: bool
   }
   const body = await readBody(req, limit);
   if (body.length === 0 && !required) return {};
-  if (type !== "application/json") throw new HttpError(415, `expected Content-Type: application/json, got ${JSON.stringify(type || "none")}`);
+  // No Content-Type is taken as JSON (tritonclient.http sends none, and Triton accepts that); another type is refused.
+  if (type && type !== "application/json") throw new HttpError(415, `expected Content-Type: application/json, got ${JSON.stringify(type)}`);
   try {
     return JSON.parse(body.toString("utf8"));
   } catch (err) {
