@@ -200,3 +200,39 @@ export function takeTrainingSlots(global: Slots, perConnection: PerConnectionSlo
     throw err;
   }
 }
+
+/** What a training handler is given to name its model once it has read the header. */
+export type NameModel = (model: string) => void;
+
+/**
+ * Accounts for every training's end: counts it in mlbridge_trainings_total by
+ * kind and outcome (ok, failed, cancelled, deadline) and logs it with its
+ * model, outcome and duration — cancellations and missed deadlines included,
+ * which end without a status of the handler's own.
+ */
+export function accounted<C extends { cancelled: boolean; getDeadline(): unknown }>(
+  ctx: { log: Logger; metrics: { trainings: { inc(labels: { kind: string; outcome: string }): void } } },
+  kind: string,
+  fn: (call: C, named: NameModel) => Promise<void>,
+): (call: C) => Promise<void> {
+  return async (call) => {
+    const started = performance.now();
+    let model = "";
+    const end = (outcome: string, err?: unknown) => {
+      ctx.metrics.trainings.inc({ kind, outcome });
+      const entry = { model: model || undefined, kind, outcome, seconds: Math.round(performance.now() - started) / 1000 };
+      if (outcome === "ok") ctx.log.info(entry, "training ended");
+      else ctx.log.warn({ ...entry, error: (err as { message?: string })?.message?.slice(0, 200) }, "training ended");
+    };
+    try {
+      await fn(call, (m) => (model = m));
+      end("ok");
+    } catch (err) {
+      const deadline = call.getDeadline();
+      const at = deadline instanceof Date ? deadline.getTime() : typeof deadline === "number" ? deadline : Infinity;
+      const cancelled = call.cancelled || (err as { code?: unknown })?.code === "CANCELLED";
+      end(Number.isFinite(at) && at <= Date.now() + 50 ? "deadline" : cancelled ? "cancelled" : "failed", err);
+      throw err;
+    }
+  };
+}

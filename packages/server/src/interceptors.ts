@@ -2,7 +2,7 @@ import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { Metadata, ServerInterceptingCall, status, type ServerInterceptor } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { undecodable } from "./decode";
-import type { Metrics } from "./metrics";
+import { MODEL_LABELS, type Metrics } from "./metrics";
 
 const HEALTH = "/grpc.health.v1.Health/";
 
@@ -42,6 +42,18 @@ export function authInterceptor(token: string): ServerInterceptor {
 }
 
 /**
+ * The model a request message names: `model_name` (predict, tag, infer), a
+ * stream's header's `model_name` (train), or `name` (model service, import);
+ * "" when none. Only the first message of a call is asked.
+ */
+function modelOf(message: unknown): string {
+  const m = message as { modelName?: unknown; name?: unknown; payload?: { value?: { modelName?: unknown; name?: unknown } } } | null;
+  const v = m?.modelName ?? m?.name ?? m?.payload?.value?.modelName ?? m?.payload?.value?.name;
+  // Names are checked by the handlers; only a plausible one becomes a label.
+  return typeof v === "string" && v.length > 0 && v.length <= 128 && /^[A-Za-z0-9._-]+$/.test(v) ? v : "";
+}
+
+/**
  * Logs every RPC (request id, method, status, duration) and records its latency.
  * Per call it only reads the clock twice and bumps a histogram child cached per
  * method and code; the request id (the client's `x-request-id`, else a random
@@ -49,11 +61,14 @@ export function authInterceptor(token: string): ServerInterceptor {
  */
 export function observeInterceptor(log: Logger, metrics: Metrics): ServerInterceptor {
   const children = new Map<string, { observe(v: number): void }>();
+  const modelChildren = new Map<string, { observe(v: number): void }>();
+  const named = new Set<string>();
   return (method, call) => {
     const start = process.hrtime.bigint();
     metrics.callsStarted++;
     let given: unknown;
     let ended = false;
+    let model: string | undefined;
     const record = (st: { code: status; details?: string }) => {
       if (ended) return;
       ended = true;
@@ -66,10 +81,25 @@ export function observeInterceptor(log: Logger, metrics: Metrics): ServerInterce
         if (children.size < 512) children.set(key, child);
       }
       child.observe(seconds);
+      if (model) {
+        // Per model, under a cap of distinct names (MODEL_LABELS).
+        if (!named.has(model)) {
+          if (named.size < MODEL_LABELS) named.add(model);
+          else model = "_other";
+        }
+        const name = method.path.slice(method.path.lastIndexOf("/") + 1);
+        const mkey = `${model}\0${name}\0${code}`;
+        let mchild = modelChildren.get(mkey);
+        if (!mchild) {
+          mchild = metrics.modelDuration.labels({ model, method: name, code });
+          if (modelChildren.size < 4096) modelChildren.set(mkey, mchild);
+        }
+        mchild.observe(seconds);
+      }
       const ok = st.code === status.OK;
       if (!ok || log.isLevelEnabled("debug")) {
         const requestId = typeof given === "string" && given.length <= 128 ? given : randomUUID();
-        const entry = { requestId, method: method.path, status: code, ms: Math.round(seconds * 1e6) / 1e3 };
+        const entry = { requestId, method: method.path, ...(model ? { model } : {}), status: code, ms: Math.round(seconds * 1e6) / 1e3 };
         if (ok) log.debug(entry, "rpc");
         else if (st.code === status.INTERNAL || st.code === status.UNKNOWN) log.error({ ...entry, details: st.details }, "rpc failed");
         else log.info({ ...entry, details: st.details }, "rpc");
@@ -84,6 +114,7 @@ export function observeInterceptor(log: Logger, metrics: Metrics): ServerInterce
           },
           // A request that did not decode (decode.ts): INVALID_ARGUMENT, not grpc-js's INTERNAL.
           onReceiveMessage: (message, msgNext) => {
+            if (model === undefined) model = modelOf(message);
             const bad = undecodable(message, method.path);
             if (!bad) return msgNext(message);
             record(bad);

@@ -12,14 +12,27 @@ export interface Metrics {
   modelsLoaded: Gauge;
   /** Time of each return of freed native memory to the system (--trim-seconds), seconds. */
   nativeHeapTrim: Histogram;
+  /** Latency of calls that name a model, by model (capped: MODEL_LABELS), method and code, seconds. */
+  modelDuration: Histogram<"model" | "method" | "code">;
+  /** Trainings ended, by model kind and outcome (ok, failed, cancelled, deadline). */
+  trainings: Counter<"kind" | "outcome">;
+  /** Bytes of the models loaded in memory (their stored size; read from the store on scrape). */
+  modelsLoadedBytes: Gauge;
   /** HTTP request latency by route (the pattern matched) and HTTP status, seconds. */
   httpDuration: Histogram<"route" | "code">;
   /** Calls started since the server started (a plain count, bumped by the observe interceptor). */
   callsStarted: number;
 }
 
-/** Creates the registry; `loadedModels` is read at each scrape. */
-export function createMetrics(loadedModels: () => number): Metrics {
+/**
+ * Distinct model names that get a label of their own in per-model series; the
+ * calls of any further model are counted under "_other", so that a caller
+ * cannot grow the series without bound (a Prometheus server keeps each).
+ */
+export const MODEL_LABELS = 100;
+
+/** Creates the registry; `loadedModels` and `loadedBytes` are read at each scrape. */
+export function createMetrics(loadedModels: () => number, loadedBytes: () => number = () => 0): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "mlbridge_" });
   const rpcDuration = new Histogram({
@@ -51,7 +64,23 @@ export function createMetrics(loadedModels: () => number): Metrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
-  return { registry, rpcDuration, trainingsInProgress, modelsLoaded, nativeHeapTrim, httpDuration, callsStarted: 0 };
+  const modelDuration = new Histogram({
+    name: "mlbridge_model_request_duration_seconds",
+    help: `Latency of calls that name a model, by model (the first ${MODEL_LABELS} names seen; later ones as _other), method and gRPC status code.`,
+    labelNames: ["model", "method", "code"] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  const trainings = new Counter({ name: "mlbridge_trainings_total", help: "Trainings ended, by model kind and outcome (ok, failed, cancelled, deadline).", labelNames: ["kind", "outcome"] as const, registers: [registry] });
+  const modelsLoadedBytes = new Gauge({
+    name: "mlbridge_models_loaded_bytes",
+    help: "Stored size of the models loaded in memory, bytes.",
+    registers: [registry],
+    collect() {
+      this.set(loadedBytes());
+    },
+  });
+  return { registry, rpcDuration, trainingsInProgress, modelsLoaded, nativeHeapTrim, httpDuration, modelDuration, trainings, modelsLoadedBytes, callsStarted: 0 };
 }
 
 /** Serves GET /metrics (Prometheus text format). */

@@ -187,7 +187,7 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
 }
 
 async function serve(config: ServerConfig, log: Logger, store: ModelStore): Promise<RunningServer> {
-  const metrics = createMetrics(() => store.loadedCount);
+  const metrics = createMetrics(() => store.loadedCount, () => store.loadedBytes);
   const stopping = new AbortController();
   const context: ServiceContext = {
     config,

@@ -190,6 +190,13 @@ export class ModelStore {
     return this.cache.size;
   }
 
+  /** Stored size of the models loaded in memory, bytes. */
+  get loadedBytes(): number {
+    let n = 0;
+    for (const entry of this.cache.values()) n += entry.meta.sizeBytes;
+    return n;
+  }
+
   /** A model's stored bytes, checked against its checksum. */
   async bytes(name: string): Promise<Buffer> {
     const meta = this.meta(name);

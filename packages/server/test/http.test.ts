@@ -175,6 +175,52 @@ describe("operator endpoints", () => {
     expect(metrics.text).toMatch(/mlbridge_http_duration_seconds_count\{route="\/v2\/models\/\{model\}\/infer",code="400"\} \d+/);
   });
 
+  it("/metrics: per-model series, trainings by outcome (a cancelled one included, and logged), loaded models' bytes", async () => {
+    const { captureLog } = await import("./helpers");
+    const { log, entries } = captureLog();
+    const m = await startHarness([], { log });
+    try {
+      await bidi(m.xgb.train(), xgbTrainRequests({ modelName: "iris-m", preset: "iris" }, readFileSync(dataFile("iris.csv"))));
+      await unary(m.xgb.predict.bind(m.xgb), { modelName: "iris-m", input: { $case: "matrix", value: { rows: 1, cols: 4, values: ROWS[0] } }, output: 0 });
+      await unary(m.xgb.predict.bind(m.xgb), { modelName: "nope", input: { $case: "matrix", value: { rows: 1, cols: 4, values: ROWS[0] } }, output: 0 }).catch(() => undefined);
+      // A training cancelled by its client: 100,000 rounds, cancelled once it runs.
+      const call = m.xgb.train();
+      call.on("error", () => undefined);
+      const running = new Promise<void>((resolve) => call.on("data", (e: { event?: { $case: string; value: { stage?: string } } }) => e.event?.$case === "progress" && e.event.value.stage === "training" && resolve()));
+      for (const r of xgbTrainRequests({ modelName: "long", preset: "iris", numRounds: 100_000 }, readFileSync(dataFile("iris.csv")))) call.write(r);
+      call.end();
+      await running;
+      call.cancel();
+      for (let i = 0; i < 100 && !entries.some((e) => e.msg === "training ended" && e.outcome === "cancelled"); i++) await new Promise((r) => setTimeout(r, 20));
+      const text = await (await fetch(`http://127.0.0.1:${m.server.httpPort}/metrics`)).text();
+      expect(text).toMatch(/mlbridge_model_request_duration_seconds_count\{model="iris-m",method="Predict",code="OK"\} 1/);
+      expect(text).toMatch(/mlbridge_model_request_duration_seconds_count\{model="iris-m",method="Train",code="OK"\} 1/);
+      expect(text).toMatch(/mlbridge_model_request_duration_seconds_count\{model="nope",method="Predict",code="NOT_FOUND"\} 1/);
+      expect(text).toMatch(/mlbridge_trainings_total\{kind="xgboost",outcome="ok"\} 1/);
+      expect(text).toMatch(/mlbridge_trainings_total\{kind="xgboost",outcome="cancelled"\} 1/);
+      expect(text).toMatch(/mlbridge_models_loaded_bytes [1-9]\d*/);
+      const ended = entries.filter((e) => e.msg === "training ended");
+      expect(ended.map((e) => [e.model, e.kind, e.outcome])).toEqual([["iris-m", "xgboost", "ok"], ["long", "xgboost", "cancelled"]]);
+      expect(ended[1].seconds).toBeGreaterThan(0);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it("per-model series are capped: past 100 model names, calls count under _other", async () => {
+    const m = await startHarness();
+    try {
+      for (let i = 0; i < 105; i++) await unary(m.models.getModel.bind(m.models), { name: `m${i}` }).catch(() => undefined);
+      const text = await (await fetch(`http://127.0.0.1:${m.server.httpPort}/metrics`)).text();
+      const models = new Set([...text.matchAll(/mlbridge_model_request_duration_seconds_count\{model="([^"]+)"/g)].map((x) => x[1]));
+      expect(models.size).toBe(101);
+      expect(models.has("_other")).toBe(true);
+      expect(text).toMatch(/mlbridge_model_request_duration_seconds_count\{model="_other",method="GetModel",code="NOT_FOUND"\} 5/);
+    } finally {
+      await m.close();
+    }
+  });
+
   it("with --auth-token: everything but the health endpoints needs the bearer token; the scheme is case-insensitive", async () => {
     const secured = await startHarness(["--auth-token", "s3cret"]);
     const at = `http://127.0.0.1:${secured.server.httpPort}`;

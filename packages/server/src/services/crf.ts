@@ -32,7 +32,7 @@ import {
   type CrfTrainHeader,
 } from "../generated/mlbridge/v1/crf_service";
 import type { TrainProgress } from "../generated/mlbridge/v1/types";
-import { callSignal, headerThenData, stoppable, takeTrainingSlots, messages, serverStream, unary } from "../calls";
+import { accounted, callSignal, headerThenData, stoppable, type NameModel, takeTrainingSlots, messages, serverStream, unary } from "../calls";
 import type { ServiceContext } from "../context";
 import { fromTemplate, toItems, toModelInfo, toPacked, toTrainingSequence } from "../convert";
 import { invalid, statusError } from "../errors";
@@ -95,7 +95,7 @@ function checkTagRequest(req: { modelName: string; sequences: { items: unknown[]
 export function crfService(ctx: ServiceContext): CrfServiceServer {
   const { store, log, config } = ctx;
 
-  async function train(call: ServerDuplexStream<CrfServiceTrainRequest, CrfServiceTrainResponse>): Promise<void> {
+  async function train(call: ServerDuplexStream<CrfServiceTrainRequest, CrfServiceTrainResponse>, named: NameModel): Promise<void> {
     const signal = callSignal(call, ctx.stopping);
     const started = performance.now();
     const { header, rest } = await headerThenData<CrfServiceTrainRequest, CrfTrainHeader>(call, "header", config.uploadIdleSeconds);
@@ -103,6 +103,7 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
     const resolved = resolveCrfOptions(options);
     checkCrfParams(resolved.algorithm, resolved.params);
     const name = header.modelName;
+    named(name);
     if (header.failIfExists && store.has(name)) throw statusError(status.ALREADY_EXISTS, `model '${name}' already exists`);
     const release = takeTrainingSlots(ctx.trainings, ctx.trainingsPerConnection, call.getPeer());
     ctx.metrics.trainingsInProgress.inc();
@@ -231,7 +232,7 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
   }
 
   return {
-    train: serverStream(log, stoppable(ctx.stopping, train)),
+    train: serverStream(log, stoppable(ctx.stopping, accounted(ctx, "crf", train))),
     predict: unary(log, predict),
     tag: unary(log, (req: CrfServiceTagRequest, _call: ServerUnaryCall<CrfServiceTagRequest, CrfServiceTagResponse>) => tag(req)),
     tagStream: serverStream(log, tagStream),

@@ -10,7 +10,7 @@ import {
   type XgboostTrainHeader,
 } from "../generated/mlbridge/v1/xgboost_service";
 import type { DenseMatrix, TrainProgress } from "../generated/mlbridge/v1/types";
-import { callSignal, headerThenData, stoppable, takeTrainingSlots, serverStream, unary } from "../calls";
+import { accounted, callSignal, headerThenData, stoppable, type NameModel, takeTrainingSlots, serverStream, unary } from "../calls";
 import type { ServiceContext } from "../context";
 import { toModelInfo } from "../convert";
 import { invalid, statusError } from "../errors";
@@ -49,11 +49,12 @@ function toResponse(pred: XgbPrediction, req: XgboostServicePredictRequest): Xgb
 export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
   const { store, log, config } = ctx;
 
-  async function train(call: ServerDuplexStream<XgboostServiceTrainRequest, XgboostServiceTrainResponse>): Promise<void> {
+  async function train(call: ServerDuplexStream<XgboostServiceTrainRequest, XgboostServiceTrainResponse>, named: NameModel): Promise<void> {
     const signal = callSignal(call, ctx.stopping);
     const started = performance.now();
     const { header: h, rest } = await headerThenData<XgboostServiceTrainRequest, XgboostTrainHeader>(call, "header", ctx.config.uploadIdleSeconds);
     const name = checkModelName(h.modelName);
+    named(name);
     const preset = h.preset ? xgbPreset(h.preset) : undefined;
     checkXgbParams(h.parameters);
     if (h.failIfExists && store.has(name)) throw statusError(status.ALREADY_EXISTS, `model '${name}' already exists`);
@@ -199,5 +200,5 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
     return toResponse((loaded.model as XgbModel).predict(m.values, m.rows, m.cols, output, { classNames: !req.omitClassNames }), req);
   }
 
-  return { train: serverStream(log, stoppable(ctx.stopping, train)), predict: unary(log, predict, predictNow) };
+  return { train: serverStream(log, stoppable(ctx.stopping, accounted(ctx, "xgboost", train))), predict: unary(log, predict, predictNow) };
 }
