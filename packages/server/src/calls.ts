@@ -201,6 +201,17 @@ export function takeTrainingSlots(global: Slots, perConnection: PerConnectionSlo
   }
 }
 
+/**
+ * Whether a call's deadline has passed. The client cancels at its own
+ * deadline, which the server, receiving the timeout a moment later, places a
+ * little later: 50 ms of slack.
+ */
+export function deadlineReached(call: { getDeadline(): unknown }): boolean {
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : typeof deadline === "number" ? deadline : Infinity;
+  return Number.isFinite(at) && at <= Date.now() + 50;
+}
+
 /** What a training handler is given to name its model once it has read the header. */
 export type NameModel = (model: string) => void;
 
@@ -228,10 +239,8 @@ export function accounted<C extends { cancelled: boolean; getDeadline(): unknown
       await fn(call, (m) => (model = m));
       end("ok");
     } catch (err) {
-      const deadline = call.getDeadline();
-      const at = deadline instanceof Date ? deadline.getTime() : typeof deadline === "number" ? deadline : Infinity;
       const cancelled = call.cancelled || (err as { code?: unknown })?.code === "CANCELLED";
-      end(Number.isFinite(at) && at <= Date.now() + 50 ? "deadline" : cancelled ? "cancelled" : "failed", err);
+      end(deadlineReached(call) ? "deadline" : cancelled ? "cancelled" : "failed", err);
       throw err;
     }
   };

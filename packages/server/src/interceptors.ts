@@ -1,6 +1,7 @@
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { Metadata, ServerInterceptingCall, status, type ServerInterceptor } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { deadlineReached } from "./calls";
 import { undecodable } from "./decode";
 import { MODEL_LABELS, type Metrics } from "./metrics";
 
@@ -124,11 +125,7 @@ export function observeInterceptor(log: Logger, metrics: Metrics): ServerInterce
           // a status of ours: logged and counted here (grpc-js answers an expired
           // deadline itself, past the interceptors).
           onCancel: () => {
-            const deadline = call.getDeadline();
-            const at = deadline instanceof Date ? deadline.getTime() : deadline;
-            // The client cancels at its own deadline, which the server, receiving the
-            // timeout a moment later, places a little later: 50 ms of slack.
-            const expired = typeof at === "number" && Number.isFinite(at) && at <= Date.now() + 50;
+            const expired = deadlineReached(call);
             record(expired ? { code: status.DEADLINE_EXCEEDED, details: "deadline exceeded" } : { code: status.CANCELLED, details: "cancelled by the client" });
           },
         });

@@ -1,6 +1,7 @@
 import type { NativeItem } from "../binding";
 import type { PackedSequences } from "../binding";
 import { scanCsv, type CsvSource } from "../data/csv";
+import { Growable } from "../data/growable";
 import { parseOffThread, runOffThread } from "../data/offthread";
 import { InvalidInputError } from "../errors";
 import { compileTemplate, itemFromRow, templateColumns, type CompiledTemplate, type CrfFeatureTemplate } from "./features";
@@ -103,23 +104,6 @@ export async function readNerCsv(source: CsvSource, template: CrfFeatureTemplate
   return { sequences, sentenceIds, tokens };
 }
 
-/** A growable typed array of 32-bit unsigned integers. */
-class Uint32Builder {
-  private buf = new Uint32Array(1024);
-  length = 0;
-  push(v: number): void {
-    if (this.length === this.buf.length) {
-      const next = new Uint32Array(this.buf.length * 2);
-      next.set(this.buf);
-      this.buf = next;
-    }
-    this.buf[this.length++] = v;
-  }
-  finish(): Uint32Array {
-    return this.buf.slice(0, this.length);
-  }
-}
-
 /**
  * readNerCsv into the packed form: the memory is a small multiple of the
  * CSV's (names as UTF-8 bytes, counts and weights as typed arrays), and the
@@ -135,11 +119,10 @@ export async function readNerCsvPacked(source: CsvSource, template: CrfFeatureTe
 export async function readNerCsvPackedHere(source: CsvSource, template: CrfFeatureTemplate, withTags: boolean): Promise<PackedNerDataset> {
   const nameChunks: Buffer[] = [];
   let names: string[] = [];
-  let weights = new Float64Array(1024);
-  let attributes = 0;
+  const weights = new Growable((n) => new Float64Array(n));
   let allOnes = true;
-  const counts = new Uint32Builder();
-  const lengths = new Uint32Builder();
+  const counts = new Growable((n) => new Uint32Array(n));
+  const lengths = new Growable((n) => new Uint32Array(n));
   const labels: string[] | undefined = withTags ? [] : undefined;
   const sentenceIds: string[] = [];
   let inSentence = 0;
@@ -159,12 +142,7 @@ export async function readNerCsvPackedHere(source: CsvSource, template: CrfFeatu
         // NUL ends a name in the packed form (CRFsuite's names are C strings).
         if (n.includes("\0")) throw new InvalidInputError(`${withTags ? "training" : "predict"} CSV line ${line}: a value holds a NUL character, which an attribute name cannot`);
         names.push(n);
-        if (attributes === weights.length) {
-          const next = new Float64Array(weights.length * 2);
-          next.set(weights);
-          weights = next;
-        }
-        weights[attributes++] = w;
+        weights.push(w);
         if (w !== 1) allOnes = false;
       }
       if (names.length >= 65_536) {
@@ -180,7 +158,7 @@ export async function readNerCsvPackedHere(source: CsvSource, template: CrfFeatu
   return {
     packed: {
       attributeNames: Buffer.concat(nameChunks),
-      attributeWeights: allOnes ? null : weights.slice(0, attributes),
+      attributeWeights: allOnes ? null : weights.finish(),
       itemAttributeCounts: counts.finish(),
       sequenceLengths: lengths.finish(),
     },

@@ -172,10 +172,8 @@ async function handle(msg: Message): Promise<void> {
     const { train, test } = splitSequences(data.sequences, msg.testFraction, msg.seed);
     checkTrainingSequences(train);
     trainer = startTrainer(msg.algorithm, msg.params);
-    for (let i = 0; i < train.length; i += 256) {
-      const part = train.slice(i, i + 256);
-      trainer.appendPacked(packValidSequences(part.map((s) => s.items)), packLabels(part.flatMap((s) => s.labels!)), 0);
-    }
+    // One append: this process has no event loop to keep free (trainCrf sends parts for the caller's sake).
+    trainer.appendPacked(packValidSequences(train.map((s) => s.items)), packLabels(train.flatMap((s) => s.labels!)), 0);
     heldOut = test;
     process.send!({ type: "parsed", counts: { trainSequences: train.length, testSequences: test.length, trainTokens: countItems(train), testTokens: countItems(test) } });
   } else if (msg.type === "end") {

@@ -1,4 +1,5 @@
 import { scanCsv, type CsvSource } from "../data/csv";
+import { Growable } from "../data/growable";
 import { parseOffThread, runOffThread } from "../data/offthread";
 import { InvalidInputError } from "../errors";
 
@@ -33,32 +34,8 @@ function parseNumber(text: string, what: string, line: number, column: string): 
   return v;
 }
 
-/** A Float32Array that grows by doubling: rows are appended without knowing their count. */
-class Float32Builder {
-  private buf: Float32Array;
-  length = 0;
-  constructor(capacity = 1024) {
-    this.buf = new Float32Array(capacity);
-  }
-  reserve(n: number): void {
-    if (this.length + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < this.length + n) cap *= 2;
-    const next = new Float32Array(cap);
-    next.set(this.buf.subarray(0, this.length));
-    this.buf = next;
-  }
-  push(v: number): void {
-    this.buf[this.length++] = v;
-  }
-  /** The values, trimmed to their length (one copy). */
-  finish(): Float32Array {
-    return this.buf.slice(0, this.length);
-  }
-}
-
 /** Appends a row's `columns` (by index) to `out` as numbers. */
-function pushRow(out: Float32Builder, row: string[], idx: number[], columns: string[], what: string, line: number): void {
+function pushRow(out: Growable<Float32Array>, row: string[], idx: number[], columns: string[], what: string, line: number): void {
   out.reserve(idx.length);
   for (let c = 0; c < idx.length; c++) out.push(parseNumber(row[idx[c]], what, line, columns[c]));
 }
@@ -81,7 +58,7 @@ export async function readLabelledCsv(source: CsvSource, labelColumn?: string): 
 /** readLabelledCsv on the calling thread. @internal (the parse worker's) */
 export async function readLabelledCsvHere(source: CsvSource, labelColumn?: string): Promise<LabelledMatrix> {
   const what = "training CSV";
-  const values = new Float32Builder();
+  const values = new Growable((n) => new Float32Array(n));
   const raw: string[] = [];
   let features: string[] = [];
   let idx: number[] = [];
@@ -129,7 +106,7 @@ export async function readFeatureCsv(source: CsvSource, featureNames: string[], 
 /** readFeatureCsv on the calling thread. @internal (the parse worker's) */
 export async function readFeatureCsvHere(source: CsvSource, featureNames: string[], numFeatures: number): Promise<Matrix> {
   const what = "predict CSV";
-  const values = new Float32Builder();
+  const values = new Growable((n) => new Float32Array(n));
   let columns = featureNames;
   let idx: number[] = [];
   const { rows } = await scanCsv(
