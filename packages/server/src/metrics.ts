@@ -20,6 +20,8 @@ export interface Metrics {
   modelsLoadedBytes: Gauge;
   /** HTTP request latency by route (the pattern matched) and HTTP status, seconds. */
   httpDuration: Histogram<"route" | "code">;
+  /** Failed operations of the model store's backend, by operation (read, write, delete). */
+  storeErrors: Counter<"operation">;
   /** Calls started since the server started (a plain count, bumped by the observe interceptor). */
   callsStarted: number;
 }
@@ -80,7 +82,14 @@ export function createMetrics(loadedModels: () => number, loadedBytes: () => num
       this.set(loadedBytes());
     },
   });
-  return { registry, rpcDuration, trainingsInProgress, modelsLoaded, nativeHeapTrim, httpDuration, modelDuration, trainings, modelsLoadedBytes, callsStarted: 0 };
+  const storeErrors = new Counter({
+    name: "mlbridge_store_errors_total",
+    help: "Failed operations of the model store (read: a blob unreadable, missing or corrupt; write: a save; delete), by operation.",
+    labelNames: ["operation"] as const,
+    registers: [registry],
+  });
+  for (const operation of ["read", "write", "delete"]) storeErrors.labels({ operation }).inc(0); // present from the start, at 0
+  return { registry, rpcDuration, trainingsInProgress, modelsLoaded, nativeHeapTrim, httpDuration, modelDuration, trainings, modelsLoadedBytes, storeErrors, callsStarted: 0 };
 }
 
 /** Serves GET /metrics (Prometheus text format). */

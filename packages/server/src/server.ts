@@ -23,6 +23,7 @@ import { TextServiceService } from "./generated/mlbridge/v1/text_service";
 import { XgboostServiceService } from "./generated/mlbridge/v1/xgboost_service";
 import { safeDecoding } from "./decode";
 import { authInterceptor, observeInterceptor } from "./interceptors";
+import { DiskStorage } from "./storage/disk";
 import { createMetrics, serveMetrics, type Metrics } from "./metrics";
 import { crfService } from "./services/crf";
 import { inferenceHandlers, inferenceService } from "./services/inference";
@@ -177,17 +178,24 @@ export function isLoopback(host: string): boolean {
 /** Starts the mlbridge gRPC server with every service, health and reflection. */
 export async function startServer(config: ServerConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
   sizeHeap(config.heapGrowthPercent);
-  const store = await ModelStore.open(config.modelDir, { cacheSize: config.cacheSize, log });
+  let store: ModelStore | undefined;
+  const metrics = createMetrics(() => store?.loadedCount ?? 0, () => store?.loadedBytes ?? 0);
+  const storage = await DiskStorage.open(config.modelDir, log);
   try {
-    return await serve(config, log, store);
+    store = await ModelStore.open(storage, { cacheSize: config.cacheSize, log, onError: (operation) => metrics.storeErrors.inc({ operation }) });
+  } catch (err) {
+    storage.close();
+    throw err;
+  }
+  try {
+    return await serve(config, log, store, metrics);
   } catch (err) {
     store.close(); // the folder's lock too: a failed start (e.g. a port in use) leaves nothing held
     throw err;
   }
 }
 
-async function serve(config: ServerConfig, log: Logger, store: ModelStore): Promise<RunningServer> {
-  const metrics = createMetrics(() => store.loadedCount, () => store.loadedBytes);
+async function serve(config: ServerConfig, log: Logger, store: ModelStore, metrics: Metrics): Promise<RunningServer> {
   const stopping = new AbortController();
   const context: ServiceContext = {
     config,

@@ -1,31 +1,14 @@
-import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
-import path from "node:path";
+import { createHash } from "node:crypto";
 import { status } from "@grpc/grpc-js";
-import { CrfModel, lockFile, XgbModel, type CrfFeatureTemplate, type FileLock } from "@mlbridge/core";
+import { CrfModel, XgbModel } from "@mlbridge/core";
 import type { Logger } from "pino";
 import { statusError } from "./errors";
+import type { ModelKindName, ModelMeta, ModelStorage } from "./storage/storage";
 
-/** Kinds of stored models. */
-export type ModelKindName = "crf" | "xgboost";
+export type { ModelKindName, ModelMeta } from "./storage/storage";
 
-/** What the store keeps about a model, beside its bytes. */
-export interface ModelMeta {
-  name: string;
-  kind: ModelKindName;
-  /** `crfsuite` or `xgboost-ubj`. */
-  format: string;
-  sha256: string;
-  sizeBytes: number;
-  /** ISO 8601. */
-  createdAt: string;
-  parameters: Record<string, string>;
-  metrics: Record<string, number>;
-  labels: string[];
-  featureNames: string[];
-  /** CRF: the template CSV prediction builds attributes with. */
-  featureTemplate?: CrfFeatureTemplate;
-}
+/** What the store did when its backend failed (the label of mlbridge_store_errors_total). */
+export type StoreOperation = "read" | "write" | "delete";
 
 /** A model loaded in memory. */
 export type LoadedModel = { meta: ModelMeta; kind: "crf"; model: CrfModel } | { meta: ModelMeta; kind: "xgboost"; model: XgbModel };
@@ -47,34 +30,6 @@ export function checkModelName(name: unknown, field = "model_name"): string {
   return name;
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const h = await open(dir, "r");
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-}
-
-/** Writes `data` to `file` atomically: temp file in `tmpDir`, fsync, rename, fsync the folder. */
-async function writeAtomic(tmpDir: string, file: string, data: Buffer | string): Promise<void> {
-  const tmp = path.join(tmpDir, `${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
-  try {
-    const h = await open(tmp, "wx", 0o600);
-    try {
-      await h.writeFile(data);
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-    await rename(tmp, file);
-    await fsyncDir(path.dirname(file));
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
-
 /** Builds the in-memory model from stored bytes. */
 function instantiate(meta: ModelMeta, bytes: Buffer): LoadedModel {
   if (meta.kind === "crf") return { meta, kind: "crf", model: CrfModel.fromBuffer(bytes) };
@@ -82,90 +37,53 @@ function instantiate(meta: ModelMeta, bytes: Buffer): LoadedModel {
 }
 
 /**
- * The model store: one metadata file per model (`models/<name>.json`, the
- * commit point) pointing at a content-addressed blob (`blobs/<sha256>`).
- * Every write goes through a temp file, fsync and rename, so a crash leaves
- * either the old or the new model, never a half-written one. Loaded models
- * are kept in an LRU cache and shared by concurrent requests.
+ * The model store: the index of stored models (name → metadata), the LRU cache
+ * of loaded models shared by concurrent requests, and the per-name write
+ * locks, over a ModelStorage backend that moves the bytes (storage/disk.ts:
+ * the --model-dir folder). Blobs are content-addressed and checked against
+ * their SHA-256 when read; a name's pointer is committed after its blob, so a
+ * crash leaves either the old or the new model, never a half-written one.
  */
 export class ModelStore {
   private readonly index = new Map<string, ModelMeta>();
   private readonly cache = new Map<string, LoadedModel>();
   private readonly loading = new Map<string, Promise<LoadedModel>>();
   private readonly locks = new Map<string, Promise<void>>();
-  private readonly modelsDir: string;
-  private readonly blobsDir: string;
-  private readonly tmpDir: string;
 
   private constructor(
-    readonly dir: string,
+    private readonly storage: ModelStorage,
     private readonly cacheSize: number,
     private readonly log: Logger,
-    private readonly lock: FileLock,
-  ) {
-    this.modelsDir = path.join(dir, "models");
-    this.blobsDir = path.join(dir, "blobs");
-    this.tmpDir = path.join(dir, "tmp");
-  }
+    private readonly onError: (operation: StoreOperation) => void,
+  ) {}
 
   /**
-   * Opens (creating if needed) a store, clearing leftovers of an interrupted
-   * write. The store's folder is locked (an OS lock on `<dir>/LOCK`, held until
-   * close() or the process ends): one server per folder, because each one's
-   * cleanup and deletes count only the models it knows.
-   * @throws FAILED_PRECONDITION naming the folder and the holder's pid when another server has it
+   * Opens a store over `storage`, reading its index. `onError` is told of
+   * each failed backend operation (the store errors metric).
    */
-  static async open(dir: string, options: { cacheSize: number; log: Logger }): Promise<ModelStore> {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const lockPath = path.join(dir, "LOCK");
-    let lock: FileLock;
-    try {
-      lock = lockFile(lockPath);
-    } catch (err) {
-      if ((err as { code?: string }).code !== "LOCKED") throw err;
-      const holder = (await readFile(lockPath, "utf8").catch(() => "")).trim();
-      throw statusError(
-        status.FAILED_PRECONDITION,
-        `the model store ${dir} is in use by another mlbridge server (pid ${/^\d+$/.test(holder) ? holder : "unknown"}): ` +
-          "two servers on one folder would delete each other's models; stop that server, or give this one another --model-dir",
-      );
-    }
-    try {
-      await writeFile(lockPath, `${process.pid}\n`);
-      const store = new ModelStore(dir, options.cacheSize, options.log, lock);
-      await store.recover();
-      return store;
-    } catch (err) {
-      lock.release();
-      throw err;
-    }
+  static async open(
+    storage: ModelStorage,
+    options: { cacheSize: number; log: Logger; onError?: (operation: StoreOperation) => void },
+  ): Promise<ModelStore> {
+    const store = new ModelStore(storage, options.cacheSize, options.log, options.onError ?? (() => undefined));
+    for (const meta of await storage.list()) store.index.set(meta.name, meta);
+    options.log.info({ store: storage.location, models: store.index.size }, "model store opened");
+    return store;
   }
 
-  /** Runs under the folder's lock: nothing else writes here while it removes leftovers. */
-  private async recover(): Promise<void> {
-    for (const d of [this.modelsDir, this.blobsDir, this.tmpDir]) await mkdir(d, { recursive: true, mode: 0o700 });
-    const leftovers = await readdir(this.tmpDir);
-    for (const f of leftovers) await rm(path.join(this.tmpDir, f), { force: true, recursive: true });
-    if (leftovers.length) this.log.warn({ files: leftovers }, "removed the temp files of interrupted writes");
-    for (const f of await readdir(this.modelsDir)) {
-      if (!f.endsWith(".json")) continue;
-      const file = path.join(this.modelsDir, f);
-      try {
-        const meta = JSON.parse(await readFile(file, "utf8")) as ModelMeta;
-        const st = await stat(path.join(this.blobsDir, meta.sha256));
-        if (st.size !== meta.sizeBytes || `${meta.name}.json` !== f) throw new Error("blob size or name does not match");
-        this.index.set(meta.name, meta);
-      } catch (err) {
-        this.log.error({ file, err: (err as Error).message }, "skipping an unreadable model entry");
-      }
+  /** Where the models live (a folder, a URL). */
+  get location(): string {
+    return this.storage.location;
+  }
+
+  /** Runs a backend operation, counting its failure. */
+  private async io<T>(operation: StoreOperation, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      this.onError(operation);
+      throw err;
     }
-    const used = new Set([...this.index.values()].map((m) => m.sha256));
-    for (const b of await readdir(this.blobsDir)) {
-      if (used.has(b)) continue;
-      await rm(path.join(this.blobsDir, b), { force: true });
-      this.log.warn({ blob: b }, "removed a model blob that no model names (left by an interrupted save or delete)");
-    }
-    this.log.info({ dir: this.dir, models: this.index.size }, "model store opened");
   }
 
   /** Stored models, sorted by name, optionally of one kind. */
@@ -200,14 +118,16 @@ export class ModelStore {
   /** A model's stored bytes, checked against its checksum. */
   async bytes(name: string): Promise<Buffer> {
     const meta = this.meta(name);
-    const data = await readFile(path.join(this.blobsDir, meta.sha256)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== "ENOENT") throw err;
-      this.log.error({ model: name, blob: meta.sha256 }, "a stored model's blob is missing");
-      throw statusError(status.DATA_LOSS, `model '${name}' is missing its stored bytes (blob ${meta.sha256.slice(0, 12)}…)`);
+    return this.io("read", async () => {
+      const data = await this.storage.getBlob(meta.sha256);
+      if (!data) {
+        this.log.error({ model: name, blob: meta.sha256 }, "a stored model's blob is missing");
+        throw statusError(status.DATA_LOSS, `model '${name}' is missing its stored bytes (blob ${meta.sha256.slice(0, 12)}…)`);
+      }
+      const sha = createHash("sha256").update(data).digest("hex");
+      if (sha !== meta.sha256) throw statusError(status.DATA_LOSS, `model '${name}' is corrupt in the store (checksum mismatch)`);
+      return data;
     });
-    const sha = createHash("sha256").update(data).digest("hex");
-    if (sha !== meta.sha256) throw statusError(status.DATA_LOSS, `model '${name}' is corrupt on disk (checksum mismatch)`);
-    return data;
   }
 
   /**
@@ -299,14 +219,11 @@ export class ModelStore {
     checkModelName(fields.name);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const meta: ModelMeta = { ...fields, sha256, sizeBytes: bytes.length, createdAt: new Date().toISOString() };
-    const blob = path.join(this.blobsDir, sha256);
-    const exists = await stat(blob).then(
-      (s) => s.size === bytes.length,
-      () => false,
-    );
-    if (!exists) await writeAtomic(this.tmpDir, blob, bytes);
-    await writeAtomic(this.tmpDir, path.join(this.modelsDir, `${meta.name}.json`), JSON.stringify(meta, null, 2));
     const old = this.index.get(meta.name);
+    await this.io("write", async () => {
+      await this.storage.putBlob(sha256, bytes);
+      await this.storage.commit(meta, old);
+    });
     this.index.set(meta.name, meta);
     this.remember({ meta, kind: meta.kind, model } as LoadedModel);
     if (old && old.sha256 !== sha256) await this.collect(old.sha256);
@@ -316,8 +233,7 @@ export class ModelStore {
   /** Deletes a model from disk and memory. @throws NOT_FOUND */
   async delete(name: string): Promise<void> {
     const meta = this.meta(name);
-    await unlink(path.join(this.modelsDir, `${name}.json`));
-    await fsyncDir(this.modelsDir);
+    await this.io("delete", () => this.storage.remove(name));
     this.index.delete(name);
     const cached = this.cache.get(name);
     this.cache.delete(name);
@@ -327,13 +243,13 @@ export class ModelStore {
 
   private async collect(sha: string): Promise<void> {
     for (const m of this.index.values()) if (m.sha256 === sha) return;
-    await rm(path.join(this.blobsDir, sha), { force: true });
+    await this.io("delete", () => this.storage.deleteBlob(sha));
   }
 
-  /** Frees every loaded model and releases the folder's lock. */
+  /** Frees every loaded model and releases the backend (the folder's lock). */
   close(): void {
     for (const entry of this.cache.values()) entry.model.dispose();
     this.cache.clear();
-    this.lock.release();
+    this.storage.close();
   }
 }

@@ -19,6 +19,14 @@ const cli = path.resolve(__dirname, "../dist/cli.js");
 const iris = readFileSync(dataFile("iris.csv"));
 const ner = readFileSync(dataFile("ner.csv"));
 
+/** The store errors counter for `operation`, scraped from the server's /metrics. */
+async function storeErrors(httpPort: number | undefined, operation: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const m = new RegExp(`^mlbridge_store_errors_total\\{operation="${operation}"\\} (\\d+)$`, "m").exec(text);
+  if (!m) throw new Error(`no mlbridge_store_errors_total{operation="${operation}"} in /metrics`);
+  return Number(m[1]);
+}
+
 async function startProcess(modelDir: string): Promise<{ proc: ChildProcess; address: string }> {
   const portFile = path.join(modelDir, "..", `port-${Math.random().toString(36).slice(2)}`);
   const proc = spawn(process.execPath, [cli, "serve", "--port", "0", "--http-port", "0", "--model-dir", modelDir, "--port-file", portFile, "--log-level", "warn"], { stdio: "ignore" });
@@ -185,8 +193,10 @@ describe("one server per model folder", () => {
       await bidi(h.xgb.train(), xgbTrainRequests({ modelName: "gone", preset: "iris" }, iris));
       const { model } = await unary(h.models.getModel.bind(h.models), { name: "gone" });
       rmSync(path.join(modelDir, "blobs", model!.sha256));
+      expect(await storeErrors(h.server.httpPort, "read")).toBe(0);
       const err = await expectStatus(exportSha(h.models, "gone"), status.DATA_LOSS, "model 'gone' is missing its stored bytes");
       expect(err.details).not.toContain(modelDir);
+      expect(await storeErrors(h.server.httpPort, "read")).toBe(1); // the operator sees it too
     } finally {
       await h.close();
     }
@@ -218,6 +228,7 @@ describe.skipIf(!isRoot)("full disk (tmpfs; needs root)", () => {
           status.RESOURCE_EXHAUSTED,
           "model store is full",
         );
+        expect(await storeErrors(h.server.httpPort, "write")).toBe(1);
         const after = await unary(h.models.getModel.bind(h.models), { name: "old" });
         expect(after.model!.sha256).toBe(before.model!.sha256);
         const p = await unary(h.xgb.predict.bind(h.xgb), { modelName: "old", input: { $case: "matrix", value: { rows: 1, cols: 4, values: [5.1, 3.5, 1.4, 0.2] } }, output: 0 });
