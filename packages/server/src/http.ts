@@ -21,7 +21,7 @@ import { bearerToken, sameSecret } from "./interceptors";
 import type { Metrics } from "./metrics";
 import { modelVersion, type InferenceHandlers } from "./services/inference";
 import type { ModelStore } from "./store";
-import type { Output } from "./tensors";
+import { rawBytes, type Output } from "./tensors";
 
 /** HTTP status of each gRPC status, as Triton and KServe map them. */
 const HTTP_STATUS: Partial<Record<status, number>> = {
@@ -99,45 +99,101 @@ function flatten(data: unknown, kind: "number" | "boolean" | "string", field: st
   throw bad(`${field}: expected an array`);
 }
 
-/** The JSON body of POST .../infer as a ModelInferRequest (the gRPC service's request). */
-export function inferRequest(body: unknown, modelName: string, version: string): ModelInferRequest {
+/** A non-negative integer parameter of the binary data extension, or undefined when absent. */
+function byteCount(value: unknown, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || (value as number) < 0) throw bad(`${field}: expected a non-negative integer`);
+  return value as number;
+}
+
+/** A parameters object without the binary data extension's own keys (they are this layer's business). */
+function withoutBinaryKeys(value: unknown): unknown {
+  if (!isObject(value)) return value;
+  const { binary_data_size: _size, binary_data: _out, binary_data_output: _all, ...rest } = value;
+  return rest;
+}
+
+/**
+ * The body of POST .../infer as a ModelInferRequest (the gRPC service's
+ * request). `binary` is what follows the JSON header under the binary data
+ * extension: each input with `parameters.binary_data_size` takes that many
+ * bytes of it, in order, laid out as `raw_input_contents` (little-endian,
+ * BYTES elements length-prefixed).
+ */
+export function inferRequest(body: unknown, modelName: string, version: string, binary?: Buffer): ModelInferRequest {
   if (!isObject(body)) throw bad("the request body must be a JSON object with \"inputs\"");
   if (body.id !== undefined && typeof body.id !== "string") throw bad("id: expected a string");
   if (!Array.isArray(body.inputs) || body.inputs.length === 0) throw bad("inputs: expected a non-empty array of input tensors");
+  const raw: Buffer[] = [];
+  let offset = 0;
   const inputs = body.inputs.map((t: unknown, i: number): InputTensor => {
     const field = `inputs[${i}]`;
     if (!isObject(t)) throw bad(`${field}: expected an object`);
     if (typeof t.name !== "string" || !t.name) throw bad(`${field}.name: expected a non-empty string`);
     if (typeof t.datatype !== "string") throw bad(`${field}.datatype: expected a string`);
     if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw bad(`${field}.shape: expected an array of non-negative integers`);
-    if (t.parameters !== undefined && isObject(t.parameters) && t.parameters.binary_data_size !== undefined) {
-      throw new HttpError(400, `${field}.parameters.binary_data_size: the binary data extension is not supported; send the tensor as JSON "data"`);
+    const size = byteCount(isObject(t.parameters) ? t.parameters.binary_data_size : undefined, `${field}.parameters.binary_data_size`);
+    const params = parameters(withoutBinaryKeys(t.parameters), `${field}.parameters`);
+    const contents: InferTensorContents = { boolContents: [], intContents: [], int64Contents: [], uintContents: [], uint64Contents: [], fp32Contents: [], fp64Contents: [], bytesContents: [] };
+    if (size !== undefined) {
+      if (!binary) throw bad(`${field}.parameters.binary_data_size: the request has no binary part (send the Inference-Header-Content-Length header with the JSON header's length)`);
+      if (t.data !== undefined) throw bad(`${field}: give either "data" or parameters.binary_data_size, not both`);
+      if (offset + size > binary.length) throw bad(`${field}.parameters.binary_data_size: ${size} bytes at offset ${offset} run past the binary part's ${binary.length} bytes`);
+      raw.push(binary.subarray(offset, offset + size));
+      offset += size;
+      return { name: t.name, datatype: t.datatype, shape: t.shape as number[], parameters: params, contents };
     }
     const target = CONTENTS[t.datatype];
     if (!target) throw bad(`${field}.datatype: ${JSON.stringify(t.datatype.slice(0, 20))} is not supported over JSON (supported: ${Object.keys(CONTENTS).join(", ")})`);
     const values: unknown[] = [];
     flatten(t.data, target[1], `${field}.data`, values);
-    const contents: InferTensorContents = { boolContents: [], intContents: [], int64Contents: [], uintContents: [], uint64Contents: [], fp32Contents: [], fp64Contents: [], bytesContents: [] };
     (contents[target[0]] as unknown[]) = target[0] === "bytesContents" ? values.map((v) => Buffer.from(v as string, "utf8")) : values;
-    return { name: t.name, datatype: t.datatype, shape: t.shape as number[], parameters: parameters(t.parameters, `${field}.parameters`), contents };
+    return { name: t.name, datatype: t.datatype, shape: t.shape as number[], parameters: params, contents };
   });
+  if (binary && offset !== binary.length) {
+    throw bad(`the binary part is ${binary.length} bytes but the inputs' binary_data_size add up to ${offset}`);
+  }
+  if (raw.length && raw.length !== inputs.length) {
+    throw bad("inputs: give every input as binary data (parameters.binary_data_size) or every input as JSON \"data\", not a mix");
+  }
   const outputs = body.outputs === undefined ? [] : body.outputs;
   if (!Array.isArray(outputs)) throw bad("outputs: expected an array");
   return {
     modelName,
     modelVersion: version,
     id: (body.id as string | undefined) ?? "",
-    parameters: parameters(body.parameters, "parameters"),
+    parameters: parameters(withoutBinaryKeys(body.parameters), "parameters"),
     inputs,
     outputs: outputs.map((o: unknown, i: number) => {
       if (!isObject(o) || typeof o.name !== "string") throw bad(`outputs[${i}].name: expected a string`);
-      if (isObject(o.parameters) && o.parameters.binary_data) {
-        throw bad(`outputs[${i}].parameters.binary_data: the binary data extension is not supported; outputs come as JSON "data"`);
+      if (isObject(o.parameters) && o.parameters.binary_data !== undefined && typeof o.parameters.binary_data !== "boolean") {
+        throw bad(`outputs[${i}].parameters.binary_data: expected a boolean`);
       }
-      return { name: o.name, parameters: parameters(o.parameters, `outputs[${i}].parameters`) };
+      return { name: o.name, parameters: parameters(withoutBinaryKeys(o.parameters), `outputs[${i}].parameters`) };
     }),
-    rawInputContents: [],
+    rawInputContents: raw,
   };
+}
+
+/**
+ * Which outputs the client asked for as binary data: an output's own
+ * `parameters.binary_data`, else the request's `parameters.binary_data_output`.
+ */
+function binaryOutputs(body: unknown): (name: string) => boolean {
+  const all = isObject(body) && isObject(body.parameters) && body.parameters.binary_data_output === true;
+  const own = new Map<string, boolean>();
+  if (isObject(body) && Array.isArray(body.outputs)) {
+    for (const o of body.outputs) if (isObject(o) && typeof o.name === "string" && isObject(o.parameters) && typeof o.parameters.binary_data === "boolean") own.set(o.name, o.parameters.binary_data);
+  }
+  return (name) => own.get(name) ?? all;
+}
+
+/** A response that is not one JSON document: the binary data extension's JSON header then raw bytes. */
+class BinaryReply {
+  constructor(
+    readonly header: unknown,
+    readonly parts: Buffer[],
+  ) {}
 }
 
 /** An output tensor as JSON. */
@@ -170,20 +226,39 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-async function jsonBody(req: http.IncomingMessage, limit: number, required: boolean): Promise<unknown> {
-  const type = (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
-  if (req.headers["inference-header-content-length"] !== undefined) {
-    throw bad("the binary data extension (Inference-Header-Content-Length) is not supported; send the request as JSON");
+function parseJson(text: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(text.toString("utf8"));
+  } catch (err) {
+    throw bad(`${what} is not valid JSON: ${(err as Error).message.slice(0, 120)}`);
   }
+}
+
+/**
+ * Reads a JSON body; with `binary` (POST .../infer), also the binary data
+ * extension's form: `Inference-Header-Content-Length: n`, a JSON header of n
+ * bytes, then the inputs' raw bytes.
+ */
+async function jsonBody(req: http.IncomingMessage, limit: number, required: boolean, binary = false): Promise<{ json: unknown; rest?: Buffer }> {
+  const type = (req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
+  const headerLength = req.headers["inference-header-content-length"];
+  if (headerLength !== undefined && !binary) throw bad("Inference-Header-Content-Length: the binary data extension is only for POST /v2/models/{model}/infer");
   const body = await readBody(req, limit);
-  if (body.length === 0 && !required) return {};
+  if (headerLength !== undefined) {
+    const n = Number(headerLength);
+    if (!/^\d+$/.test(String(headerLength)) || n > body.length) {
+      throw bad(`Inference-Header-Content-Length: expected the JSON header's length in bytes (0 to the body's ${body.length}), got ${JSON.stringify(String(headerLength).slice(0, 20))}`);
+    }
+    // The body is the JSON header then bytes: Triton's clients send application/octet-stream (or nothing).
+    if (type && type !== "application/octet-stream" && type !== "application/json") {
+      throw new HttpError(415, `expected Content-Type: application/octet-stream with Inference-Header-Content-Length, got ${JSON.stringify(type)}`);
+    }
+    return { json: parseJson(body.subarray(0, n), "the JSON header (the first Inference-Header-Content-Length bytes)"), rest: body.subarray(n) };
+  }
+  if (body.length === 0 && !required) return { json: {} };
   // No Content-Type is taken as JSON (tritonclient.http sends none, and Triton accepts that); another type is refused.
   if (type && type !== "application/json") throw new HttpError(415, `expected Content-Type: application/json, got ${JSON.stringify(type)}`);
-  try {
-    return JSON.parse(body.toString("utf8"));
-  } catch (err) {
-    throw bad(`the request body is not valid JSON: ${(err as Error).message.slice(0, 120)}`);
-  }
+  return { json: parseJson(body, "the request body") };
 }
 
 /** What the HTTP server needs of the running server. */
@@ -222,17 +297,29 @@ export function httpHandler(ctx: HttpContext): http.RequestListener {
     }],
     ["GET", new RegExp(`^${model}$`), "/v2/models/{model}", (m) => inference.modelMetadata(name(m), version(m))],
     ["POST", new RegExp(`^${model}/infer$`), "/v2/models/{model}/infer", async (m, req) => {
-      const request = inferRequest(await jsonBody(req, limit, true), name(m), version(m));
+      const { json, rest } = await jsonBody(req, limit, true, true);
+      const request = inferRequest(json, name(m), version(m), rest);
       const { meta, outputs } = await inference.infer(request);
-      return { model_name: meta.name, model_version: modelVersion(meta), ...(request.id ? { id: request.id } : {}), outputs: outputs.map(outputJson) };
+      const head = { model_name: meta.name, model_version: modelVersion(meta), ...(request.id ? { id: request.id } : {}) };
+      const binary = binaryOutputs(json);
+      if (!outputs.some((o) => binary(o.name))) return { ...head, outputs: outputs.map(outputJson) };
+      const parts: Buffer[] = [];
+      const tensors = outputs.map((o) => {
+        if (!binary(o.name)) return outputJson(o);
+        const bytes = rawBytes(o);
+        parts.push(bytes);
+        const { data: _data, ...rest } = outputJson(o);
+        return { ...rest, parameters: { ...(o.parameters ?? {}), binary_data_size: bytes.length } };
+      });
+      return new BinaryReply({ ...head, outputs: tensors }, parts);
     }],
     ["POST", /^\/v2\/repository\/index$/, "/v2/repository/index", async (_m, req) => {
-      const body = await jsonBody(req, limit, false);
-      return inference.repositoryIndex(isObject(body) && body.ready === true);
+      const { json } = await jsonBody(req, limit, false);
+      return inference.repositoryIndex(isObject(json) && json.ready === true);
     }],
     ["POST", /^\/v2\/repository\/models\/([^/]+)\/load$/, "/v2/repository/models/{model}/load", async (m, req) => {
-      const body = await jsonBody(req, limit, false);
-      await inference.load(name(m), isObject(body) && isObject(body.parameters) ? body.parameters : {});
+      const { json } = await jsonBody(req, limit, false);
+      await inference.load(name(m), isObject(json) && isObject(json.parameters) ? json.parameters : {});
       return {};
     }],
     ["POST", /^\/v2\/repository\/models\/([^/]+)\/unload$/, "/v2/repository/models/{model}/unload", async (m, req) => {
@@ -249,8 +336,14 @@ export function httpHandler(ctx: HttpContext): http.RequestListener {
     const path = url.pathname;
     let route = "unmatched";
     const send = (code: number, body: unknown, type = "application/json") => {
-      const text = type === "application/json" ? JSON.stringify(body) : String(body);
-      res.writeHead(code, { "content-type": type, "content-length": Buffer.byteLength(text) }).end(text);
+      if (body instanceof BinaryReply) {
+        const header = Buffer.from(JSON.stringify(body.header));
+        const all = Buffer.concat([header, ...body.parts]);
+        res.writeHead(code, { "content-type": "application/octet-stream", "inference-header-content-length": header.length, "content-length": all.length }).end(all);
+      } else {
+        const text = type === "application/json" ? JSON.stringify(body) : String(body);
+        res.writeHead(code, { "content-type": type, "content-length": Buffer.byteLength(text) }).end(text);
+      }
       metrics.httpDuration.labels({ route, code: String(code) }).observe(Number(process.hrtime.bigint() - started) / 1e9);
       if (code >= 400) log.info({ method: req.method, path: path.slice(0, 200), status: code, ms: Number(process.hrtime.bigint() - started) / 1e6 }, "http");
     };

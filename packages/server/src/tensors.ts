@@ -205,7 +205,8 @@ export interface Output {
   parameters?: Record<string, string>;
 }
 
-function rawBytes(o: Output): Buffer {
+/** An output's values as raw little-endian bytes (BYTES: 4-byte length, then the bytes, per element). */
+export function rawBytes(o: Output): Buffer {
   const d = o.data;
   switch (d.datatype) {
     case "FP32": {

@@ -36,6 +36,9 @@ const get = async (path: string, init: RequestInit = {}) => {
 };
 const post = (path: string, body: unknown, headers: Record<string, string> = { "content-type": "application/json" }) =>
   get(path, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
+/** POST .../infer under the binary data extension: a JSON header, then `tail` as the binary part. */
+const withBinary = (header: object, tail: string) =>
+  post("/v2/models/iris/infer", JSON.stringify(header) + tail, { "content-type": "application/octet-stream", "inference-header-content-length": String(JSON.stringify(header).length) });
 const irisInfer = (extra: object = {}) => ({ inputs: [{ name: "input", datatype: "FP32", shape: [3, 4], data: ROWS }], ...extra });
 
 describe("V2 REST: health, metadata, models", () => {
@@ -98,6 +101,47 @@ describe("V2 REST: inference", () => {
     expect(labels).toEqual(want.labels);
   });
 
+  it("the binary data extension: raw FP32 and BYTES inputs in, raw outputs back; the same values as JSON", async () => {
+    const binaryPost = async (header: object, parts: Buffer[]) => {
+      const head = Buffer.from(JSON.stringify(header));
+      const res = await fetch(`${base}/v2/models/iris/infer`, {
+        method: "POST",
+        headers: { "content-type": "application/octet-stream", "inference-header-content-length": String(head.length) },
+        body: Buffer.concat([head, ...parts]),
+      });
+      const bytes = Buffer.from(await res.arrayBuffer());
+      const n = Number(res.headers.get("inference-header-content-length") ?? bytes.length);
+      return { status: res.status, header: JSON.parse(bytes.subarray(0, n).toString()), rest: bytes.subarray(n) };
+    };
+    const rows = Buffer.from(new Float32Array(ROWS.flat()).buffer);
+    const json = (await post("/v2/models/iris/infer", irisInfer())).json() as { outputs: { name: string; data: number[] }[] };
+    // Binary in, JSON out (no output asked for as binary).
+    const jsonOut = await binaryPost({ inputs: [{ name: "input", datatype: "FP32", shape: [3, 4], parameters: { binary_data_size: rows.length } }] }, [rows]);
+    expect(jsonOut.status).toBe(200);
+    expect(jsonOut.header.outputs).toEqual(json.outputs);
+    expect(jsonOut.rest.length).toBe(0);
+    // Binary in, binary out (the request's binary_data_output, as tritonclient.http sends it).
+    const res = await binaryPost({ parameters: { binary_data_output: true }, inputs: [{ name: "input", datatype: "FP32", shape: [3, 4], parameters: { binary_data_size: rows.length } }] }, [rows]);
+    const [predict, proba] = res.header.outputs as { name: string; data?: unknown; parameters: { binary_data_size: number } }[];
+    expect(predict).toMatchObject({ name: "predict", datatype: "INT64", shape: [3], parameters: { binary_data_size: 24 } });
+    expect(predict.data).toBeUndefined();
+    expect(proba).toMatchObject({ name: "predict_proba", datatype: "FP32", shape: [3, 3], parameters: { binary_data_size: 36 } });
+    expect(res.rest.length).toBe(24 + 36);
+    expect([...new BigInt64Array(res.rest.buffer.slice(res.rest.byteOffset, res.rest.byteOffset + 24))].map(Number)).toEqual(json.outputs[0].data);
+    expect([...new Float32Array(res.rest.buffer.slice(res.rest.byteOffset + 24, res.rest.byteOffset + 60))]).toEqual(json.outputs[1].data);
+    // One output asked for as binary, the other as JSON.
+    const mixed = await binaryPost({ inputs: [{ name: "input", datatype: "FP32", shape: [3, 4], parameters: { binary_data_size: rows.length } }], outputs: [{ name: "predict", parameters: { binary_data: false } }, { name: "predict_proba", parameters: { binary_data: true } }] }, [rows]);
+    expect(mixed.header.outputs[0].data).toEqual(json.outputs[0].data);
+    expect(mixed.rest.length).toBe(36);
+    // CRF tokens as BYTES (4-byte little-endian length, then the bytes).
+    const cells = ["London", "in", "in", "Friday"];
+    const bytes = Buffer.concat(cells.map((c) => { const b = Buffer.alloc(4 + c.length); b.writeUInt32LE(c.length); b.write(c, 4); return b; }));
+    const head = Buffer.from(JSON.stringify({ inputs: [{ name: "tokens", datatype: "BYTES", shape: [2, 2], parameters: { binary_data_size: bytes.length } }], outputs: [{ name: "labels" }] }));
+    const crf = await fetch(`${base}/v2/models/ner/infer`, { method: "POST", headers: { "inference-header-content-length": String(head.length) }, body: Buffer.concat([head, bytes]) });
+    const viaJson = (await post("/v2/models/ner/infer", { inputs: [{ name: "tokens", datatype: "BYTES", shape: [2, 2], data: cells }], outputs: [{ name: "labels" }] })).json();
+    expect(await crf.json()).toEqual(viaJson);
+  });
+
   it("curl, as the docs show it", async () => {
     // Asynchronously: the server runs in this process.
     const curl = async (...args: string[]) => (await promisify(execFile)("curl", ["-s", "--max-time", "10", ...args], { encoding: "utf8" })).stdout;
@@ -134,7 +178,12 @@ describe("V2 REST: bad requests get the right status and a JSON error naming the
     ["unsupported datatype", () => post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP16", shape: [1], data: [1] }] }), 400, /^inputs\[0\]\.datatype: "FP16" is not supported over JSON/],
     ["wrong feature count", () => post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [1, 3], data: [1, 2, 3] }] }), 400, /expects 4 features per row, got 3/],
     ["unknown output", () => post("/v2/models/iris/infer", irisInfer({ outputs: [{ name: "probabilites" }] })), 400, /^outputs\[0\]\.name: model 'iris' has no output "probabilites"/],
-    ["binary data extension", () => post("/v2/models/iris/infer", JSON.stringify(irisInfer()), { "content-type": "application/json", "inference-header-content-length": "10" }), 400, /binary data extension .* not supported/],
+    ["binary: header length past the body", () => post("/v2/models/iris/infer", "{}", { "inference-header-content-length": "10" }), 400, /^Inference-Header-Content-Length: expected the JSON header's length in bytes \(0 to the body's 2\), got "10"/],
+    ["binary: sizes that do not add up", () => withBinary({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], parameters: { binary_data_size: 16 } }] }, "x".repeat(20)), 400, /^the binary part is 20 bytes but the inputs' binary_data_size add up to 16/],
+    ["binary: a size past the binary part", () => withBinary({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], parameters: { binary_data_size: 16 } }] }, "x".repeat(8)), 400, /^inputs\[0\]\.parameters\.binary_data_size: 16 bytes at offset 0 run past the binary part's 8 bytes/],
+    ["binary: a size without a binary part", () => post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], parameters: { binary_data_size: 16 } }] }), 400, /^inputs\[0\]\.parameters\.binary_data_size: the request has no binary part/],
+    ["binary: raw bytes that lie about the shape", () => withBinary({ inputs: [{ name: "input", datatype: "FP32", shape: [2, 4], parameters: { binary_data_size: 16 } }] }, "x".repeat(16)), 400, /inputs\[0\]|raw_input_contents\[0\]/],
+    ["binary: a header on another endpoint", () => post("/v2/repository/index", "{}", { "inference-header-content-length": "2" }), 400, /only for POST \/v2\/models\/\{model\}\/infer/],
     ["unknown model", () => post("/v2/models/nope/infer", irisInfer()), 404, /^model 'nope' not found/],
     ["unknown version", () => get("/v2/models/iris/versions/abc"), 404, /has no version 'abc'/],
     ["invalid model name", () => get("/v2/models/..%2Fetc"), 400, /is not a valid model name/],
