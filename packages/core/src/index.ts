@@ -23,3 +23,6 @@ export * from "./xgboost/params";
 export * from "./xgboost/model";
 export * from "./xgboost/train";
 export * from "./xgboost/pipeline";
+export * from "./runtime";
+export { crfRuntime, parseAttributes } from "./crf/runtime";
+export { xgboostRuntime } from "./xgboost/runtime";

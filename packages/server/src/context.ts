@@ -1,3 +1,4 @@
+import type { RuntimeRegistry } from "@mlbridge/core";
 import type { Logger } from "pino";
 import type { PerConnectionSlots, Slots } from "./calls";
 import type { ServerConfig } from "./config";
@@ -8,6 +9,8 @@ import type { ModelStore } from "./store";
 export interface ServiceContext {
   config: ServerConfig;
   store: ModelStore;
+  /** The model kinds served (runtimes.ts). */
+  runtimes: RuntimeRegistry;
   log: Logger;
   trainings: Slots;
   trainingsPerConnection: PerConnectionSlots;

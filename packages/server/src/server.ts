@@ -9,7 +9,7 @@ import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
 import type { PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
-import { configureCrfTraining, disposeCrfTraining, prewarmCrfTraining, trimNativeHeap } from "@mlbridge/core";
+import { configureCrfTraining, disposeCrfTraining, prewarmCrfTraining, trimNativeHeap, type RuntimeRegistry } from "@mlbridge/core";
 import { HealthImplementation } from "grpc-health-check";
 import pino, { type Logger } from "pino";
 import { PerConnectionSlots, Slots } from "./calls";
@@ -23,6 +23,7 @@ import { TextServiceService } from "./generated/mlbridge/v1/text_service";
 import { XgboostServiceService } from "./generated/mlbridge/v1/xgboost_service";
 import { safeDecoding } from "./decode";
 import { authInterceptor, observeInterceptor } from "./interceptors";
+import { builtinRuntimes } from "./runtimes";
 import { DiskStorage } from "./storage/disk";
 import { createMetrics, serveMetrics, type Metrics } from "./metrics";
 import { crfService } from "./services/crf";
@@ -175,14 +176,20 @@ export function isLoopback(host: string): boolean {
   return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h) || h === "::ffff:127.0.0.1";
 }
 
+/** What an embedder may give startServer beside the configuration. */
+export interface ServerOptions {
+  /** The model kinds served (default: the built-in ones, runtimes.ts). */
+  runtimes?: RuntimeRegistry;
+}
+
 /** Starts the mlbridge gRPC server with every service, health and reflection. */
-export async function startServer(config: ServerConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, log: Logger = pino({ level: config.logLevel }), options: ServerOptions = {}): Promise<RunningServer> {
   sizeHeap(config.heapGrowthPercent);
   let store: ModelStore | undefined;
   const metrics = createMetrics(() => store?.loadedCount ?? 0, () => store?.loadedBytes ?? 0);
   const storage = await DiskStorage.open(config.modelDir, log);
   try {
-    store = await ModelStore.open(storage, { cacheSize: config.cacheSize, log, onError: (operation) => metrics.storeErrors.inc({ operation }) });
+    store = await ModelStore.open(storage, { runtimes: options.runtimes ?? builtinRuntimes(), cacheSize: config.cacheSize, log, onError: (operation) => metrics.storeErrors.inc({ operation }) });
   } catch (err) {
     storage.close();
     throw err;
@@ -200,6 +207,7 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore, metri
   const context: ServiceContext = {
     config,
     store,
+    runtimes: store.runtimes,
     log,
     trainings: new Slots(config.maxTrainings),
     trainingsPerConnection: new PerConnectionSlots(config.maxTrainingsPerConnection),

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { status } from "@grpc/grpc-js";
-import { CrfModel, XgbModel } from "@mlbridge/core";
+import type { ModelRuntime, RuntimeModel, RuntimeRegistry } from "@mlbridge/core";
 import type { Logger } from "pino";
 import { statusError } from "./errors";
 import type { ModelKindName, ModelMeta, ModelStorage } from "./storage/storage";
@@ -10,8 +10,12 @@ export type { ModelKindName, ModelMeta } from "./storage/storage";
 /** What the store did when its backend failed (the label of mlbridge_store_errors_total). */
 export type StoreOperation = "read" | "write" | "delete";
 
-/** A model loaded in memory. */
-export type LoadedModel = { meta: ModelMeta; kind: "crf"; model: CrfModel } | { meta: ModelMeta; kind: "xgboost"; model: XgbModel };
+/** A model loaded in memory, with its runtime. */
+export interface LoadedModel<M extends RuntimeModel = RuntimeModel> {
+  meta: ModelMeta;
+  runtime: ModelRuntime<M>;
+  model: M;
+}
 
 const NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
 
@@ -30,12 +34,6 @@ export function checkModelName(name: unknown, field = "model_name"): string {
   return name;
 }
 
-/** Builds the in-memory model from stored bytes. */
-function instantiate(meta: ModelMeta, bytes: Buffer): LoadedModel {
-  if (meta.kind === "crf") return { meta, kind: "crf", model: CrfModel.fromBuffer(bytes) };
-  return { meta, kind: "xgboost", model: XgbModel.fromBuffer(bytes) };
-}
-
 /**
  * The model store: the index of stored models (name → metadata), the LRU cache
  * of loaded models shared by concurrent requests, and the per-name write
@@ -52,6 +50,8 @@ export class ModelStore {
 
   private constructor(
     private readonly storage: ModelStorage,
+    /** The runtime of each model kind: the only place the store learns about kinds. */
+    readonly runtimes: RuntimeRegistry,
     private readonly cacheSize: number,
     private readonly log: Logger,
     private readonly onError: (operation: StoreOperation) => void,
@@ -63,10 +63,13 @@ export class ModelStore {
    */
   static async open(
     storage: ModelStorage,
-    options: { cacheSize: number; log: Logger; onError?: (operation: StoreOperation) => void },
+    options: { runtimes: RuntimeRegistry; cacheSize: number; log: Logger; onError?: (operation: StoreOperation) => void },
   ): Promise<ModelStore> {
-    const store = new ModelStore(storage, options.cacheSize, options.log, options.onError ?? (() => undefined));
-    for (const meta of await storage.list()) store.index.set(meta.name, meta);
+    const store = new ModelStore(storage, options.runtimes, options.cacheSize, options.log, options.onError ?? (() => undefined));
+    for (const meta of await storage.list()) {
+      if (options.runtimes.has(meta.kind)) store.index.set(meta.name, meta);
+      else options.log.error({ model: meta.name, kind: meta.kind, known: options.runtimes.kinds() }, "skipping a stored model of a kind no runtime serves (its bytes are kept)");
+    }
     options.log.info({ store: storage.location, models: store.index.size }, "model store opened");
     return store;
   }
@@ -134,28 +137,32 @@ export class ModelStore {
    * The model, loaded in memory (from the cache, or read once from disk).
    * @throws NOT_FOUND, or FAILED_PRECONDITION when it is of another kind than `kind`
    */
-  async load(name: string, kind?: ModelKindName): Promise<LoadedModel> {
+  async load<M extends RuntimeModel = RuntimeModel>(name: string, runtime?: ModelRuntime<M>): Promise<LoadedModel<M>> {
     const meta = this.meta(name);
-    if (kind && meta.kind !== kind) {
-      throw statusError(status.FAILED_PRECONDITION, `model '${name}' is a ${meta.kind} model, not ${kind}`);
-    }
+    if (runtime) this.checkKind(meta, runtime);
     const hit = this.cache.get(name);
     if (hit && hit.meta === meta) {
       this.cache.delete(name); // LRU: move to the end
       this.cache.set(name, hit);
-      return hit;
+      return hit as LoadedModel<M>;
     }
     let pending = this.loading.get(name);
     if (!pending) {
       pending = this.bytes(name).then((data) => {
-        const loaded = instantiate(meta, data);
+        const r = this.runtimes.get(meta.kind);
+        const loaded: LoadedModel = { meta, runtime: r, model: r.load(data) };
         if (this.index.get(name) === meta) this.remember(loaded);
         return loaded;
       });
       this.loading.set(name, pending);
       void pending.finally(() => this.loading.delete(name)).catch(() => undefined);
     }
-    return pending;
+    return pending as Promise<LoadedModel<M>>;
+  }
+
+  /** @throws FAILED_PRECONDITION when `meta` is not of `runtime`'s kind */
+  checkKind(meta: ModelMeta, runtime: { kind: string }): void {
+    if (meta.kind !== runtime.kind) throw statusError(status.FAILED_PRECONDITION, `model '${meta.name}' is a ${meta.kind} model, not ${runtime.kind}`);
   }
 
   /** The cached model of `name`, or undefined (no disk access): the fast path of predictions. */
@@ -214,7 +221,7 @@ export class ModelStore {
   async save(
     fields: Omit<ModelMeta, "sha256" | "sizeBytes" | "createdAt">,
     bytes: Buffer,
-    model: CrfModel | XgbModel,
+    model: RuntimeModel,
   ): Promise<ModelMeta> {
     checkModelName(fields.name);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
@@ -225,7 +232,7 @@ export class ModelStore {
       await this.storage.commit(meta, old);
     });
     this.index.set(meta.name, meta);
-    this.remember({ meta, kind: meta.kind, model } as LoadedModel);
+    this.remember({ meta, runtime: this.runtimes.get(meta.kind), model });
     if (old && old.sha256 !== sha256) await this.collect(old.sha256);
     return meta;
   }

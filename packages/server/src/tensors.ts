@@ -5,7 +5,7 @@ import type {
   ModelInferResponse_InferOutputTensor as OutputTensor,
 } from "./generated/inference/grpc_predict_v2";
 import { invalid, quote } from "./errors";
-import type { Float32Values } from "@mlbridge/core";
+import type { Float32Values, TensorInput, TensorOutput } from "@mlbridge/core";
 
 /**
  * Open Inference Protocol tensors: checks and decodes input tensors given in
@@ -193,16 +193,23 @@ export function readStrings(input: Input, count: number): string[] {
   });
 }
 
-/** An output tensor to send. */
-export interface Output {
-  name: string;
-  shape: number[];
-  data:
-    | { datatype: "FP32"; values: Float32Array }
-    | { datatype: "FP64"; values: Float64Array }
-    | { datatype: "INT64"; values: number[] }
-    | { datatype: "BYTES"; values: string[] };
-  parameters?: Record<string, string>;
+/** An output tensor to send (a runtime's). */
+export type Output = TensorOutput;
+
+/** An input as a runtime reads it: decoded on demand, checked against its shape. */
+export function tensorInput(input: Input): TensorInput {
+  const t = input.tensor;
+  return {
+    name: t.name,
+    datatype: t.datatype,
+    shape: t.shape,
+    field: input.field,
+    checkDatatype: (accepted) => checkDatatype(input, accepted),
+    count: () => elementCount(input),
+    floats: () => readFloats(input, elementCount(input)),
+    integers: () => readIntegers(input, elementCount(input)),
+    strings: () => readStrings(input, elementCount(input)),
+  };
 }
 
 /** An output's values as raw little-endian bytes (BYTES: 4-byte length, then the bytes, per element). */

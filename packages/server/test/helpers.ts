@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { ChannelCredentials, Metadata, credentials, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import type { RuntimeRegistry } from "@mlbridge/core";
 import pino from "pino";
 import { loadConfig } from "../src/config";
 import { CrfServiceClient, type CrfServiceTrainRequest, type CrfServiceTrainResponse } from "../src/generated/mlbridge/v1/crf_service";
@@ -25,10 +26,13 @@ export interface Harness {
   close(keepStore?: boolean): Promise<void>;
 }
 
-export async function startHarness(args: string[] = [], opts: { modelDir?: string; creds?: ChannelCredentials; clientOptions?: object; log?: pino.Logger } = {}): Promise<Harness> {
+export async function startHarness(
+  args: string[] = [],
+  opts: { modelDir?: string; creds?: ChannelCredentials; clientOptions?: object; log?: pino.Logger; runtimes?: RuntimeRegistry } = {},
+): Promise<Harness> {
   const modelDir = opts.modelDir ?? (await mkdtemp(path.join(os.tmpdir(), "mlbridge-test-")));
   const config = loadConfig(["--port", "0", "--http-port", "0", "--model-dir", modelDir, "--grace-seconds", "2", ...args], {});
-  const server = await startServer(config, opts.log ?? pino({ level: process.env.MLBRIDGE_TEST_LOG ?? "silent" }));
+  const server = await startServer(config, opts.log ?? pino({ level: process.env.MLBRIDGE_TEST_LOG ?? "silent" }), { runtimes: opts.runtimes });
   const address = `127.0.0.1:${server.port}`;
   const creds = opts.creds ?? credentials.createInsecure();
   const o = { "grpc.max_receive_message_length": 256 * 1024 * 1024, "grpc.max_send_message_length": 256 * 1024 * 1024, ...opts.clientOptions };

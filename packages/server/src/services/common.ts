@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import type { CrfModel, XgbModel } from "@mlbridge/core";
+import type { ModelRuntime, RuntimeModel } from "@mlbridge/core";
 import type { TrainProgress } from "../generated/mlbridge/v1/types";
 import { invalid, statusError } from "../errors";
 import type { ModelStore } from "../store";
@@ -47,18 +47,16 @@ export async function receiveBytes<T extends { payload?: { $case: string; value:
   return chunks.length ? Buffer.concat(chunks, bytes) : undefined;
 }
 
-type Model<K> = K extends "crf" ? CrfModel : XgbModel;
-
 /**
  * Runs `fn` with a loaded model. If the model was replaced (and its old
  * version freed) while the request was between awaits, runs once more with
  * the new version, so that predictions keep working during retraining.
  */
-export async function withModel<K extends "crf" | "xgboost", T>(store: ModelStore, name: string, kind: K, fn: (model: Model<K>) => Promise<T> | T): Promise<T> {
+export async function withModel<M extends RuntimeModel, T>(store: ModelStore, name: string, runtime: ModelRuntime<M>, fn: (model: M) => Promise<T> | T): Promise<T> {
   for (let attempt = 0; ; attempt++) {
-    const loaded = await store.load(name, kind);
+    const loaded = await store.load(name, runtime);
     try {
-      return await fn(loaded.model as Model<K>);
+      return await fn(loaded.model);
     } catch (err) {
       if (attempt === 0 && (err as { code?: string }).code === "DISPOSED") continue;
       throw err;

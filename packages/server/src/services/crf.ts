@@ -2,6 +2,7 @@ import { status, type ServerDuplexStream, type ServerUnaryCall } from "@grpc/grp
 import {
   CancelledError,
   CRF_PRESETS,
+  crfRuntime,
   checkCrfParams,
   fitCrf,
   fitCrfCsv,
@@ -142,7 +143,7 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
         const meta = await store.save(
           {
             name,
-            kind: "crf",
+            kind: crfRuntime.kind,
             format: "crfsuite",
             parameters: {
               algorithm: fit.algorithm,
@@ -190,10 +191,10 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
 
   async function predict(req: CrfServicePredictRequest): Promise<CrfServicePredictResponse> {
     const meta = store.meta(req.modelName);
-    if (meta.kind !== "crf") throw statusError(status.FAILED_PRECONDITION, `model '${req.modelName}' is a ${meta.kind} model, not crf`);
+    store.checkKind(meta, crfRuntime);
     if (!req.csv || req.csv.length === 0) throw invalid("csv", "the CSV is empty");
     const template = meta.featureTemplate ?? CRF_PRESETS.book.template;
-    return { labels: await withModel(store, req.modelName, "crf", (model) => predictCrfCsv(model, req.csv, template)) };
+    return { labels: await withModel(store, req.modelName, crfRuntime, (model) => predictCrfCsv(model, req.csv, template)) };
   }
 
   async function tag(req: CrfServiceTagRequest | CrfServiceTagStreamRequest): Promise<CrfServiceTagResponse> {
@@ -203,7 +204,7 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
       const input = toPacked(packed);
       const probability = req.includeProbability;
       const marginals = req.includeMarginals;
-      return withModel(store, req.modelName, "crf", async (model) => {
+      return withModel(store, req.modelName, crfRuntime, async (model) => {
         const r = await model.tagPacked(input, { probability, marginals });
         // ts-proto's encoders iterate the arrays: typed arrays serve as they are.
         const asList = (a: ArrayLike<number> | undefined) => (a ?? []) as unknown as number[];
@@ -211,7 +212,7 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
       });
     }
     const sequences = req.sequences.map((s, i) => toItems(s, `sequences[${i}]`));
-    return withModel(store, req.modelName, "crf", (model) => tagWith(model, sequences, req.includeProbability, req.includeMarginals));
+    return withModel(store, req.modelName, crfRuntime, (model) => tagWith(model, sequences, req.includeProbability, req.includeMarginals));
   }
 
   async function tagStream(call: ServerDuplexStream<CrfServiceTagStreamRequest, CrfServiceTagStreamResponse>): Promise<void> {
@@ -232,7 +233,7 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
   }
 
   return {
-    train: serverStream(log, stoppable(ctx.stopping, accounted(ctx, "crf", train))),
+    train: serverStream(log, stoppable(ctx.stopping, accounted(ctx, crfRuntime.kind, train))),
     predict: unary(log, predict),
     tag: unary(log, (req: CrfServiceTagRequest, _call: ServerUnaryCall<CrfServiceTagRequest, CrfServiceTagResponse>) => tag(req)),
     tagStream: serverStream(log, tagStream),

@@ -1,5 +1,5 @@
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
-import { CancelledError, float32FromBytes, readFeatureCsv, readLabelledCsv, trainXgboost, xgbPreset, checkXgbParams, type Float32Values, type PredictOutput, type XgbModel, type XgbPrediction, type XgbTrainData } from "@mlbridge/core";
+import { CancelledError, float32FromBytes, readFeatureCsv, readLabelledCsv, trainXgboost, xgbPreset, checkXgbParams, xgboostRuntime, type Float32Values, type PredictOutput, type XgbModel, type XgbPrediction, type XgbTrainData } from "@mlbridge/core";
 import {
   PredictOutput as ApiOutput,
   type XgboostServiceServer,
@@ -123,7 +123,7 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
         const meta = await store.save(
           {
             name,
-            kind: "xgboost",
+            kind: xgboostRuntime.kind,
             format: "xgboost-ubj",
             parameters: {
               ...(h.preset ? { preset: h.preset } : {}),
@@ -171,8 +171,8 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
     const input = req.input;
     if (!input) throw invalid("input", "give a matrix or a csv");
     const meta = store.meta(req.modelName);
-    if (meta.kind !== "xgboost") throw statusError(status.FAILED_PRECONDITION, `model '${req.modelName}' is a ${meta.kind} model, not xgboost`);
-    const pred = await withModel(store, req.modelName, "xgboost", async (model) => {
+    store.checkKind(meta, xgboostRuntime);
+    const pred = await withModel(store, req.modelName, xgboostRuntime, async (model) => {
       if (input.$case === "matrix") {
         const m = matrixInput(input.value, "matrix");
         return model.predictAsync(m.values, m.rows, m.cols, output, { classNames: !req.omitClassNames });
@@ -193,12 +193,12 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
     if (req.input?.$case !== "matrix") return undefined;
     const loaded = store.cached(req.modelName);
     const output = OUTPUTS[req.output];
-    if (!loaded || loaded.meta.kind !== "xgboost" || !output) return undefined;
+    if (!loaded || loaded.meta.kind !== xgboostRuntime.kind || !output) return undefined;
     const mat = req.input.value;
     if (mat.rows * mat.cols > SYNC_VALUES) return undefined;
     const m = matrixInput(mat, "matrix");
     return toResponse((loaded.model as XgbModel).predict(m.values, m.rows, m.cols, output, { classNames: !req.omitClassNames }), req);
   }
 
-  return { train: serverStream(log, stoppable(ctx.stopping, accounted(ctx, "xgboost", train))), predict: unary(log, predict, predictNow) };
+  return { train: serverStream(log, stoppable(ctx.stopping, accounted(ctx, xgboostRuntime.kind, train))), predict: unary(log, predict, predictNow) };
 }

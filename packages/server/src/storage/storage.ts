@@ -8,8 +8,8 @@
  */
 import type { CrfFeatureTemplate } from "@mlbridge/core";
 
-/** Kinds of stored models. */
-export type ModelKindName = "crf" | "xgboost";
+/** A stored model's kind: the name of the runtime that serves it (core's ModelRuntime.kind). */
+export type ModelKindName = string;
 
 /** What the store keeps about a model, beside its bytes (the pointer's content). */
 export interface ModelMeta {
