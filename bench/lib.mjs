@@ -1,5 +1,5 @@
 // Shared helpers of the benchmark harness: paths, stats, servers, load generators, Python peers.
-import { spawn, execFileSync } from "node:child_process";
+import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync, symlinkSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -102,10 +102,11 @@ export async function importModel(cl, name, kind, bytes, extra = {}) {
 export async function startServerProcess({ modelDir, cpuProf, extraArgs = [], env = {}, nodeArgs: extraNodeArgs = [] } = {}) {
   const dir = tmpdir("mlbridge-bench-srv-");
   const portFile = path.join(dir, "port");
+  const httpPortFile = path.join(dir, "http-port");
   modelDir ??= path.join(dir, "models");
   const nodeArgs = [...extraNodeArgs];
   if (cpuProf) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${path.dirname(cpuProf)}`, `--cpu-prof-name=${path.basename(cpuProf)}`);
-  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, "packages/server/dist/cli.js"), "serve", "--port", "0", "--http-port", "0", "--host", "127.0.0.1", "--port-file", portFile, "--model-dir", modelDir, "--log-level", "warn", ...extraArgs], { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, "packages/server/dist/cli.js"), "serve", "--port", "0", "--http-port", "0", "--http-port-file", httpPortFile, "--host", "127.0.0.1", "--port-file", portFile, "--model-dir", modelDir, "--log-level", "warn", ...extraArgs], { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...env } });
   const t0 = Date.now();
   while (!existsSync(portFile) || !readFileSync(portFile, "utf8").trim()) {
     if (child.exitCode != null) throw new Error(`server exited with ${child.exitCode}`);
@@ -113,7 +114,8 @@ export async function startServerProcess({ modelDir, cpuProf, extraArgs = [], en
     await sleep(50);
   }
   const port = Number(readFileSync(portFile, "utf8").trim());
-  return { port, address: `127.0.0.1:${port}`, pid: child.pid, child, stop: () => stopChild(child, dir) };
+  const httpPort = existsSync(httpPortFile) ? Number(readFileSync(httpPortFile, "utf8").trim()) : undefined;
+  return { port, httpPort, address: `127.0.0.1:${port}`, pid: child.pid, child, stop: () => stopChild(child, dir) };
 }
 export async function stopChild(child, dir) {
   if (child.exitCode == null) {
@@ -184,6 +186,38 @@ export async function nodeLoad(call, { concurrency = 1, seconds = 1 }) {
   const el = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
   return { rps: lat.length / el, count: lat.length, p50_ms: quantile(lat, 0.5), p99_ms: quantile(lat, 0.99), errors };
+}
+
+// ---- HTTP load (wrk) ----------------------------------------------------------
+export const haveWrk = () => !process.env.BENCH_NO_WRK && spawnSync("wrk", ["--version"]).error === undefined;
+/** wrk's time units as milliseconds. */
+const wrkMs = (v, unit) => Number(v) * { us: 1e-3, ms: 1, s: 1e3, m: 6e4 }[unit];
+/**
+ * Runs wrk once (one thread, `concurrency` keep-alive connections, closed loop, whole seconds), POSTing `body` as JSON.
+ * Returns { rps, count, p50_ms, p99_ms, errors } (errors: non-2xx responses and socket errors).
+ */
+export function runWrkAsync(url, body, { concurrency = 1, seconds = 1 } = {}) {
+  const script = path.join(tmpdir("mlbridge-bench-wrk-"), "post.lua");
+  writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(JSON.stringify(body))}\nwrk.headers["Content-Type"] = "application/json"\n`);
+  const args = ["-t1", `-c${concurrency}`, `-d${Math.max(1, Math.round(seconds))}s`, "--latency", "--timeout", "10s", "-s", script, url];
+  return new Promise((res, rej) => {
+    const child = spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.on("close", (code) => {
+      rmSync(path.dirname(script), { recursive: true, force: true });
+      const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+      const count = /(\d+) requests in/.exec(out);
+      // wrk pads a unit of one letter (1.02s) with a trailing space.
+      const p = (q) => { const m = new RegExp(`^\\s+${q}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, "m").exec(out); return m ? wrkMs(m[1], m[2]) : undefined; };
+      if (code !== 0 || !rps) return rej(new Error(`wrk failed (${code}): ${out.slice(0, 500)}`));
+      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+      const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const errors = (non2xx ? Number(non2xx[1]) : 0) + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+      res({ rps: Number(rps[1]), count: Number(count?.[1] ?? 0), p50_ms: p(50), p99_ms: p(99), errors });
+    });
+  });
 }
 
 // ---- Python peers ---------------------------------------------------------

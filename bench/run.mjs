@@ -38,6 +38,7 @@ const SCENARIOS = [
   [7, "Responsiveness while two CRF trainings run", "s7-responsive.mjs"],
   [8, "Server memory growth over many predictions", "s8-memory.mjs"],
   [9, "Both cores: two server processes vs one", "s9-two-procs.mjs"],
+  [10, "V2 REST single-row infer vs MLServer REST and our gRPC (wrk c=1/16/64)", "s10-rest.mjs"],
 ];
 
 // --quick (the CI smoke test) installs nothing: it uses ghz / the Python venv only if already there.

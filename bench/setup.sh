@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent peer setup for the benchmark harness (everything under bench/.peers, gitignored):
 #   - ghz (gRPC load generator) via `go install` into bench/.peers/bin
+#   - wrk (HTTP load generator) from Debian, when root
 #   - a Python venv bench/.peers/venv with xgboost, python-crfsuite, numpy, grpcio,
 #     mlserver and mlserver-xgboost.
 # Failures are recorded in bench/.peers/status.json and the dependent comparisons are skipped;
@@ -23,6 +24,19 @@ if [ ! -x "$PEERS/bin/ghz" ]; then
   else
     ghz_status="go not found"; say "$ghz_status"
   fi
+fi
+
+# --- wrk (HTTP load generator, scenario 10) from Debian ----------------------
+wrk_status=ok
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing wrk with apt-get"
+    { apt-get install -y -qq --no-install-recommends wrk || { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk; }; } >"$PEERS/wrk-install.log" 2>&1 \
+      || wrk_status="apt-get install wrk failed (see bench/.peers/wrk-install.log)"
+  else
+    wrk_status="wrk not installed (apt-get install wrk, as root)"
+  fi
+  [ "$wrk_status" = ok ] || say "$wrk_status"
 fi
 
 # --- Python venv --------------------------------------------------------------
@@ -66,5 +80,5 @@ json.dump({"ghz": ghz, "venv": venv, "mlserver": mls,
            "versions": {p: v(p) for p in ["xgboost", "xgboost-cpu", "python-crfsuite", "numpy", "grpcio", "mlserver", "mlserver-xgboost", "uvloop"]}},
           open(out, "w"), indent=2)
 PYEOF
-say "ghz: $ghz_status; venv: $venv_status; mlserver: $mlserver_status"
+say "ghz: $ghz_status; wrk: $wrk_status; venv: $venv_status; mlserver: $mlserver_status"
 exit 0
