@@ -106,6 +106,11 @@ export class ModelStore {
     return this.index.has(name);
   }
 
+  /** @throws ALREADY_EXISTS when `failIfExists` and the model exists (checked before the upload and again under the name's lock) */
+  refuseExisting(name: string, failIfExists: boolean): void {
+    if (failIfExists && this.index.has(name)) throw statusError(status.ALREADY_EXISTS, `model '${name}' already exists`);
+  }
+
   /** Number of models loaded in memory. */
   get loadedCount(): number {
     return this.cache.size;

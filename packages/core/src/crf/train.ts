@@ -7,7 +7,7 @@ import type { CrfSequence } from "./data";
 import { CRF_ALGORITHMS, type CrfAlgorithm, type CrfFeatureTemplate } from "./features";
 import type { CrfMetrics } from "./metrics";
 import { isCrfName, packLabels, packValidSequences, validateItems } from "./packed";
-import { checkNice, crfTrainingSettings, prewarmCrfTraining, takeTrainingProcess } from "./train-process";
+import { checkNice, crfTrainingSettings, runInTrainingProcess } from "./train-process";
 
 export {
   configureCrfTraining,
@@ -304,95 +304,42 @@ async function trainInProcess(
   feed: (send: (msg: unknown) => Promise<void>, settled: () => boolean) => Promise<void>,
 ): Promise<{ result: CrfTrainResult; counts?: CrfCsvCounts; metrics?: CrfMetrics }> {
   const parser = new CrfLogParser(start, (p) => options.onProgress?.(p));
-  const proc = takeTrainingProcess(nice);
-  const child = proc.child;
-  // The replacement spare starts when this training ends, not while it runs:
-  // Node's start and the addon's load (~100 ms of CPU) beside a running
-  // training slowed CRFsuite's iterations by ~8 % on 2 cores (median CRFsuite
-  // time on ner.csv, 8 alternating runs: 0.506 s vs 0.464 s).
-  let replenished = false;
-  const replenish = () => {
-    if (replenished) return;
-    replenished = true;
-    prewarmCrfTraining();
-  };
   let counts: CrfCsvCounts | undefined;
   let metrics: CrfMetrics | undefined;
-
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    // The model's folder, made while the data goes out (the path goes with "end").
-    const dir = mkdtemp(path.join(os.tmpdir(), "mlbridge-crf-"));
-    dir.catch(() => undefined);
-    /** Removes the model's folder once no process can still write into it. */
-    const cleanup = () => {
-      const remove = () =>
-        void dir.then((d) => rm(d, { recursive: true, force: true })).catch(() => undefined);
-      if (proc.gone) remove();
-      else child.once("exit", remove);
-    };
-    const finish = (err: Error | null, model?: () => Promise<Buffer>) => {
-      if (settled) return;
-      settled = true;
-      options.signal?.removeEventListener("abort", onAbort);
-      replenish();
-      if (err) {
-        proc.kill();
-        cleanup();
-        reject(err);
-        return;
-      }
-      model!()
-        .then(
-          (bytes) =>
-            resolve({ result: { model: bytes, iterations: parser.iterations, seconds: (performance.now() - start) / 1000, pid: proc.pid! }, counts, metrics }),
-          (e: Error) => reject(new MlBridgeError("INTERNAL", `cannot read the trained model: ${e.message}`)),
-        )
-        .finally(() => {
-          proc.kill();
-          cleanup();
-        });
-    };
-    const onAbort = () => finish(new CancelledError("training cancelled"));
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-
-    child.on("message", (msg: WorkerMessage) => {
-      if (msg.type === "log") {
-        for (const line of msg.lines) {
-          if (settled) return;
+  // The model's folder, made while the data goes out (the path goes with "end").
+  const dir = mkdtemp(path.join(os.tmpdir(), "mlbridge-crf-"));
+  dir.catch(() => undefined);
+  return runInTrainingProcess({
+    nice,
+    signal: options.signal,
+    message(msg, done, pid) {
+      const m = msg as unknown as WorkerMessage;
+      if (m.type === "log") {
+        for (const line of m.lines) {
           options.onLog?.(line);
           parser.push(line);
         }
-      } else if (msg.type === "parsed") {
-        counts = msg.counts;
-      } else if (msg.type === "done") {
-        metrics = msg.metrics;
-        finish(null, async () => readFile(path.join(await dir, MODEL_FILE)));
-      } else if (msg.type === "error") {
-        finish(msg.code === "INVALID_ARGUMENT" ? new InvalidInputError(msg.message) : new MlBridgeError(msg.code, msg.message));
+      } else if (m.type === "parsed") {
+        counts = m.counts;
+      } else if (m.type === "done") {
+        metrics = m.metrics;
+        done(async () => {
+          const bytes = await readFile(path.join(await dir, MODEL_FILE));
+          return { result: { model: bytes, iterations: parser.iterations, seconds: (performance.now() - start) / 1000, pid }, counts, metrics };
+        });
       }
-    });
-    child.on("error", (err) => finish(new MlBridgeError("INTERNAL", `training process failed: ${err.message}`)));
-    // "close", not "exit": it comes after the last message has been read.
-    child.on("close", (code, signal) => {
-      finish(new MlBridgeError("INTERNAL", `training process exited unexpectedly (${signal ?? `code ${code}`})`));
-    });
-    if (proc.gone) {
-      finish(new MlBridgeError("INTERNAL", `training process failed: ${proc.error?.message ?? "it exited before training"}`));
-      return;
-    }
-
-    const send = (msg: unknown) => new Promise<void>((done) => child.send(msg as never, undefined, {}, () => done()));
-    void (async () => {
-      await feed(send, () => settled);
+    },
+    async feed(send, settled) {
+      await feed(send, settled);
       let file: string;
       try {
         file = path.join(await dir, MODEL_FILE);
       } catch (err) {
-        finish(new MlBridgeError("INTERNAL", `cannot make a temporary folder for the model: ${(err as Error).message}`));
-        return;
+        throw new MlBridgeError("INTERNAL", `cannot make a temporary folder for the model: ${(err as Error).message}`);
       }
-      if (!settled) child.send({ type: "end", file }, undefined, {}, () => undefined);
-    })();
+      if (!settled()) await send({ type: "end", file });
+    },
+    // Removes the model's folder once no process can still write into it.
+    afterExit: () => void dir.then((d) => rm(d, { recursive: true, force: true })).catch(() => undefined),
   });
 }

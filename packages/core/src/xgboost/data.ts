@@ -2,6 +2,7 @@ import { scanCsv, type CsvSource } from "../data/csv";
 import { Growable } from "../data/growable";
 import { parseOffThread, runOffThread } from "../data/offthread";
 import { InvalidInputError } from "../errors";
+import type { XgbTrainData } from "./train";
 
 /** A dense feature matrix (row-major float32) with its column names. */
 export interface Matrix {
@@ -124,4 +125,36 @@ export async function readFeatureCsvHere(source: CsvSource, featureNames: string
     },
   );
   return { values: values.finish(), rows, cols: columns.length, featureNames: columns };
+}
+
+/** A part of labelled rows (one message of a stream). */
+export interface XgbRowsPart {
+  values: Float32Array;
+  rows: number;
+  labels: Float32Array;
+  weights?: Float32Array;
+}
+
+/**
+ * Joins labelled rows received in parts into one training set of `cols` columns
+ * (the caller checked each part's shape).
+ * @throws InvalidInputError when some parts have weights and others not, or the names do not fit
+ */
+export function joinRows(parts: XgbRowsPart[], cols: number, names: { featureNames?: string[]; classNames?: string[] } = {}): XgbTrainData {
+  const rows = parts.reduce((a, p) => a + p.rows, 0);
+  const anyWeights = parts.some((p) => p.weights);
+  if (anyWeights && !parts.every((p) => p.weights)) throw new InvalidInputError("rows.weights: give weights in every rows message or in none");
+  const featureNames = names.featureNames ?? [];
+  if (featureNames.length && featureNames.length !== cols) throw new InvalidInputError(`feature_names: expected ${cols} names, got ${featureNames.length}`);
+  const values = new Float32Array(rows * cols);
+  const labels = new Float32Array(rows);
+  const weights = anyWeights ? new Float32Array(rows) : undefined;
+  let at = 0;
+  for (const p of parts) {
+    values.set(p.values, at * cols);
+    labels.set(p.labels, at);
+    if (weights) weights.set(p.weights!, at);
+    at += p.rows;
+  }
+  return { values, rows, cols, labels, weights, featureNames, classNames: names.classNames ?? [] };
 }

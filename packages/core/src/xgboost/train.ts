@@ -1,6 +1,6 @@
 import { binding, type NativeDMatrix } from "../binding";
 import { CancelledError, InvalidInputError, MlBridgeError, awaitNative, callNative, invalidArgument, type ErrorCode } from "../errors";
-import { crfTrainingSettings, prewarmCrfTraining, takeTrainingProcess } from "../crf/train-process";
+import { crfTrainingSettings, runInTrainingProcess } from "../crf/train-process";
 import { seededSplit } from "../random";
 import { XgbModel } from "./model";
 import { checkXgbParams, xgbPreset } from "./params";
@@ -173,59 +173,28 @@ const PART = 1 << 20;
  */
 export async function trainXgboost(data: XgbTrainData, options: XgbTrainOptions = {}): Promise<XgbTrainResult> {
   planXgbTraining(data, options, false); // the caller's mistakes answered here, before a process is taken
-  if (options.signal?.aborted) throw new CancelledError("training cancelled");
-  const proc = takeTrainingProcess(crfTrainingSettings().nice);
-  const child = proc.child;
-  return new Promise<XgbTrainResult>((resolve, reject) => {
-    let settled = false;
-    const finish = (err: Error | null, result?: XgbTrainResult) => {
-      if (settled) return;
-      settled = true;
-      options.signal?.removeEventListener("abort", onAbort);
-      proc.kill();
-      prewarmCrfTraining();
-      if (err) reject(err);
-      else resolve(result!);
-    };
-    const onAbort = () => finish(new CancelledError("training cancelled"));
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    child.on("message", (msg: XgbWorkerMessage) => {
-      if (settled) return;
-      if (msg.type === "xgbProgress") options.onProgress?.(msg.progress);
-      else if (msg.type === "xgbDone") {
-        let model: XgbModel;
-        try {
-          model = XgbModel.fromBuffer(Buffer.from(msg.model.buffer, msg.model.byteOffset, msg.model.byteLength));
-        } catch (err) {
-          finish(new MlBridgeError("INTERNAL", `cannot load the trained model: ${(err as Error).message}`));
-          return;
-        }
-        finish(null, { ...msg.result, model });
-      } else if (msg.type === "error") {
-        finish(msg.code === "INVALID_ARGUMENT" ? new InvalidInputError(msg.message) : new MlBridgeError(msg.code, msg.message));
-      }
-    });
-    child.on("error", (err) => finish(new MlBridgeError("INTERNAL", `training process failed: ${err.message}`)));
-    child.on("close", (code, signal) => finish(new MlBridgeError("INTERNAL", `training process exited unexpectedly (${signal ?? `code ${code}`})`)));
-    if (proc.gone) {
-      finish(new MlBridgeError("INTERNAL", `training process failed: ${proc.error?.message ?? "it exited before training"}`));
-      return;
-    }
-    const send = (msg: unknown) => new Promise<void>((done) => child.send(msg as never, undefined, {}, () => done()));
-    void (async () => {
+  return runInTrainingProcess<XgbTrainResult>({
+    nice: crfTrainingSettings().nice,
+    signal: options.signal,
+    message(msg, done) {
+      const m = msg as unknown as XgbWorkerMessage;
+      if (m.type === "xgbProgress") options.onProgress?.(m.progress);
+      else if (m.type === "xgbDone") done(async () => ({ ...m.result, model: XgbModel.fromBuffer(Buffer.from(m.model.buffer, m.model.byteOffset, m.model.byteLength)) }));
+    },
+    async feed(send, settled) {
       const inFlight: Promise<void>[] = [];
       const parts: [string, Float32Array | undefined][] = [["values", data.values], ["labels", data.labels], ["weights", data.weights]];
       for (const [field, array] of parts) {
-        for (let at = 0; array && at < array.length && !settled; at += PART) {
+        for (let at = 0; array && at < array.length && !settled(); at += PART) {
           inFlight.push(send({ type: "xgbPart", field, part: array.subarray(at, at + PART) }));
           if (inFlight.length >= 2) await inFlight.shift();
         }
       }
       const { signal: _s, onProgress: _p, ...plain } = options;
-      if (!settled) {
+      if (!settled()) {
         await send({ type: "xgbTrain", rows: data.rows, cols: data.cols, featureNames: data.featureNames ?? [], classNames: data.classNames ?? [], options: plain });
       }
-    })();
+    },
   });
 }
 

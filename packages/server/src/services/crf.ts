@@ -1,6 +1,5 @@
-import { status, type ServerDuplexStream, type ServerUnaryCall } from "@grpc/grpc-js";
+import type { ServerDuplexStream, ServerUnaryCall } from "@grpc/grpc-js";
 import {
-  CancelledError,
   CRF_PRESETS,
   crfRuntime,
   checkCrfParams,
@@ -32,13 +31,13 @@ import {
   type CrfTaggedSequence,
   type CrfTrainHeader,
 } from "../generated/mlbridge/v1/crf_service";
-import type { TrainProgress } from "../generated/mlbridge/v1/types";
-import { accounted, callSignal, headerThenData, stoppable, type NameModel, takeTrainingSlots, messages, serverStream, unary } from "../calls";
+import { accounted, stoppable, type NameModel, messages, serverStream, unary } from "../calls";
 import type { ServiceContext } from "../context";
 import { fromTemplate, toItems, toModelInfo, toPacked, toTrainingSequence } from "../convert";
-import { invalid, statusError } from "../errors";
+import { invalid } from "../errors";
 import { checkModelName } from "../store";
-import { progressEvent, receiveBytes, withModel } from "./common";
+import { receiveBytes, withModel } from "./common";
+import { runTraining } from "./training";
 
 const ALGORITHMS: Record<number, CrfAlgorithm | undefined> = {
   [ApiAlgorithm.CRF_ALGORITHM_UNSPECIFIED]: undefined,
@@ -96,36 +95,35 @@ function checkTagRequest(req: { modelName: string; sequences: { items: unknown[]
 export function crfService(ctx: ServiceContext): CrfServiceServer {
   const { store, log, config } = ctx;
 
-  async function train(call: ServerDuplexStream<CrfServiceTrainRequest, CrfServiceTrainResponse>, named: NameModel): Promise<void> {
-    const signal = callSignal(call, ctx.stopping);
-    const started = performance.now();
-    const { header, rest } = await headerThenData<CrfServiceTrainRequest, CrfTrainHeader>(call, "header", config.uploadIdleSeconds);
-    const options = fitOptions(header);
-    const resolved = resolveCrfOptions(options);
-    checkCrfParams(resolved.algorithm, resolved.params);
-    const name = header.modelName;
-    named(name);
-    if (header.failIfExists && store.has(name)) throw statusError(status.ALREADY_EXISTS, `model '${name}' already exists`);
-    const release = takeTrainingSlots(ctx.trainings, ctx.trainingsPerConnection, call.getPeer());
-    ctx.metrics.trainingsInProgress.inc();
-    try {
-      const progress = (p: Partial<TrainProgress>) => call.write({ event: { $case: "progress", value: progressEvent(started, p) } });
-      // Receive: CSV chunks or structured sequences, not both.
-      const sequences: CrfSequence[] = [];
-      const csv = await receiveBytes(rest, "csvChunk", config.maxUploadBytes, (bytes) => progress({ stage: "receiving", bytesReceived: bytes }), (msg, i) => {
-        if (msg.payload?.$case === "sequences") {
-          msg.payload.value.sequences.forEach((s, j) => sequences.push(toTrainingSequence(s, `sequences[${i}].sequences[${j}]`)));
-          return true;
-        }
-        return false;
-      });
-      if (signal.aborted) throw new CancelledError("training cancelled");
-      if (csv && sequences.length) throw invalid("payload", "send either csv_chunk or sequences messages, not both");
-      let template: CrfFeatureTemplate | undefined = options.template ?? resolved.template;
-      if (!csv && !sequences.length) throw invalid("payload", "no training data was sent after the header");
-      if (!csv && !options.template) template = undefined; // structured data: the attributes are the caller's
-      const result = await store.withLock(name, async () => {
-        if (header.failIfExists && store.has(name)) throw statusError(status.ALREADY_EXISTS, `model '${name}' already exists`);
+  function train(call: ServerDuplexStream<CrfServiceTrainRequest, CrfServiceTrainResponse>, named: NameModel): Promise<void> {
+    let options!: CrfFitOptions;
+    let resolved!: ReturnType<typeof resolveCrfOptions>;
+    let template: CrfFeatureTemplate | undefined;
+    return runTraining(ctx, call, named, {
+      kind: crfRuntime.kind,
+      begin(header: CrfTrainHeader) {
+        options = fitOptions(header);
+        resolved = resolveCrfOptions(options);
+        checkCrfParams(resolved.algorithm, resolved.params);
+        return { name: header.modelName, failIfExists: header.failIfExists };
+      },
+      async receive(rest, progress) {
+        // CSV chunks or structured sequences, not both.
+        const sequences: CrfSequence[] = [];
+        const csv = await receiveBytes(rest, "csvChunk", config.maxUploadBytes, (bytes) => progress({ stage: "receiving", bytesReceived: bytes }), (msg, i) => {
+          if (msg.payload?.$case === "sequences") {
+            msg.payload.value.sequences.forEach((s, j) => sequences.push(toTrainingSequence(s, `sequences[${i}].sequences[${j}]`)));
+            return true;
+          }
+          return false;
+        });
+        if (csv && sequences.length) throw invalid("payload", "send either csv_chunk or sequences messages, not both");
+        if (!csv && !sequences.length) throw invalid("payload", "no training data was sent after the header");
+        // Structured data: the attributes are the caller's, no template unless given.
+        template = csv || options.template ? (options.template ?? resolved.template) : undefined;
+        return { csv, sequences };
+      },
+      async fit({ csv, sequences }, signal, progress) {
         const fitOptions = {
           ...options,
           signal,
@@ -133,17 +131,13 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
         };
         // A CSV is parsed by the training process itself (fitCrfCsv): never on the event loop.
         if (csv) progress({ stage: "preparing", bytesReceived: csv.length });
-        const fit = csv ? await fitCrfCsv(csv, fitOptions, resolved) : await fitCrf(sequences, fitOptions, resolved);
-        if (signal.aborted) {
-          fit.model.dispose();
-          throw new CancelledError("training cancelled");
-        }
-        progress({ stage: "saving", iteration: fit.iterations });
+        return csv ? fitCrfCsv(csv, fitOptions, resolved) : fitCrf(sequences, fitOptions, resolved);
+      },
+      stored(fit) {
         const m = fit.metrics;
-        const meta = await store.save(
-          {
-            name,
-            kind: crfRuntime.kind,
+        const metrics: Record<string, number> = m ? { book_accuracy: m.bookAccuracy, token_accuracy: m.tokenAccuracy, sequence_accuracy: m.sequenceAccuracy, macro_f1: m.macroF1 } : {};
+        return {
+          fields: {
             format: "crfsuite",
             parameters: {
               algorithm: fit.algorithm,
@@ -152,41 +146,31 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
               test_fraction: String(options.noHoldout ? 0 : (options.testFraction ?? 0.2)),
               seed: String(options.seed ?? 0),
             },
-            metrics: m ? { book_accuracy: m.bookAccuracy, token_accuracy: m.tokenAccuracy, sequence_accuracy: m.sequenceAccuracy, macro_f1: m.macroF1 } : {},
+            metrics,
             labels: fit.model.labels,
             featureNames: template ? [...new Set(template.map((f) => f.column))] : [],
             featureTemplate: template,
           },
-          fit.model.bytes,
-          fit.model,
-        );
-        return { fit, meta };
-      });
-      const { fit, meta } = result;
-      const m = fit.metrics;
-      call.write({
-        event: {
-          $case: "report",
-          value: {
-            model: toModelInfo(meta),
-            metrics: m
-              ? { bookAccuracy: m.bookAccuracy, tokenAccuracy: m.tokenAccuracy, sequenceAccuracy: m.sequenceAccuracy, macroF1: m.macroF1, labels: m.labels }
-              : undefined,
-            trainSequences: fit.trainSequences,
-            testSequences: fit.testSequences,
-            trainTokens: fit.trainTokens,
-            testTokens: fit.testTokens,
-            trainSeconds: fit.seconds,
-            iterations: fit.iterations,
-            accuracyLine: fit.accuracyLine ?? "",
-          },
-        },
-      });
-      log.info({ model: name, seconds: fit.seconds, metrics: meta.metrics }, "crf model trained");
-    } finally {
-      ctx.metrics.trainingsInProgress.dec();
-      release();
-    }
+          bytes: fit.model.bytes,
+        };
+      },
+      report(fit, meta) {
+        const m = fit.metrics;
+        return {
+          model: toModelInfo(meta),
+          metrics: m ? { bookAccuracy: m.bookAccuracy, tokenAccuracy: m.tokenAccuracy, sequenceAccuracy: m.sequenceAccuracy, macroF1: m.macroF1, labels: m.labels } : undefined,
+          trainSequences: fit.trainSequences,
+          testSequences: fit.testSequences,
+          trainTokens: fit.trainTokens,
+          testTokens: fit.testTokens,
+          trainSeconds: fit.seconds,
+          iterations: fit.iterations,
+          accuracyLine: fit.accuracyLine ?? "",
+        };
+      },
+      seconds: (fit) => fit.seconds,
+      iterations: (fit) => fit.iterations,
+    });
   }
 
   async function predict(req: CrfServicePredictRequest): Promise<CrfServicePredictResponse> {

@@ -1,4 +1,4 @@
-import { status, type ServerReadableStream, type ServerWritableStream } from "@grpc/grpc-js";
+import type { ServerReadableStream, ServerWritableStream } from "@grpc/grpc-js";
 import type { ModelRuntime } from "@mlbridge/core";
 import {
   ModelFormat,
@@ -13,7 +13,7 @@ import { ModelKind } from "../generated/mlbridge/v1/types";
 import { clientStream, headerThenData, serverStream, unary } from "../calls";
 import type { ServiceContext } from "../context";
 import { formatEnumName, formatName, fromTemplate, kindName, toModelInfo } from "../convert";
-import { invalid, statusError } from "../errors";
+import { invalid } from "../errors";
 import { checkModelName } from "../store";
 import { receiveBytes } from "./common";
 
@@ -60,12 +60,12 @@ export function modelService(ctx: ServiceContext): ModelServiceServer {
     const kind = runtime.kind;
     const template = fromTemplate(header.featureTemplate, "header.feature_template");
     const format = checkFormat(runtime, header.format, "header.format", "is imported as");
-    if (header.failIfExists && store.has(name)) throw statusError(status.ALREADY_EXISTS, `model '${name}' already exists`);
+    store.refuseExisting(name, header.failIfExists);
     const bytes = await receiveBytes(rest, "chunk", config.maxUploadBytes, () => undefined);
     if (!bytes) throw invalid("chunk", "no model bytes were sent after the header");
     // Checked by the runtime (one defence, whatever it takes) before anything is replaced.
     const meta = await store.withLock(name, async () => {
-      if (header.failIfExists && store.has(name)) throw statusError(status.ALREADY_EXISTS, `model '${name}' already exists`);
+      store.refuseExisting(name, header.failIfExists);
       const imported = await runtime.import(bytes, format, { classNames: header.classNames, featureTemplate: template });
       const { model, bytes: stored, ...fields } = imported;
       try {

@@ -1,5 +1,5 @@
-import { status, type ServerDuplexStream } from "@grpc/grpc-js";
-import { CancelledError, float32FromBytes, readFeatureCsv, readLabelledCsv, trainXgboost, xgbPreset, checkXgbParams, xgboostRuntime, type Float32Values, type PredictOutput, type XgbModel, type XgbPrediction, type XgbTrainData } from "@mlbridge/core";
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import { float32FromBytes, joinRows, readFeatureCsv, readLabelledCsv, trainXgboost, xgbPreset, checkXgbParams, xgboostRuntime, type XgbRowsPart, type Float32Values, type PredictOutput, type XgbModel, type XgbPrediction, type XgbTrainData } from "@mlbridge/core";
 import {
   PredictOutput as ApiOutput,
   type XgboostServiceServer,
@@ -9,14 +9,15 @@ import {
   type XgboostServiceTrainResponse,
   type XgboostTrainHeader,
 } from "../generated/mlbridge/v1/xgboost_service";
-import type { DenseMatrix, TrainProgress } from "../generated/mlbridge/v1/types";
-import { accounted, callSignal, headerThenData, stoppable, type NameModel, takeTrainingSlots, serverStream, unary } from "../calls";
+import type { DenseMatrix } from "../generated/mlbridge/v1/types";
+import { accounted, stoppable, type NameModel, serverStream, unary } from "../calls";
 import type { ServiceContext } from "../context";
 import { toModelInfo } from "../convert";
-import { invalid, statusError } from "../errors";
+import { invalid } from "../errors";
 import { denseInput, responseValues } from "../matrix";
 import { checkModelName } from "../store";
-import { progressEvent, receiveBytes, withModel } from "./common";
+import { receiveBytes, withModel } from "./common";
+import { runTraining } from "./training";
 
 const OUTPUTS: Record<number, PredictOutput> = {
   [ApiOutput.PREDICT_OUTPUT_UNSPECIFIED]: "default",
@@ -49,61 +50,43 @@ function toResponse(pred: XgbPrediction, req: XgboostServicePredictRequest): Xgb
 export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
   const { store, log, config } = ctx;
 
-  async function train(call: ServerDuplexStream<XgboostServiceTrainRequest, XgboostServiceTrainResponse>, named: NameModel): Promise<void> {
-    const signal = callSignal(call, ctx.stopping);
-    const started = performance.now();
-    const { header: h, rest } = await headerThenData<XgboostServiceTrainRequest, XgboostTrainHeader>(call, "header", ctx.config.uploadIdleSeconds);
-    const name = checkModelName(h.modelName);
-    named(name);
-    const preset = h.preset ? xgbPreset(h.preset) : undefined;
-    checkXgbParams(h.parameters);
-    if (h.failIfExists && store.has(name)) throw statusError(status.ALREADY_EXISTS, `model '${name}' already exists`);
-    const release = takeTrainingSlots(ctx.trainings, ctx.trainingsPerConnection, call.getPeer());
-    ctx.metrics.trainingsInProgress.inc();
-    try {
-      const progress = (p: Partial<TrainProgress>) => call.write({ event: { $case: "progress", value: progressEvent(started, p) } });
-      const parts: { values: Float32Array; rows: number; labels: Float32Array; weights?: Float32Array }[] = [];
-      let cols = 0;
-      const csv = await receiveBytes(rest, "csvChunk", config.maxUploadBytes, (bytes) => progress({ stage: "receiving", bytesReceived: bytes }), (msg, i) => {
-        if (msg.payload?.$case !== "rows") return false;
-        const r = msg.payload.value;
-        const m = matrixValues(r.features, `message ${i}: rows.features`);
-        if (cols && m.cols !== cols) throw invalid(`message ${i}: rows.features.cols`, `expected ${cols} like the earlier rows, got ${m.cols}`);
-        cols = m.cols;
-        if (r.labels.length !== m.rows) throw invalid(`message ${i}: rows.labels`, `expected ${m.rows} labels, got ${r.labels.length}`);
-        if (r.weights.length && r.weights.length !== m.rows) throw invalid(`message ${i}: rows.weights`, `expected ${m.rows} weights, got ${r.weights.length}`);
-        parts.push({ values: m.values, rows: m.rows, labels: Float32Array.from(r.labels), weights: r.weights.length ? Float32Array.from(r.weights) : undefined });
-        return true;
-      });
-      if (signal.aborted) throw new CancelledError("training cancelled");
-      if (csv && parts.length) throw invalid("payload", "send either csv_chunk or rows messages, not both");
-      let data: XgbTrainData;
-      if (csv) {
+  function train(call: ServerDuplexStream<XgboostServiceTrainRequest, XgboostServiceTrainResponse>, named: NameModel): Promise<void> {
+    let h!: XgboostTrainHeader;
+    let preset: ReturnType<typeof xgbPreset> | undefined;
+    return runTraining(ctx, call, named, {
+      kind: xgboostRuntime.kind,
+      begin(header: XgboostTrainHeader) {
+        h = header;
+        const name = checkModelName(h.modelName);
+        preset = h.preset ? xgbPreset(h.preset) : undefined;
+        checkXgbParams(h.parameters);
+        return { name, failIfExists: h.failIfExists };
+      },
+      async receive(rest, progress): Promise<XgbTrainData> {
+        // CSV chunks or rows messages, not both.
+        const parts: XgbRowsPart[] = [];
+        let cols = 0;
+        const csv = await receiveBytes(rest, "csvChunk", config.maxUploadBytes, (bytes) => progress({ stage: "receiving", bytesReceived: bytes }), (msg, i) => {
+          if (msg.payload?.$case !== "rows") return false;
+          const r = msg.payload.value;
+          const m = matrixValues(r.features, `message ${i}: rows.features`);
+          if (cols && m.cols !== cols) throw invalid(`message ${i}: rows.features.cols`, `expected ${cols} like the earlier rows, got ${m.cols}`);
+          cols = m.cols;
+          if (r.labels.length !== m.rows) throw invalid(`message ${i}: rows.labels`, `expected ${m.rows} labels, got ${r.labels.length}`);
+          if (r.weights.length && r.weights.length !== m.rows) throw invalid(`message ${i}: rows.weights`, `expected ${m.rows} weights, got ${r.weights.length}`);
+          parts.push({ values: m.values, rows: m.rows, labels: Float32Array.from(r.labels), weights: r.weights.length ? Float32Array.from(r.weights) : undefined });
+          return true;
+        });
+        if (csv && parts.length) throw invalid("payload", "send either csv_chunk or rows messages, not both");
+        if (parts.length) return joinRows(parts, cols, { featureNames: h.featureNames, classNames: h.classNames });
+        if (!csv) throw invalid("payload", "no training data was sent after the header");
         progress({ stage: "preparing", bytesReceived: csv.length });
-        data = await readLabelledCsv(csv, h.labelColumn || undefined);
+        const data = await readLabelledCsv(csv, h.labelColumn || undefined);
         if (h.classNames.length) data.classNames = h.classNames;
-      } else if (parts.length) {
-        const rows = parts.reduce((a, p) => a + p.rows, 0);
-        const values = new Float32Array(rows * cols);
-        const labels = new Float32Array(rows);
-        const anyWeights = parts.some((p) => p.weights);
-        if (anyWeights && !parts.every((p) => p.weights)) throw invalid("rows.weights", "give weights in every rows message or in none");
-        const weights = anyWeights ? new Float32Array(rows) : undefined;
-        let at = 0;
-        for (const p of parts) {
-          values.set(p.values, at * cols);
-          labels.set(p.labels, at);
-          if (weights) weights.set(p.weights!, at);
-          at += p.rows;
-        }
-        if (h.featureNames.length && h.featureNames.length !== cols) throw invalid("feature_names", `expected ${cols} names, got ${h.featureNames.length}`);
-        data = { values, rows, cols, labels, weights, featureNames: h.featureNames, classNames: h.classNames };
-      } else {
-        throw invalid("payload", "no training data was sent after the header");
-      }
-      const { result, meta } = await store.withLock(name, async () => {
-        if (h.failIfExists && store.has(name)) throw statusError(status.ALREADY_EXISTS, `model '${name}' already exists`);
-        const result = await trainXgboost(data, {
+        return data;
+      },
+      fit: (data, signal, progress) =>
+        trainXgboost(data, {
           preset: h.preset || undefined,
           params: h.parameters,
           numRounds: h.numRounds,
@@ -112,18 +95,12 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
           seed: h.seed,
           signal,
           onProgress: (p) => progress({ stage: "training", iteration: p.iteration, evalLog: p.evalLog, metrics: p.metrics }),
-        });
-        if (signal.aborted) {
-          result.model.dispose();
-          throw new CancelledError("training cancelled");
-        }
-        progress({ stage: "saving", iteration: result.rounds });
+        }),
+      stored(result) {
         const metrics: Record<string, number> = { ...result.metrics };
         if (result.validationAccuracy !== undefined) metrics.validation_accuracy = result.validationAccuracy;
-        const meta = await store.save(
-          {
-            name,
-            kind: xgboostRuntime.kind,
+        return {
+          fields: {
             format: "xgboost-ubj",
             parameters: {
               ...(h.preset ? { preset: h.preset } : {}),
@@ -137,31 +114,22 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
             labels: result.model.classNames,
             featureNames: result.model.featureNames,
           },
-          result.model.toBuffer("ubj"),
-          result.model,
-        );
-        return { result, meta };
-      });
-      call.write({
-        event: {
-          $case: "report",
-          value: {
-            model: toModelInfo(meta),
-            metrics: result.metrics,
-            trainRows: result.trainRows,
-            testRows: result.testRows,
-            validationRows: result.validationRows,
-            trainSeconds: result.seconds,
-            validationAccuracy: result.validationAccuracy ?? 0,
-            rounds: result.rounds,
-          },
-        },
-      });
-      log.info({ model: name, seconds: result.seconds, metrics: meta.metrics }, "xgboost model trained");
-    } finally {
-      ctx.metrics.trainingsInProgress.dec();
-      release();
-    }
+          bytes: result.model.toBuffer("ubj"),
+        };
+      },
+      report: (result, meta) => ({
+        model: toModelInfo(meta),
+        metrics: result.metrics,
+        trainRows: result.trainRows,
+        testRows: result.testRows,
+        validationRows: result.validationRows,
+        trainSeconds: result.seconds,
+        validationAccuracy: result.validationAccuracy ?? 0,
+        rounds: result.rounds,
+      }),
+      seconds: (result) => result.seconds,
+      iterations: (result) => result.rounds,
+    });
   }
 
   async function predict(req: XgboostServicePredictRequest): Promise<XgboostServicePredictResponse> {
