@@ -23,7 +23,7 @@ const { startServer } = require(dist("server.js"));
 const { loadConfig } = require(dist("config.js"));
 const { XgboostServiceClient } = require(dist("generated/mlbridge/v1/xgboost_service.js"));
 const { CrfServiceClient } = require(dist("generated/mlbridge/v1/crf_service.js"));
-const { readNerCsv, CRF_PRESETS } = require(path.join(root, "packages/core/dist/index.js"));
+const { readNerCsv, CRF_PRESETS, packSequences } = require(path.join(root, "packages/core/dist/index.js"));
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "mlbridge-bench-"));
 const server = await startServer(loadConfig(["--port", "0", "--model-dir", dir, "--log-level", "warn"], {}), pino({ level: "warn" }));
@@ -49,12 +49,14 @@ await bidi(crf.train(), [
   { payload: { $case: "csvChunk", value: readFileSync(path.join(data, "book/ner.csv")) } },
 ]);
 const ner = await readNerCsv(path.join(data, "book/ner.csv"), CRF_PRESETS.rich.template, false);
-const tenSentences = ner.sequences.slice(0, 10).map((s) => ({ items: s.items.map((it) => ({ attributes: it.map(([name, weight]) => ({ name, weight })), attributeNames: [], attributeWeights: [] })), labels: [] }));
-const tokens = tenSentences.reduce((a, s) => a + s.items.length, 0);
+const tenSentences = ner.sequences.slice(0, 10).map((s) => s.items);
+const tokens = tenSentences.reduce((a, s) => a + s.length, 0);
+const p = packSequences(tenSentences);
+const packed = { attributeNames: Buffer.from(p.attributeNames), attributeWeights: Array.from(p.attributeWeights ?? []), itemAttributeCounts: Array.from(p.itemAttributeCounts), sequenceLengths: Array.from(p.sequenceLengths) };
 
 const scenarios = {
   "xgboost Predict, 1 row": () => unary(xgb.predict.bind(xgb), { modelName: "iris", input: { $case: "matrix", value: { rows: 1, cols: 4, values: [5.1, 3.5, 1.4, 0.2] } }, output: 0 }),
-  [`crf Tag, 10 sentences (${tokens} tokens)`]: () => unary(crf.tag.bind(crf), { modelName: "ner", sequences: tenSentences, includeProbability: false, includeMarginals: false }),
+  [`crf Tag, 10 sentences (${tokens} tokens)`]: () => unary(crf.tag.bind(crf), { modelName: "ner", packed, includeProbability: false, includeMarginals: false }),
 };
 const results = {};
 for (const [name, call] of Object.entries(scenarios)) {

@@ -8,7 +8,9 @@ import pytest
 
 from mlbridge import CrfFeature
 from mlbridge._client import _pem
-from mlbridge._convert import param_str, to_item, to_matrices, to_sequence, to_template
+from mlbridge._crf_wire import labelled_batches, to_packed, to_template
+from mlbridge._matrix import to_matrices
+from mlbridge._params import param_str
 from mlbridge._proto.mlbridge.v1 import types_pb2
 
 
@@ -38,21 +40,32 @@ def test_matrices_are_split_by_size() -> None:
     assert to_matrices(np.ones(4))[0].rows == 1  # a 1-D array is one row
 
 
-def test_items() -> None:
-    # Items travel in the compact form: names, and weights unless all are 1.0.
-    item = to_item(["a", ("b", 0.5), ["c", 2]])
-    assert len(item.attributes) == 0
-    assert list(zip(item.attribute_names, item.attribute_weights)) == [("a", 1.0), ("b", 0.5), ("c", 2.0)]
-    item = to_item({"w": 1.5, "flag": True, "off": False, "pos": "NN", "n": {"x": 0.25, "l": ["u", "v"]}})
-    assert list(zip(item.attribute_names, item.attribute_weights)) == [
-        ("w", 1.5), ("flag", 1.0), ("off", 0.0), ("pos:NN", 1.0), ("n:x", 0.25), ("n:l:u", 1.0), ("n:l:v", 1.0)
-    ]
-    item = to_item(["a", ("b", 1), "c"])
-    assert list(item.attribute_names) == ["a", "b", "c"] and len(item.attribute_weights) == 0  # all 1.0: no weights
-    seq = to_sequence([["a"], {}], ["O", "B-geo"])
-    assert len(seq.items) == 2 and list(seq.labels) == ["O", "B-geo"] and len(seq.items[1].attribute_names) == 0
-    with pytest.raises(ValueError, match="2 items but 1 labels"):
-        to_sequence([["a"], ["b"]], ["O"])
+def test_items_travel_packed() -> None:
+    # Names NUL-terminated in one byte string; weights only when one is not 1.0.
+    p = to_packed([[["a", ("b", 0.5), ["c", 2]]]])
+    assert p.attribute_names == b"a\0b\0c\0"
+    assert list(p.attribute_weights) == [1.0, 0.5, 2.0]
+    assert list(p.item_attribute_counts) == [3] and list(p.sequence_lengths) == [1]
+    p = to_packed([[{"w": 1.5, "flag": True, "off": False, "pos": "NN", "n": {"x": 0.25, "l": ["u", "v"]}}]])
+    assert p.attribute_names.split(b"\0")[:-1] == [b"w", b"flag", b"off", b"pos:NN", b"n:x", b"n:l:u", b"n:l:v"]
+    assert list(p.attribute_weights) == [1.5, 1.0, 0.0, 1.0, 0.25, 1.0, 1.0]
+    p = to_packed([[["a", ("b", 1)], []], [["c"]]])
+    assert len(p.attribute_weights) == 0  # all 1.0: no weights
+    assert list(p.item_attribute_counts) == [2, 0, 1] and list(p.sequence_lengths) == [2, 1]
+
+
+def test_labelled_batches() -> None:
+    (batch,) = list(labelled_batches([([["a"], {}], ["O", "B-geo"]), ([["b"]], ["O"])]))
+    assert list(batch.labels) == ["O", "B-geo", "O"]
+    assert list(batch.sequences.sequence_lengths) == [2, 1] and list(batch.sequences.item_attribute_counts) == [1, 0, 1]
+    with pytest.raises(ValueError, match=r"sequences\[1\]: 2 items but 1 labels"):
+        list(labelled_batches([([["a"]], ["O"]), ([["a"], ["b"]], ["O"])]))
+    # Large sets go in several messages of about 64k attributes; positions in errors stay global.
+    many = [([[f"w{i}"] * 10], ["O"]) for i in range(20000)]
+    batches = list(labelled_batches(many))
+    assert len(batches) > 1 and sum(len(b.labels) for b in batches) == 20000
+    with pytest.raises(ValueError, match=r"sequences\[7000\]\[0\]: an attribute name must hold no NUL"):
+        list(labelled_batches(many[:7000] + [([["x\0y"]], ["O"])]))
 
 
 def test_feature_templates() -> None:

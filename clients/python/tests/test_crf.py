@@ -91,11 +91,19 @@ def test_bad_items_are_rejected_locally(client: Client) -> None:
         client.crf.tag(NER_MODEL, [[[("a", 1.0, 2.0)]]])
     with pytest.raises(TypeError, match="weight must be a number"):
         client.crf.tag(NER_MODEL, [[{"a": None}]])
-    # The packed form sends names NUL-terminated: a NUL inside one (or an empty name) cannot be sent.
-    with pytest.raises(ValueError, match=r"sequences\[0\]\[1\]: an attribute name must be non-empty and hold no NUL"):
+    # The packed form sends names NUL-terminated: a NUL inside one cannot be sent.
+    with pytest.raises(ValueError, match=r"sequences\[0\]\[1\]: an attribute name must hold no NUL"):
         client.crf.tag(NER_MODEL, [[["a"], ["b\0c"]]])
-    with pytest.raises(ValueError, match=r"sequences\[1\]\[0\]: an attribute name must be non-empty"):
+
+
+def test_bad_items_are_rejected_by_the_server_naming_the_position(client: Client) -> None:
+    """Names and weights are checked once, by the server, which names the sequence, item and attribute."""
+    with pytest.raises(InvalidInputError, match=r"attribute 1 \(sequence 1, item 0, attribute 0\) has an empty name"):
         client.crf.tag(NER_MODEL, [[["a"]], [[""]]])
+    with pytest.raises(InvalidInputError, match=r"attribute 0 \(sequence 0, item 0, attribute 0\) is not finite"):
+        client.crf.tag(NER_MODEL, [[[("a", float("nan"))]]])
+    with pytest.raises(InvalidInputError, match=r"sequences\[0\]\.labels\[1\]"):
+        client.crf.train("crf-bad-label", sequences=[([["a"], ["b"]], ["O", ""])], no_holdout=True)
 
 
 def test_tag_empty_request_names_the_field(client: Client, ner_model: CrfTrainReport) -> None:

@@ -142,10 +142,10 @@ def test_without_numpy_values_are_lists(client: Client, iris_model: XgboostTrain
     """Where numpy is not installed, inputs are lists and values come back as a list of rows."""
     rows, _ = iris(data)
     expected = client.xgboost.predict(IRIS_MODEL, rows[:20], output="probabilities")
-    import mlbridge._convert
+    import mlbridge._matrix
     import mlbridge._xgb
 
-    monkeypatch.setattr(mlbridge._convert, "numpy_module", lambda: None)
+    monkeypatch.setattr(mlbridge._matrix, "numpy_module", lambda: None)
     monkeypatch.setattr(mlbridge._xgb, "numpy_module", lambda: None)
     res = client.xgboost.predict(IRIS_MODEL, rows[:20], output="probabilities")
     assert isinstance(res.values, list) and len(res.values) == 20 and all(len(r) == 3 for r in res.values)

@@ -1,5 +1,5 @@
-import type { CrfFeatureTemplate as CoreTemplate, CrfSequence as CoreSequence, NativeItem, PackedSequences } from "@mlbridge/core";
-import type { CrfPackedSequences, CrfSequence } from "./generated/mlbridge/v1/crf_service";
+import type { CrfFeatureTemplate as CoreTemplate, PackedSequences } from "@mlbridge/core";
+import type { CrfPackedSequences } from "./generated/mlbridge/v1/crf_service";
 import { ModelFormat } from "./generated/mlbridge/v1/model_service";
 import { ModelKind, type CrfFeatureTemplate, type ModelInfo } from "./generated/mlbridge/v1/types";
 import { invalid } from "./errors";
@@ -54,55 +54,6 @@ export function fromTemplate(t: CrfFeatureTemplate | undefined, field: string): 
 }
 
 /**
- * The API's items → the addon's, checking names and weights. Each item uses
- * either `attributes` or the compact `attribute_names` + `attribute_weights`.
- * @throws INVALID_ARGUMENT naming the field: both forms in one item, an empty
- *   name, a weight that is not finite, weights not one per name
- */
-export function toItems(seq: CrfSequence, field: string): NativeItem[] {
-  const items = seq.items;
-  const out = new Array<NativeItem>(items.length);
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i];
-    const names = item.attributeNames;
-    const weights = item.attributeWeights;
-    if (names.length === 0 && weights.length === 0) {
-      out[i] = item.attributes.map((a, j) => attribute(a.name, a.weight ?? 1, field, i, j, false));
-      continue;
-    }
-    if (item.attributes.length) {
-      throw invalid(
-        `${field}.items[${i}]`,
-        `give attributes or attribute_names (with attribute_weights), not both (got ${item.attributes.length} attributes, ${names.length} attribute_names, ${weights.length} attribute_weights)`,
-      );
-    }
-    if (weights.length !== 0 && weights.length !== names.length) {
-      throw invalid(`${field}.items[${i}].attribute_weights`, `expected ${names.length} weights (one per attribute name) or none, got ${weights.length}`);
-    }
-    const attrs = new Array<[string, number]>(names.length);
-    for (let j = 0; j < names.length; j++) {
-      attrs[j] = attribute(names[j], weights.length ? weights[j] : 1, field, i, j, true);
-    }
-    out[i] = attrs;
-  }
-  return out;
-}
-
-/**
- * One checked attribute: item i's attribute j in the message form
- * (`attributes[j]`) or the compact one (`attribute_names[j]`); field names
- * are spelled out only for an error (this runs for every attribute).
- */
-function attribute(name: string, weight: number, field: string, i: number, j: number, compact: boolean): [string, number] {
-  if (name && !name.includes("\0") && Number.isFinite(weight)) return [name, weight];
-  const at = `${field}.items[${i}]`;
-  const nameField = compact ? `${at}.attribute_names[${j}]` : `${at}.attributes[${j}].name`;
-  if (!name) throw invalid(nameField, "required");
-  if (name.includes("\0")) throw invalid(nameField, "must not contain NUL");
-  throw invalid(compact ? `${at}.attribute_weights[${j}]` : `${at}.attributes[${j}].weight`, `must be finite, got ${weight}`);
-}
-
-/**
  * The API's packed sequences → core's (typed arrays over the decoded fields;
  * core checks sizes, names and weights and names the field and position).
  */
@@ -113,15 +64,4 @@ export function toPacked(p: CrfPackedSequences): PackedSequences {
     itemAttributeCounts: Uint32Array.from(p.itemAttributeCounts),
     sequenceLengths: Uint32Array.from(p.sequenceLengths),
   };
-}
-
-/** The API's labelled sequence → core's. */
-export function toTrainingSequence(seq: CrfSequence, field: string): CoreSequence {
-  const items = toItems(seq, field);
-  if (items.length === 0) throw invalid(`${field}.items`, "a training sequence needs at least one item");
-  if (seq.labels.length !== items.length) throw invalid(`${field}.labels`, `expected ${items.length} labels (one per item), got ${seq.labels.length}`);
-  seq.labels.forEach((l, i) => {
-    if (!l) throw invalid(`${field}.labels[${i}]`, "empty label");
-  });
-  return { items, labels: seq.labels };
 }

@@ -56,8 +56,14 @@ const importModel = (kind: ModelKind, bytes: Buffer, name = "ner") =>
     for (const c of chunks(bytes, 1 << 20)) call.write({ payload: { $case: "chunk", value: c } });
     call.end();
   });
-const tag = (sequences: unknown[], modelName = "ner") =>
-  unary(h.crf.tag.bind(h.crf), { modelName, sequences: sequences as never, includeProbability: false, includeMarginals: false });
+/** Tags packed sequences given as their fields (names NUL-terminated in one string). */
+const tag = (names: string, counts: number[], lengths: number[], weights: number[] = [], modelName = "ner") =>
+  unary(h.crf.tag.bind(h.crf), {
+    modelName,
+    packed: { attributeNames: Buffer.from(names), attributeWeights: weights, itemAttributeCounts: counts, sequenceLengths: lengths },
+    includeProbability: false,
+    includeMarginals: false,
+  });
 
 const I = status.INVALID_ARGUMENT;
 const cases: [string, () => Promise<unknown>, number, RegExp | string][] = [
@@ -113,9 +119,9 @@ const cases: [string, () => Promise<unknown>, number, RegExp | string][] = [
   ["unknown model", () => crfPredict(nerHeader + nerRows, "missing"), status.NOT_FOUND, "model 'missing' not found"],
   ["CSV predict on a model of the other kind", () => crfPredict(nerHeader + nerRows, "iris"), status.FAILED_PRECONDITION, "is a xgboost model, not crf"],
   // tagging
-  ["tag with no sequences", () => tag([]), I, "sequences: at least one sequence is required"],
-  ["tag attribute without a name", () => tag([{ items: [{ attributes: [{ name: "" }], attributeNames: [], attributeWeights: [] }], labels: [] }]), I, "sequences[0].items[0].attributes[0].name: required"],
-  ["tag attribute with NaN weight", () => tag([{ items: [{ attributes: [{ name: "a", weight: Number.NaN }], attributeNames: [], attributeWeights: [] }], labels: [] }]), I, /weight: must be finite/],
+  ["tag with no sequences", () => tag("", [], []), I, "packed.sequence_lengths: at least one sequence is required"],
+  ["tag attribute without a name", () => tag("\0", [1], [1]), I, "packed.attributeNames: attribute 0 (sequence 0, item 0, attribute 0) has an empty name"],
+  ["tag attribute with NaN weight", () => tag("a\0", [1], [1], [Number.NaN]), I, "packed.attributeWeights: attribute 0 (sequence 0, item 0, attribute 0) is not finite"],
   // imports
   ["import of random bytes", () => importModel(ModelKind.MODEL_KIND_CRF, randomBytes(4096)), I, "not a CRFsuite model"],
   ["import of a truncated CRF model", async () => importModel(ModelKind.MODEL_KIND_CRF, (await exportBytes("ner")).subarray(0, 1000)), I, "not a CRFsuite model"],

@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CRF_PRESETS, packSequences, readNerCsv, type NativeItem } from "@mlbridge/core";
-import { CrfAlgorithm, type CrfItem, type CrfPackedSequences, type CrfServiceTagStreamRequest, type CrfServiceTagStreamResponse } from "../src/generated/mlbridge/v1/crf_service";
+import { createHash } from "node:crypto";
+import { CRF_PRESETS, CrfModel, packSequences, readNerCsv, trainCrf, type NativeItem } from "@mlbridge/core";
+import { CrfAlgorithm, type CrfPackedSequences, type CrfServiceTagStreamRequest, type CrfServiceTagStreamResponse, type CrfTrainHeader } from "../src/generated/mlbridge/v1/crf_service";
 import { bidi, dataFile, crfTrainRequests, expectStatus, startHarness, unary, type Harness } from "./helpers";
 
 let h: Harness;
@@ -19,22 +20,23 @@ afterAll(() => h.close());
 
 const train = (header: Parameters<typeof crfTrainRequests>[0], csv = nerCsv) => bidi(h.crf.train(), crfTrainRequests(header, csv));
 
-/** An item with a message per attribute (weight unset = 1.0). */
-const nested = (names: string[], weights?: number[]): CrfItem => ({
-  attributes: names.map((name, j) => ({ name, weight: weights?.[j] })),
-  attributeNames: [],
-  attributeWeights: [],
-});
-/** The same item in the compact form. */
-const compact = (names: string[], weights: number[] = []): CrfItem => ({ attributes: [], attributeNames: names, attributeWeights: weights });
-const itemOf = (form: "nested" | "compact", it: NativeItem): CrfItem =>
-  form === "nested" ? nested(it.map((a) => a[0]), it.map((a) => a[1])) : compact(it.map((a) => a[0]), it.map((a) => a[1]));
-const tagRequest = (modelName: string, items: CrfItem[][], includeProbability = false) => ({
-  modelName,
-  sequences: items.map((its) => ({ items: its, labels: [] })),
-  includeProbability,
-  includeMarginals: false,
-});
+/** Sequences of items ([name, weight] attributes) in the wire's one form, CrfPackedSequences. */
+const packedOf = (seqs: NativeItem[][]): CrfPackedSequences => {
+  const p = packSequences(seqs);
+  return { attributeNames: Buffer.from(p.attributeNames), attributeWeights: Array.from(p.attributeWeights ?? []), itemAttributeCounts: Array.from(p.itemAttributeCounts), sequenceLengths: Array.from(p.sequenceLengths) };
+};
+const packedRequest = (packed: CrfPackedSequences, marginals = false, modelName = "ner.packed") => ({ modelName, packed, includeProbability: true, includeMarginals: marginals });
+/** A Train stream on labelled sequences: the header, then one CrfLabelledSequences message. */
+const trainOnSequences = (header: Partial<CrfTrainHeader> & { modelName: string }, seqs: { items: NativeItem[]; labels: string[] }[]) =>
+  bidi(h.crf.train(), [
+    { payload: { $case: "header", value: { algorithm: 0, parameters: {}, featurePreset: "", seed: 0, noHoldout: true, failIfExists: false, ...header } } },
+    { payload: { $case: "sequences", value: { sequences: packedOf(seqs.map((s) => s.items)), labels: seqs.flatMap((s) => s.labels) } } },
+  ]);
+/** Labels per sequence from a packed Tag response. */
+const labelsOf = (res: { labels: string[]; packed?: { labelIndices: number[] } }, lengths: number[]) => {
+  let at = 0;
+  return lengths.map((n) => res.packed!.labelIndices.slice(at, (at += n)).map((k) => res.labels[k]));
+};
 
 describe("CrfService happy paths on data in the book's format", () => {
   it("Train streams progress then a report with holdout metrics (the book's fit)", async () => {
@@ -59,34 +61,32 @@ describe("CrfService happy paths on data in the book's format", () => {
   });
 
   it("Tag returns labels, probabilities and marginals; TagStream answers batches in order", async () => {
-    const seq = { items: ["thousand", "of", "demonstr"].map((w) => ({ attributes: [{ name: w, weight: 1 }], attributeNames: [], attributeWeights: [] })), labels: [] };
-    const res = await unary(h.crf.tag.bind(h.crf), { modelName: "model.crfsuite", sequences: [seq, seq], includeProbability: true, includeMarginals: true });
-    expect(res.sequences).toHaveLength(2);
-    expect(res.sequences[0].labels).toHaveLength(3);
-    expect(res.sequences[0].probability).toBeGreaterThan(0);
-    expect(res.sequences[0].probability).toBeLessThanOrEqual(1);
-    expect(res.labels.length).toBeGreaterThan(2);
-    for (const m of res.sequences[0].marginals) expect(m.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    const seq: NativeItem[] = ["thousand", "of", "demonstr"].map((w) => [[w, 1]]);
+    const res = await unary(h.crf.tag.bind(h.crf), { ...packedRequest(packedOf([seq, seq]), true, "model.crfsuite") });
+    expect(res.packed!.labelIndices).toHaveLength(6);
+    expect(res.packed!.probabilities).toHaveLength(2);
+    expect(res.packed!.probabilities[0]).toBeGreaterThan(0);
+    expect(res.packed!.probabilities[0]).toBeLessThanOrEqual(1);
+    const L = res.labels.length;
+    expect(L).toBeGreaterThan(2);
+    for (let t = 0; t < 6; t++) expect(res.packed!.marginals.slice(t * L, (t + 1) * L).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
 
-    const batches = [1, 2, 3].map((n) => ({ modelName: "model.crfsuite", sequences: Array(n).fill(seq), includeProbability: false, includeMarginals: false }));
+    const batches = [1, 2, 3].map((n) => ({ ...packedRequest(packedOf(Array(n).fill(seq)), false, "model.crfsuite"), includeProbability: false }));
     const out = await bidi(h.crf.tagStream(), batches);
-    expect(out.map((o) => o.sequences.length)).toEqual([1, 2, 3]);
+    expect(out.map((o) => o.packed!.labelIndices.length)).toEqual([3, 6, 9]);
   });
 
-  it("trains from structured sequences with every algorithm choice", async () => {
+  it("trains from labelled sequences with every algorithm choice", async () => {
     const seqs = [
-      { items: [nested(["w=London"]), nested(["w=is"])], labels: ["B-geo", "O"] },
-      { items: [nested(["w=Paris"]), nested(["w=was"])], labels: ["B-geo", "O"] },
+      { items: [[["w=London", 1]], [["w=is", 1]]] as NativeItem[], labels: ["B-geo", "O"] },
+      { items: [[["w=Paris", 1]], [["w=was", 1]]] as NativeItem[], labels: ["B-geo", "O"] },
     ];
     for (const algorithm of [CrfAlgorithm.CRF_ALGORITHM_LBFGS, CrfAlgorithm.CRF_ALGORITHM_AP, CrfAlgorithm.CRF_ALGORITHM_PA, CrfAlgorithm.CRF_ALGORITHM_AROW, CrfAlgorithm.CRF_ALGORITHM_L2SGD]) {
-      const events = await bidi(h.crf.train(), [
-        { payload: { $case: "header", value: { modelName: "tiny", algorithm, parameters: { max_iterations: "10" }, featurePreset: "", seed: 0, noHoldout: true, failIfExists: false } } },
-        { payload: { $case: "sequences", value: { sequences: seqs } } },
-      ]);
+      const events = await trainOnSequences({ modelName: "tiny", algorithm, parameters: { max_iterations: "10" } }, seqs);
       expect(events.at(-1)!.event!.$case).toBe("report");
     }
-    const res = await unary(h.crf.tag.bind(h.crf), { modelName: "tiny", sequences: [seqs[0]], includeProbability: false, includeMarginals: false });
-    expect(res.sequences[0].labels).toEqual(["B-geo", "O"]);
+    const res = await unary(h.crf.tag.bind(h.crf), { ...packedRequest(packedOf([seqs[0].items]), false, "tiny"), includeProbability: false });
+    expect(labelsOf(res, [2])).toEqual([["B-geo", "O"]]);
   });
 
   it("predictions keep working while the model is retrained", async () => {
@@ -107,102 +107,52 @@ describe("CrfService happy paths on data in the book's format", () => {
   });
 });
 
-describe("CrfItem in the compact form (attribute_names + attribute_weights)", () => {
+describe("CrfPackedSequences: the one form of CRF data on the wire", () => {
   // The book's features of ner.csv (lemma 1.0, next-lemma 0.5), as core builds them from the CSV.
   let data: { items: NativeItem[]; labels: string[] }[];
-  const trainOn = (modelName: string, form: "nested" | "compact") =>
-    bidi(h.crf.train(), [
-      { payload: { $case: "header", value: { modelName, algorithm: CrfAlgorithm.CRF_ALGORITHM_LBFGS, parameters: { max_iterations: "15" }, featurePreset: "", seed: 0, noHoldout: true, failIfExists: false } } },
-      { payload: { $case: "sequences", value: { sequences: data.map((s) => ({ items: s.items.map((it) => itemOf(form, it)), labels: s.labels })) } } },
-    ]);
-
   beforeAll(async () => {
-    data = (await readNerCsv(nerCsv, CRF_PRESETS.book.template, true)).sequences;
+    data = (await readNerCsv(nerCsv, CRF_PRESETS.book.template, true)).sequences as { items: NativeItem[]; labels: string[] }[];
   });
 
-  it("training from compact items gives the same model as from nested items", async () => {
-    const [a, b] = [await trainOn("ner.nested", "nested"), await trainOn("ner.compact", "compact")];
-    const report = (events: typeof a) => (events.at(-1)!.event!.$case === "report" ? events.at(-1)!.event!.value : undefined) as { model: { sha256: string }; trainTokens: number };
-    expect(report(a).trainTokens).toBe(data.reduce((n, s) => n + s.items.length, 0));
-    expect(report(b).model.sha256).toBe(report(a).model.sha256);
+  it("training on packed sequences gives the model core trains on the same sequences", async () => {
+    const events = await trainOnSequences({ modelName: "ner.packed", algorithm: CrfAlgorithm.CRF_ALGORITHM_LBFGS, parameters: { max_iterations: "15" } }, data);
+    const report = events.at(-1)!.event!.$case === "report" ? (events.at(-1)!.event!.value as { model: { sha256: string }; trainTokens: number }) : undefined;
+    expect(report!.trainTokens).toBe(data.reduce((n, s) => n + s.items.length, 0));
+    const local = await trainCrf(data, { algorithm: "lbfgs", params: { max_iterations: 15 } });
+    expect(report!.model.sha256).toBe(createHash("sha256").update(local.model).digest("hex"));
   });
 
-  it("Tag gives the same labels and probabilities for both forms; no weights means 1.0", async () => {
-    const sentences = data.slice(0, 50).map((s) => s.items);
-    const tagAs = (items: CrfItem[][]) => unary(h.crf.tag.bind(h.crf), tagRequest("ner.compact", items, true));
-    const a = await tagAs(sentences.map((its) => its.map((it) => itemOf("nested", it))));
-    const b = await tagAs(sentences.map((its) => its.map((it) => itemOf("compact", it))));
-    expect(b.sequences).toEqual(a.sequences);
-    expect(new Set(a.sequences.flatMap((s) => s.labels)).size).toBeGreaterThan(1); // a real model, not one label everywhere
-    // All weights 1.0: unset weights (nested), empty attribute_weights and explicit 1.0 are the same input.
-    const names = sentences.map((its) => its.map((it) => it.map((x) => x[0])));
-    const c = await tagAs(names.map((its) => its.map((n) => nested(n))));
-    const d = await tagAs(names.map((its) => its.map((n) => compact(n))));
-    const e = await tagAs(names.map((its) => its.map((n) => compact(n, n.map(() => 1)))));
-    expect(d.sequences).toEqual(c.sequences);
-    expect(e.sequences).toEqual(c.sequences);
-    expect(c.sequences.map((s) => s.probability)).not.toEqual(a.sequences.map((s) => s.probability)); // the weights do matter
-  });
-
-  it("items of both forms mix within a request, one form per item", async () => {
-    const its = data[0].items;
-    const mixed = its.map((it, i) => itemOf(i % 2 ? "compact" : "nested", it));
-    const [a, b] = await Promise.all([unary(h.crf.tag.bind(h.crf), tagRequest("ner.compact", [mixed], true)), unary(h.crf.tag.bind(h.crf), tagRequest("ner.compact", [its.map((it) => itemOf("nested", it))], true))]);
-    expect(a.sequences).toEqual(b.sequences);
-  });
-
-  it("TagStream answers large batches (tagged off the event loop) in request order", async () => {
-    const batches: CrfServiceTagStreamRequest[] = [];
-    for (let i = 0; i < data.length; i += 300) batches.push(tagRequest("ner.compact", data.slice(i, i + 300).map((s) => s.items.map((it) => itemOf("compact", it)))));
-    expect(Math.max(...batches.map((b) => b.sequences.reduce((n, s) => n + s.items.length, 0)))).toBeGreaterThan(2048);
-    const out = await bidi<CrfServiceTagStreamRequest, CrfServiceTagStreamResponse>(h.crf.tagStream(), batches);
-    const expected = await Promise.all(batches.map((b) => unary(h.crf.tag.bind(h.crf), b)));
-    expect(out.map((o) => o.sequences)).toEqual(expected.map((e) => e.sequences));
-  });
-
-  it("TagStream answers the batches before a bad one, then fails naming it", async () => {
-    const good = tagRequest("ner.compact", data.slice(0, 120).map((s) => s.items.map((it) => itemOf("compact", it))));
-    const bad = tagRequest("ner.compact", [[compact(["a", "b"], [1])]]);
-    const got: CrfServiceTagStreamResponse[] = [];
-    await expectStatus(bidi(h.crf.tagStream(), [good, good, bad, good], (r) => got.push(r)), status.INVALID_ARGUMENT, "batch 2: sequences[0].items[0].attribute_weights: expected 2 weights");
-    expect(got).toHaveLength(2);
-    expect(got[0].sequences).toHaveLength(120);
-  });
-});
-
-describe("CrfPackedSequences: the flat form for bulk tagging", () => {
-  // Tags with the model "ner.compact" trained above on the book's features of ner.csv.
-  let data: { items: NativeItem[]; labels: string[] }[];
-  beforeAll(async () => {
-    data = (await readNerCsv(nerCsv, CRF_PRESETS.book.template, true)).sequences;
-  });
-  const packedOf = (seqs: NativeItem[][]): CrfPackedSequences => {
-    const p = packSequences(seqs);
-    return { attributeNames: Buffer.from(p.attributeNames), attributeWeights: Array.from(p.attributeWeights ?? []), itemAttributeCounts: Array.from(p.itemAttributeCounts), sequenceLengths: Array.from(p.sequenceLengths) };
-  };
-  const packedRequest = (packed: CrfPackedSequences, marginals = false, modelName = "ner.compact") => ({ modelName, sequences: [], packed, includeProbability: true, includeMarginals: marginals });
-
-  it("Tag answers in CrfPackedTags exactly what the per-item forms give", async () => {
+  it("Tag answers in CrfPackedTags what core's tagger gives; no weights means 1.0, and weights matter", async () => {
     const seqs = data.slice(0, 60).map((s) => s.items);
-    const [flat, nested] = await Promise.all([
-      unary(h.crf.tag.bind(h.crf), packedRequest(packedOf(seqs), true)),
-      unary(h.crf.tag.bind(h.crf), { ...tagRequest("ner.compact", seqs.map((its) => its.map((it) => itemOf("nested", it))), true), includeMarginals: true }),
-    ]);
-    expect(flat.sequences).toEqual([]);
-    expect(flat.labels).toEqual(nested.labels);
-    const L = flat.labels.length;
-    let first = 0;
-    nested.sequences.forEach((s, i) => {
-      expect(flat.packed!.labelIndices.slice(first, first + s.labels.length).map((k) => flat.labels[k])).toEqual(s.labels);
-      expect(flat.packed!.probabilities[i]).toBe(s.probability);
-      expect(flat.packed!.marginals.slice(first * L, (first + s.labels.length) * L)).toEqual(s.marginals.flatMap((m) => m.probabilities));
-      first += s.labels.length;
-    });
-    expect(flat.packed!.labelIndices).toHaveLength(first);
-    expect(new Set(flat.packed!.labelIndices).size).toBeGreaterThan(1);
+    const flat = await unary(h.crf.tag.bind(h.crf), packedRequest(packedOf(seqs), true));
+    const model = CrfModel.fromBuffer(await h.server.context.store.bytes("ner.packed"));
+    try {
+      const local = await model.tagMany(seqs, { probability: true, marginals: true });
+      expect(flat.labels).toEqual(model.labels);
+      const L = flat.labels.length;
+      let first = 0;
+      local.forEach((s, i) => {
+        expect(flat.packed!.labelIndices.slice(first, first + s.labels.length).map((k) => flat.labels[k])).toEqual(s.labels);
+        expect(flat.packed!.probabilities[i]).toBe(s.probability);
+        expect(flat.packed!.marginals.slice(first * L, (first + s.labels.length) * L)).toEqual(Array.from(s.marginals!));
+        first += s.labels.length;
+      });
+      expect(flat.packed!.labelIndices).toHaveLength(first);
+    } finally {
+      model.dispose();
+    }
+    expect(new Set(flat.packed!.labelIndices).size).toBeGreaterThan(1); // a real model, not one label everywhere
     // Without marginals or probabilities asked for, only the path comes back.
     const bare = await unary(h.crf.tag.bind(h.crf), { ...packedRequest(packedOf(seqs)), includeProbability: false });
     expect(bare.packed).toEqual({ labelIndices: flat.packed!.labelIndices, probabilities: [], marginals: [] });
+    // All weights 1.0: no attribute_weights and explicit 1.0 are the same input; the book's 0.5 weights differ.
+    const ones = seqs.map((its) => its.map((it) => it.map(([n]) => [n, 1] as [string, number])));
+    const implicit = packedOf(ones);
+    expect(implicit.attributeWeights).toEqual([]);
+    const explicit = { ...implicit, attributeWeights: ones.flat(2).map(() => 1) };
+    const [c, d] = await Promise.all([unary(h.crf.tag.bind(h.crf), packedRequest(implicit)), unary(h.crf.tag.bind(h.crf), packedRequest(explicit))]);
+    expect(d.packed).toEqual(c.packed);
+    expect(c.packed!.probabilities).not.toEqual(flat.packed!.probabilities);
   });
 
   it("TagStream answers packed batches in order, large ones tagged off the event loop", async () => {
@@ -219,7 +169,7 @@ describe("CrfPackedSequences: the flat form for bulk tagging", () => {
     const good = packedOf(data.slice(0, 2).map((s) => s.items));
     const I = status.INVALID_ARGUMENT;
     const tagPacked = (p: Partial<CrfPackedSequences>) => unary(h.crf.tag.bind(h.crf), packedRequest({ ...good, ...p }));
-    await expectStatus(unary(h.crf.tag.bind(h.crf), { ...packedRequest(good), sequences: [{ items: [compact(["a"])], labels: [] }] }), I, "packed: give sequences or packed, not both");
+    await expectStatus(unary(h.crf.tag.bind(h.crf), { modelName: "ner.packed", includeProbability: false, includeMarginals: false }), I, "packed.sequence_lengths: at least one sequence is required");
     await expectStatus(tagPacked({ attributeNames: Buffer.alloc(0), attributeWeights: [], itemAttributeCounts: [], sequenceLengths: [] }), I, "packed.sequence_lengths: at least one sequence is required");
     await expectStatus(tagPacked({ sequenceLengths: [good.sequenceLengths[0]] }), I, /packed\.sequenceLengths: the lengths add up to \d+ items, but itemAttributeCounts has \d+/);
     await expectStatus(tagPacked({ attributeNames: Buffer.concat([Buffer.from("\0"), good.attributeNames.subarray(1)]) }), I, "packed.attributeNames: attribute 0 (sequence 0, item 0, attribute 0) has an empty name");
@@ -231,35 +181,25 @@ describe("CrfPackedSequences: the flat form for bulk tagging", () => {
     expect(got).toHaveLength(1);
     expect((await unary(h.crf.tag.bind(h.crf), packedRequest(good))).packed!.labelIndices).toEqual(got[0].packed!.labelIndices);
   });
+
+  it("bad training sequences: the size, the labels, the names and weights, each named", async () => {
+    const I = status.INVALID_ARGUMENT;
+    const header = { payload: { $case: "header" as const, value: { modelName: "bad", algorithm: 0, parameters: {}, featurePreset: "", seed: 0, noHoldout: true, failIfExists: false } } };
+    const send = (value: { sequences?: CrfPackedSequences; labels: string[] }) => bidi(h.crf.train(), [header, { payload: { $case: "sequences", value } }]);
+    const two = packedOf([[[["a", 1]], [["b", 1]]]]);
+    await expectStatus(send({ labels: ["O"] }), I, "message 1: sequences.sequences: required");
+    await expectStatus(send({ sequences: two, labels: ["O"] }), I, "message 1: sequences.sequences: expected 2 labels (one per item), got 1");
+    await expectStatus(send({ sequences: { ...two, sequenceLengths: [3] }, labels: ["O", "O"] }), I, "message 1: sequences.sequences.sequence_lengths: the lengths add up to 3 items, but item_attribute_counts has 2");
+    await expectStatus(send({ sequences: { ...two, attributeWeights: [1] }, labels: ["O", "O"] }), I, "message 1: sequences.sequences.attribute_weights: expected 2 weights (one per attribute) or none, got 1");
+    await expectStatus(send({ sequences: { ...two, attributeNames: Buffer.from("a\0") }, labels: ["O", "O"] }), I, "message 1: sequences.sequences.attribute_names: holds 1 NUL-terminated names, item_attribute_counts add up to 2");
+    await expectStatus(send({ sequences: { ...two, attributeNames: Buffer.from("a\0\0") }, labels: ["O", "O"] }), I, "sequences[0].items[1][0]");
+    await expectStatus(send({ sequences: { ...two, attributeWeights: [1, Number.NaN] }, labels: ["O", "O"] }), I, "sequences[0].items[1][0]");
+    await expectStatus(send({ sequences: two, labels: ["O", ""] }), I, "sequences[0].labels[1]");
+    expect((await unary(h.models.listModels.bind(h.models), { kind: 0 })).models.map((m) => m.name)).not.toContain("bad");
+  });
 });
 
 describe("CrfService errors", () => {
-  it("compact items: both forms in one item, weights not one per name, empty names, non-finite weights", async () => {
-    const tagItems = (items: CrfItem[]) => unary(h.crf.tag.bind(h.crf), tagRequest("model.crfsuite", [[compact(["ok"]), ...items]]));
-    const I = status.INVALID_ARGUMENT;
-    await expectStatus(
-      tagItems([{ attributes: [{ name: "a" }], attributeNames: ["b"], attributeWeights: [] }]),
-      I,
-      "sequences[0].items[1]: give attributes or attribute_names (with attribute_weights), not both (got 1 attributes, 1 attribute_names, 0 attribute_weights)",
-    );
-    await expectStatus(tagItems([compact(["a", "b", "c"], [1, 0.5])]), I, "sequences[0].items[1].attribute_weights: expected 3 weights (one per attribute name) or none, got 2");
-    await expectStatus(tagItems([compact(["a"], [1, 0.5])]), I, "sequences[0].items[1].attribute_weights: expected 1 weights (one per attribute name) or none, got 2");
-    await expectStatus(tagItems([compact([], [0.5])]), I, "sequences[0].items[1].attribute_weights: expected 0 weights");
-    await expectStatus(tagItems([{ attributes: [{ name: "a" }], attributeNames: [], attributeWeights: [1] }]), I, "sequences[0].items[1]: give attributes or attribute_names (with attribute_weights), not both (got 1 attributes, 0 attribute_names, 1 attribute_weights)");
-    await expectStatus(tagItems([compact(["a", ""])]), I, "sequences[0].items[1].attribute_names[1]: required");
-    await expectStatus(tagItems([compact(["a", "b"], [1, Number.NaN])]), I, "sequences[0].items[1].attribute_weights[1]: must be finite, got NaN");
-    await expectStatus(tagItems([compact(["a"], [Number.POSITIVE_INFINITY])]), I, "sequences[0].items[1].attribute_weights[0]: must be finite, got Infinity");
-    // The same checks apply to training sequences.
-    await expectStatus(
-      bidi(h.crf.train(), [
-        { payload: { $case: "header", value: { modelName: "bad", algorithm: 0, parameters: {}, featurePreset: "", seed: 0, noHoldout: true, failIfExists: false } } },
-        { payload: { $case: "sequences", value: { sequences: [{ items: [compact(["a"], [1, 2])], labels: ["O"] }] } } },
-      ]),
-      I,
-      "sequences[1].sequences[0].items[0].attribute_weights: expected 1 weights",
-    );
-  });
-
   it("a malformed CSV names the line", async () => {
     const bad = Buffer.from(nerCsv.toString().split("\n").slice(0, 5).join("\n") + "\n1,2,3\n");
     await expectStatus(train({ modelName: "bad" }, bad), status.INVALID_ARGUMENT, /training CSV line 6:/);

@@ -6,7 +6,8 @@ from types import TracebackType
 from typing import IO, Any, Iterable, List, Optional, Type
 
 from mlbridge import Client, ModelInfo, TaggedSequence, TrainProgress
-from mlbridge._convert import PathLike, SequenceLike
+from mlbridge._crf_wire import SequenceLike
+from mlbridge._files import PathLike
 
 __all__ = ["CRFSuiteModel"]
 

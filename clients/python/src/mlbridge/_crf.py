@@ -5,19 +5,10 @@ import collections
 import itertools
 from typing import Any, Callable, Deque, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from mlbridge._convert import (
-    FeatureLike,
-    ItemLike,
-    PathLike,
-    SequenceLike,
-    chunks,
-    open_local,
-    params,
-    read_local,
-    to_packed,
-    to_sequence,
-    to_template,
-)
+from mlbridge._crf_wire import FeatureLike, LabelledSequence, SequenceLike, labelled_batches, to_packed, to_template
+from mlbridge._files import PathLike, chunks, open_local, read_local
+from mlbridge._params import params
+from mlbridge._training import ProgressCallback, run_training
 from mlbridge._data import CrfTrainReport, TaggedSequence, TrainProgress
 from mlbridge._proto.mlbridge.v1 import crf_service_pb2 as crf_pb
 from mlbridge._rpc import Rpc
@@ -36,12 +27,6 @@ ALGORITHMS = {
     "arow": crf_pb.CRF_ALGORITHM_AROW,
 }
 
-#: Structured training sequences are sent this many per message.
-_SEQUENCES_PER_MESSAGE = 1000
-
-ProgressCallback = Callable[[TrainProgress], Any]
-#: A labelled training sequence: ``(items, labels)``.
-LabelledSequence = Tuple[Sequence[ItemLike], Sequence[str]]
 
 
 def _algorithm(name: Optional[str]) -> int:
@@ -51,23 +36,6 @@ def _algorithm(name: Optional[str]) -> int:
         return ALGORITHMS[name.lower()]
     except KeyError:
         raise ValueError(f"algorithm: unknown {name!r} (known: lbfgs, l2sgd, ap, pa, arow)") from None
-
-
-def run_training(rpc: Rpc, method: Any, requests: Iterable[Any], on_progress: Optional[ProgressCallback]) -> Any:
-    """Runs a header-then-data training call; calls ``on_progress`` per progress event and
-    returns the report message. Anything raised (including KeyboardInterrupt or an
-    exception from ``on_progress``) cancels the call, which stops the training."""
-    report = None
-    for resp in rpc.bidi(method, requests):
-        kind = resp.WhichOneof("event")
-        if kind == "progress":
-            if on_progress is not None:
-                on_progress(TrainProgress.from_proto(resp.progress))
-        elif kind == "report":
-            report = resp.report
-    if report is None:
-        raise MlBridgeError("the server ended the training without a report")
-    return report
 
 
 class CrfClient:
@@ -135,7 +103,8 @@ class CrfClient:
                 report = run_training(self._rpc, self._rpc.crf.Train, requests, on_progress)
         else:
             assert sequences is not None
-            report = run_training(self._rpc, self._rpc.crf.Train, itertools.chain([first], _sequence_batches(sequences)), on_progress)
+            batches = (crf_pb.CrfServiceTrainRequest(sequences=b) for b in labelled_batches(sequences))
+            report = run_training(self._rpc, self._rpc.crf.Train, itertools.chain([first], batches), on_progress)
         return CrfTrainReport.from_proto(report)
 
     def predict(self, model_name: str, csv_path: PathLike) -> List[str]:
@@ -202,28 +171,13 @@ class CrfClient:
         return TagStream(self._rpc, requests(), lengths, probability, marginals)
 
 
-def _sequence_batches(sequences: Iterable[LabelledSequence]) -> Iterator[crf_pb.CrfServiceTrainRequest]:
-    batch = crf_pb.CrfSequences()
-    for i, pair in enumerate(sequences):
-        try:
-            items, labels = pair
-        except (TypeError, ValueError):
-            raise TypeError(f"sequences[{i}]: expected an (items, labels) pair") from None
-        batch.sequences.append(to_sequence(items, labels, f"sequences[{i}]"))
-        if len(batch.sequences) >= _SEQUENCES_PER_MESSAGE:
-            yield crf_pb.CrfServiceTrainRequest(sequences=batch)
-            batch = crf_pb.CrfSequences()
-    if batch.sequences:
-        yield crf_pb.CrfServiceTrainRequest(sequences=batch)
-
-
 class TagStream(Iterator[List[TaggedSequence]]):
     """Results of :meth:`CrfClient.tag_stream`, one list per batch; ``cancel()`` stops the call."""
 
     def __init__(
         self, rpc: Rpc, requests: Iterator[crf_pb.CrfServiceTagStreamRequest], lengths: Deque[List[int]], probability: bool, marginals: bool
     ) -> None:
-        from mlbridge._convert import RequestStream
+        from mlbridge._rpc import RequestStream
 
         self._rpc = rpc
         self._lengths = lengths

@@ -6,7 +6,8 @@ import os
 import tempfile
 from typing import Iterable, List, Optional, Union
 
-from mlbridge._convert import FeatureLike, PathLike, chunks, open_local, to_template
+from mlbridge._crf_wire import FeatureLike, to_template
+from mlbridge._files import PathLike, chunks, open_local
 from mlbridge._data import ModelInfo
 from mlbridge._proto.mlbridge.v1 import model_service_pb2 as model_pb, types_pb2 as types_pb
 from mlbridge._rpc import Rpc

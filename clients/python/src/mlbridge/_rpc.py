@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple, TypeVar
+import threading
+from typing import Any, Callable, Dict, Generic, Iterable, Iterator, Optional, Tuple, TypeVar
 
 import grpc
 
-from mlbridge._convert import RequestStream
 from mlbridge._proto.mlbridge.v1 import (
     crf_service_pb2_grpc,
     model_service_pb2_grpc,
@@ -17,6 +17,7 @@ from mlbridge.errors import MlBridgeError, from_rpc_error
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
+T = TypeVar("T")
 
 
 class Rpc:
@@ -103,3 +104,39 @@ class Rpc:
                 raise stream.error
         finally:
             call.cancel()  # no-op once the call has finished
+
+
+class RequestStream(Generic[T]):
+    """Wraps a request iterator for a streaming call.
+
+    If the source raises (a read error, a bad value in the caller's sequences),
+    the exception is kept, the call is cancelled (so the server does not act on
+    partial data) and the caller re-raises it instead of gRPC's CANCELLED.
+    """
+
+    def __init__(self, source: Iterable[T]) -> None:
+        self._source = iter(source)
+        self._call: Optional[grpc.RpcContext] = None
+        self._attached = threading.Event()
+        self.error: Optional[BaseException] = None
+
+    def attach(self, call: grpc.RpcContext) -> None:
+        self._call = call
+        self._attached.set()
+
+    def __iter__(self) -> RequestStream[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self.error is not None:
+            raise StopIteration
+        try:
+            return next(self._source)
+        except StopIteration:
+            raise
+        except BaseException as e:  # noqa: BLE001 - handed back to the caller's thread
+            self.error = e
+            self._attached.wait(30)
+            if self._call is not None:
+                self._call.cancel()
+            raise StopIteration from None

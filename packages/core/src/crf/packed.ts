@@ -1,5 +1,6 @@
 import type { NativeItem, PackedSequences } from "../binding";
-import { invalidArgument } from "../errors";
+import { InvalidInputError, invalidArgument } from "../errors";
+import type { CrfSequence } from "./data";
 
 /** Whether `name` can be a CRFsuite attribute or label name: non-empty, no NUL (CRFsuite's names are C strings). */
 export function isCrfName(name: unknown): name is string {
@@ -76,4 +77,43 @@ export function packValidSequences(sequences: readonly NativeItem[][]): PackedSe
 /** Labels, each followed by a NUL byte (the labels argument of appendPacked). */
 export function packLabels(labels: readonly string[]): Uint8Array {
   return labels.length ? Buffer.from(labels.join("\0") + "\0", "utf8") : new Uint8Array(0);
+}
+
+/**
+ * Packed sequences (the API's CrfPackedSequences) with one label per item, as
+ * training sequences. Checks the sizes (naming `field` and the API's field
+ * names); names, weights and labels are checked where every training's are,
+ * by trainCrf (checkTrainingSequences), and tagging's by the addon.
+ * @throws InvalidInputError naming the field
+ */
+export function unpackSequences(p: PackedSequences, labels: readonly string[], field = "sequences"): CrfSequence[] {
+  const counts = p.itemAttributeCounts;
+  const lengths = p.sequenceLengths;
+  let items = 0;
+  for (const n of lengths) items += n;
+  if (items !== counts.length) throw new InvalidInputError(`${field}.sequence_lengths: the lengths add up to ${items} items, but item_attribute_counts has ${counts.length}`);
+  if (labels.length !== items) throw new InvalidInputError(`${field}: expected ${items} labels (one per item), got ${labels.length}`);
+  let attributes = 0;
+  for (const n of counts) attributes += n;
+  const weights = p.attributeWeights && p.attributeWeights.length ? p.attributeWeights : null;
+  if (weights && weights.length !== attributes) {
+    throw new InvalidInputError(`${field}.attribute_weights: expected ${attributes} weights (one per attribute) or none, got ${weights.length}`);
+  }
+  const names = Buffer.from(p.attributeNames.buffer, p.attributeNames.byteOffset, p.attributeNames.byteLength).toString("utf8").split("\0");
+  if (names.length !== attributes + 1 || names[attributes] !== "") {
+    throw new InvalidInputError(`${field}.attribute_names: holds ${names.length - 1} NUL-terminated names, item_attribute_counts add up to ${attributes}`);
+  }
+  const out: CrfSequence[] = new Array(lengths.length);
+  let item = 0;
+  let a = 0;
+  for (let s = 0; s < lengths.length; s++) {
+    const seqItems: NativeItem[] = new Array(lengths[s]);
+    for (let t = 0; t < lengths[s]; t++, item++) {
+      const attrs: NativeItem = new Array(counts[item]);
+      for (let k = 0; k < counts[item]; k++, a++) attrs[k] = [names[a], weights ? weights[a] : 1];
+      seqItems[t] = attrs;
+    }
+    out[s] = { items: seqItems, labels: labels.slice(item - lengths[s], item) };
+  }
+  return out;
 }

@@ -11,10 +11,8 @@ import {
   type CrfFeatureTemplate,
   type CrfProgress,
   type CrfFitOptions,
-  type CrfModel,
   type CrfSequence,
-  type NativeItem,
-  type TagResult,
+  unpackSequences,
 } from "@mlbridge/core";
 import {
   CrfAlgorithm as ApiAlgorithm,
@@ -28,12 +26,11 @@ import {
   type CrfServiceTrainRequest,
   type CrfServiceTrainResponse,
   type CrfPackedSequences,
-  type CrfTaggedSequence,
   type CrfTrainHeader,
 } from "../generated/mlbridge/v1/crf_service";
 import { accounted, stoppable, type NameModel, messages, serverStream, unary } from "../calls";
 import type { ServiceContext } from "../context";
-import { fromTemplate, toItems, toModelInfo, toPacked, toTrainingSequence } from "../convert";
+import { fromTemplate, toModelInfo, toPacked } from "../convert";
 import { invalid } from "../errors";
 import { checkModelName } from "../store";
 import { receiveBytes, withModel } from "./common";
@@ -64,31 +61,10 @@ function fitOptions(h: CrfTrainHeader): CrfFitOptions {
   };
 }
 
-function tagResponse(results: TagResult[], labels: string[], marginals: boolean): { sequences: CrfTaggedSequence[]; labels: string[] } {
-  const k = labels.length;
-  return {
-    sequences: results.map((r) => ({
-      labels: r.labels,
-      probability: r.probability ?? 0,
-      marginals: r.marginals
-        ? Array.from({ length: r.labels.length }, (_, i) => ({ probabilities: Array.from(r.marginals!.subarray(i * k, (i + 1) * k)) }))
-        : [],
-    })),
-    labels: marginals ? labels : [],
-  };
-}
-
-async function tagWith(model: CrfModel, sequences: NativeItem[][], probability: boolean, marginals: boolean) {
-  const results = await model.tagMany(sequences, { probability, marginals });
-  return tagResponse(results, model.labels, marginals);
-}
-
-function checkTagRequest(req: { modelName: string; sequences: { items: unknown[] }[]; packed?: CrfPackedSequences }): void {
+function checkTagRequest(req: { modelName: string; packed?: CrfPackedSequences }): CrfPackedSequences {
   checkModelName(req.modelName);
-  if (req.packed && req.sequences.length) throw invalid("packed", `give sequences or packed, not both (got ${req.sequences.length} sequences and packed)`);
-  if (req.packed ? req.packed.sequenceLengths.length === 0 : req.sequences.length === 0) {
-    throw invalid(req.packed ? "packed.sequence_lengths" : "sequences", "at least one sequence is required");
-  }
+  if (!req.packed || req.packed.sequenceLengths.length === 0) throw invalid("packed.sequence_lengths", "at least one sequence is required");
+  return req.packed;
 }
 
 /** CrfService: training over a stream, CSV prediction and structured tagging. */
@@ -112,7 +88,10 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
         const sequences: CrfSequence[] = [];
         const csv = await receiveBytes(rest, "csvChunk", config.maxUploadBytes, (bytes) => progress({ stage: "receiving", bytesReceived: bytes }), (msg, i) => {
           if (msg.payload?.$case === "sequences") {
-            msg.payload.value.sequences.forEach((s, j) => sequences.push(toTrainingSequence(s, `sequences[${i}].sequences[${j}]`)));
+            const batch = msg.payload.value;
+            const field = `message ${i}: sequences`;
+            if (!batch.sequences) throw invalid(`${field}.sequences`, "required");
+            for (const s of unpackSequences(toPacked(batch.sequences), batch.labels, `${field}.sequences`)) sequences.push(s);
             return true;
           }
           return false;
@@ -182,21 +161,15 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
   }
 
   async function tag(req: CrfServiceTagRequest | CrfServiceTagStreamRequest): Promise<CrfServiceTagResponse> {
-    checkTagRequest(req);
-    const { packed } = req;
-    if (packed) {
-      const input = toPacked(packed);
-      const probability = req.includeProbability;
-      const marginals = req.includeMarginals;
-      return withModel(store, req.modelName, crfRuntime, async (model) => {
-        const r = await model.tagPacked(input, { probability, marginals });
-        // ts-proto's encoders iterate the arrays: typed arrays serve as they are.
-        const asList = (a: ArrayLike<number> | undefined) => (a ?? []) as unknown as number[];
-        return { sequences: [], labels: model.labels, packed: { labelIndices: asList(r.paths), probabilities: asList(r.probabilities), marginals: asList(r.marginals) } };
-      });
-    }
-    const sequences = req.sequences.map((s, i) => toItems(s, `sequences[${i}]`));
-    return withModel(store, req.modelName, crfRuntime, (model) => tagWith(model, sequences, req.includeProbability, req.includeMarginals));
+    const input = toPacked(checkTagRequest(req));
+    const probability = req.includeProbability;
+    const marginals = req.includeMarginals;
+    return withModel(store, req.modelName, crfRuntime, async (model) => {
+      const r = await model.tagPacked(input, { probability, marginals });
+      // ts-proto's encoders iterate the arrays: typed arrays serve as they are.
+      const asList = (a: ArrayLike<number> | undefined) => (a ?? []) as unknown as number[];
+      return { labels: model.labels, packed: { labelIndices: asList(r.paths), probabilities: asList(r.probabilities), marginals: asList(r.marginals) } };
+    });
   }
 
   async function tagStream(call: ServerDuplexStream<CrfServiceTagStreamRequest, CrfServiceTagStreamResponse>): Promise<void> {
