@@ -30,7 +30,6 @@ export interface ServerConfig {
   /** Seconds between returns of freed native memory to the system (MLBRIDGE_TRIM_SECONDS); 0 = never; default 5. */
   trimSeconds: number;
   /** V8 old-generation growth between major GCs, percent (MLBRIDGE_HEAP_GROWTH_PERCENT); 0 = V8's own; default 10. */
-  heapGrowthPercent: number;
   /** Concurrent streams per HTTP/2 connection (MLBRIDGE_MAX_STREAMS); default 100. */
   maxConcurrentStreams: number;
   /** HTTP/2 receive window per connection and per stream, bytes (MLBRIDGE_FLOW_CONTROL_WINDOW); default 4 MiB. */
@@ -73,7 +72,6 @@ const FLAGS = {
   "train-nice": { type: "string", env: "MLBRIDGE_TRAIN_NICE" },
   "cache-size": { type: "string", env: "MLBRIDGE_CACHE_SIZE" },
   "trim-seconds": { type: "string", env: "MLBRIDGE_TRIM_SECONDS" },
-  "heap-growth-percent": { type: "string", env: "MLBRIDGE_HEAP_GROWTH_PERCENT" },
   "max-streams": { type: "string", env: "MLBRIDGE_MAX_STREAMS" },
   "flow-control-window": { type: "string", env: "MLBRIDGE_FLOW_CONTROL_WINDOW" },
   "tls-cert": { type: "string", env: "MLBRIDGE_TLS_CERT" },
@@ -111,9 +109,6 @@ Options (each also an environment variable):
   --cache-size N           models kept in memory (MLBRIDGE_CACHE_SIZE, default 64)
   --trim-seconds N         return freed native (C heap) memory to the system every N seconds, 0 = never
                            (MLBRIDGE_TRIM_SECONDS, default 5)
-  --heap-growth-percent N  let the JS heap grow N % over what is live before a full GC, and size the young
-                           generation fully at its first growth; 0 = V8's own sizing
-                           (MLBRIDGE_HEAP_GROWTH_PERCENT, default 10: flat memory under steady load)
   --max-streams N          concurrent streams per connection (MLBRIDGE_MAX_STREAMS, default 100)
   --flow-control-window N  HTTP/2 receive window of each connection and stream, bytes
                            (MLBRIDGE_FLOW_CONTROL_WINDOW, default 4194304; HTTP/2's own is 65535)
@@ -178,7 +173,6 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     cacheSize: int("cache-size", get("cache-size"), 64, 1, 1_000_000),
     trainNice: int("train-nice", get("train-nice"), 19, 0, 19),
     trimSeconds: int("trim-seconds", get("trim-seconds"), 5, 0, 86_400),
-    heapGrowthPercent: int("heap-growth-percent", get("heap-growth-percent"), 10, 0, 1000),
     maxConcurrentStreams: int("max-streams", get("max-streams"), 100, 1, 100_000),
     flowControlWindow: int("flow-control-window", get("flow-control-window"), FLOW_CONTROL_WINDOW, 65_535, 2 ** 31 - 1),
     tlsCert,

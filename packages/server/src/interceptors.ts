@@ -66,7 +66,6 @@ export function observeInterceptor(log: Logger, metrics: Metrics): ServerInterce
   const named = new Set<string>();
   return (method, call) => {
     const start = process.hrtime.bigint();
-    metrics.callsStarted++;
     let given: unknown;
     let ended = false;
     let model: string | undefined;

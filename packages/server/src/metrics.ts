@@ -22,8 +22,6 @@ export interface Metrics {
   httpDuration: Histogram<"route" | "code">;
   /** Failed operations of the model store's backend, by operation (read, write, delete). */
   storeErrors: Counter<"operation">;
-  /** Calls started since the server started (a plain count, bumped by the observe interceptor). */
-  callsStarted: number;
 }
 
 /**
@@ -89,7 +87,7 @@ export function createMetrics(loadedModels: () => number, loadedBytes: () => num
     registers: [registry],
   });
   for (const operation of ["read", "write", "delete"]) storeErrors.labels({ operation }).inc(0); // present from the start, at 0
-  return { registry, rpcDuration, trainingsInProgress, modelsLoaded, nativeHeapTrim, httpDuration, modelDuration, trainings, modelsLoadedBytes, storeErrors, callsStarted: 0 };
+  return { registry, rpcDuration, trainingsInProgress, modelsLoaded, nativeHeapTrim, httpDuration, modelDuration, trainings, modelsLoadedBytes, storeErrors };
 }
 
 /** Serves GET /metrics (Prometheus text format). */

@@ -4,7 +4,6 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import v8 from "node:v8";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
 import type { PackageDefinition } from "@grpc/proto-loader";
@@ -89,9 +88,12 @@ function credentials(config: ServerConfig): ServerCredentials {
  * for each stream (HTTP/2 starts both at 65,535: a 4 MB request would wait for 64
  * WINDOW_UPDATEs; see FLOW_CONTROL_WINDOW). grpc-js has no server option for it
  * (`grpc-node.flow_control_window` is its client's), so this hooks the HTTP/2
- * servers grpc-js keeps in `http2Servers`, bound by now. Should a grpc-js release
- * rename them, the server keeps the 64 KiB windows and says so in the log; the test
- * "HTTP/2 flow control window" checks what a client is granted.
+ * servers grpc-js keeps in `http2Servers`, bound by now. The one private hook the
+ * server keeps, because nothing public does it (grpc-js 1.14's
+ * `grpc-node.flow_control_window` is its client's) and its cost is measured (bench
+ * s3's 250,000-row batches). Should a grpc-js release rename them, the server keeps
+ * the 64 KiB windows and says so in the log; the test "HTTP/2 flow control window"
+ * checks what a client is granted.
  */
 function widenFlowControlWindow(server: Server, bytes: number, log: Logger): void {
   if (bytes <= 65_535) return;
@@ -112,62 +114,19 @@ function widenFlowControlWindow(server: Server, bytes: number, log: Logger): voi
 }
 
 /**
- * Sizes V8's heap for a long-running server (--heap-growth-percent; 0 leaves
- * V8's own sizing). By default V8 doubles the young generation step by step
- * (8, 16, then 32 MB in a busy server) and lets the old generation grow by a
- * factor of up to 4 over what is live before a full GC, so RSS climbs for
- * minutes and then swings by 20 MB: bench s8's server went from 95 MiB after
- * 10k predictions to 127-143 MiB after 1M. With old-generation growth of 10 %
- * and the young generation grown to its maximum at once, it stays at
- * 110-117 MiB, for full GCs every ~2,400 instead of ~8,600 requests: main-thread
- * GC time per request 1.4 → 2.0 µs, of ~90 µs, plus concurrent marking (up to
- * ~8 % fewer requests per second at concurrency 64; docs/configuration.md).
- * Both V8 flags are read at each GC, so setting them now works; they apply to
- * the whole process.
- */
-function sizeHeap(percent: number): void {
-  if (!percent) return;
-  v8.setFlagsFromString(`--heap-growing-percent=${percent}`);
-  v8.setFlagsFromString("--semi-space-growth-factor=64");
-}
-
-/** How long no call may start before the server counts as quiet (scheduleTrims). */
-const QUIET_MS = 250;
-
-/**
  * glibc keeps the C heap's freed pages (HTTP/2 sessions, JIT zones, request
  * buffers) mapped, so RSS would keep the peak of every burst: give them back
- * every `seconds` (0: never), and once as soon as calls stop (none started for
- * QUIET_MS to 2 × QUIET_MS), when a trim is least likely to delay a call. Without the
- * second, RSS read after a burst depended on where the 5 s period stood: bench
- * s8's growth from 10k to 1M predictions came out at +2.0 to +6.4 % in runs of
- * the same build, of which 0.4–3.7 MB were freed C heap (docs/configuration.md).
+ * every `seconds` (0: never). Measured (docs/configuration.md): after 1M
+ * single-row predictions the C heap held 28.7 MB, 10.6 MB once trimmed; a trim
+ * blocks the event loop for under 1 to 5 ms.
  */
 function scheduleTrims(seconds: number, metrics: Metrics, log: Logger): NodeJS.Timeout | undefined {
   if (!seconds) return undefined;
-  // The period counted in ticks: timers fire on the event loop's cached clock,
-  // so comparing elapsed times could come out a tick short.
-  const periodTicks = Math.max(1, Math.round((seconds * 1000) / QUIET_MS));
-  let ticks = 0;
-  const trim = (why: "periodic" | "quiet") => {
+  return setInterval(() => {
     const end = metrics.nativeHeapTrim.startTimer();
     const released = trimNativeHeap();
-    log.debug({ released, seconds: end(), why }, "native heap trimmed");
-    ticks = 0;
-  };
-  let seen = metrics.callsStarted;
-  let quietTrimmed = true;
-  return setInterval(() => {
-    ticks++;
-    if (metrics.callsStarted !== seen) {
-      seen = metrics.callsStarted;
-      quietTrimmed = false;
-    } else if (!quietTrimmed) {
-      quietTrimmed = true;
-      trim("quiet");
-    }
-    if (ticks >= periodTicks) trim("periodic");
-  }, QUIET_MS).unref();
+    log.debug({ released, seconds: end() }, "native heap trimmed");
+  }, seconds * 1000).unref();
 }
 
 /** Whether a bind address only accepts connections from this machine. */
@@ -184,7 +143,6 @@ export interface ServerOptions {
 
 /** Starts the mlbridge gRPC server with every service, health and reflection. */
 export async function startServer(config: ServerConfig, log: Logger = pino({ level: config.logLevel }), options: ServerOptions = {}): Promise<RunningServer> {
-  sizeHeap(config.heapGrowthPercent);
   let store: ModelStore | undefined;
   const metrics = createMetrics(() => store?.loadedCount ?? 0, () => store?.loadedBytes ?? 0);
   const storage = await DiskStorage.open(config.modelDir, log);

@@ -156,32 +156,6 @@ describe("native memory", () => {
     expect(await trims(every)).toBe(after); // stopped with the server
   });
 
-  it("also trims once as soon as calls stop, whatever --trim-seconds says; not again until calls come and stop again", async () => {
-    const h = await startHarness(["--trim-seconds", "3600"]);
-    const trims = async () => {
-      const m = await h.server.context.metrics.registry.getSingleMetric("mlbridge_native_heap_trim_seconds")!.get();
-      return m.values.find((v) => v.metricName === "mlbridge_native_heap_trim_seconds_count")!.value;
-    };
-    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-    const burst = async () => {
-      for (let i = 0; i < 20; i++) await unary(h.text.countWords.bind(h.text), { text: "a b a" });
-    };
-    try {
-      await sleep(700);
-      expect(await trims()).toBe(0); // no calls yet: nothing to give back
-      await burst();
-      await sleep(700);
-      const first = await trims();
-      expect(first).toBeGreaterThanOrEqual(1); // 1, unless a call of the burst stalled for 250 ms
-      await sleep(700);
-      expect(await trims()).toBe(first); // still quiet: once per quiet spell
-      await burst();
-      await sleep(700);
-      expect(await trims()).toBeGreaterThan(first);
-    } finally {
-      await h.close();
-    }
-  });
 });
 
 describe("HTTP/2 flow control window", () => {
@@ -213,39 +187,6 @@ describe("HTTP/2 flow control window", () => {
     } finally {
       await Promise.all([wide.close(), narrow.close(), mib.close()]);
     }
-  });
-});
-
-describe("V8 heap sizing", () => {
-  /** Starts the CLI with `args`, makes ~2,000 calls, and returns the young generation's size from /metrics, MiB. */
-  async function youngGenerationMiB(args: string[]): Promise<number> {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "mlbridge-heap-"));
-    const metricsPort = await freePort();
-    const child = spawn(process.execPath, [cli, "serve", "--port", "0", "--http-port", "0", "--port-file", path.join(dir, "port"), "--model-dir", path.join(dir, "m"), "--metrics-port", String(metricsPort), "--log-level", "warn", ...args], { stdio: "inherit" });
-    try {
-      const portFile = path.join(dir, "port");
-      const port = (): string => (existsSync(portFile) ? readFileSync(portFile, "utf8").trim() : "");
-      for (let i = 0; i < 200 && !port(); i++) await new Promise((r) => setTimeout(r, 50));
-      const client = new TextServiceClient(`127.0.0.1:${port()}`, credentials.createInsecure());
-      const text = "the quick brown fox jumps over the lazy dog ".repeat(200);
-      for (let i = 0; i < 100; i++) await Promise.all(Array.from({ length: 20 }, () => unary(client.countWords.bind(client), { text })));
-      client.close();
-      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      return Number(/mlbridge_nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)/.exec(metrics)![1]) / 1048576;
-    } finally {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-
-  it("--heap-growth-percent (default 10) grows the young generation to its maximum at once; 0 leaves V8's stepwise growth", async () => {
-    const { loadConfig } = await import("../src/config");
-    expect(loadConfig([], {}).heapGrowthPercent).toBe(10);
-    expect(() => loadConfig(["--heap-growth-percent", "-5"], {})).toThrow(/--heap-growth-percent/);
-    // 2 × V8's 16 MiB maximum semi-space; V8's own doubling is at 8 or 16 MiB after this much work.
-    expect(await youngGenerationMiB([])).toBe(32);
-    expect(await youngGenerationMiB(["--heap-growth-percent", "0"])).toBeLessThan(32);
   });
 });
 
