@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { crfTrainingProcesses, declaredModelVersion, fitXgboostCsv, predictXgboostCsv, readFeatureCsv, trainXgboost, XgbModel, type XgbProgress } from "../src";
+import { crfTrainingProcesses, fitXgboostCsv, predictXgboostCsv, readFeatureCsv, trainXgboost, XgbModel, type XgbProgress } from "../src";
 import { dataFile } from "./data";
 
 describe("XGBoost: the book's iris pipeline", () => {
@@ -112,13 +112,21 @@ describe("XGBoost: bad calls", () => {
     r.model.dispose();
   });
 
-  it("reads the version a UBJ model declares, in XGBoost 3's layout and the optimized one", () => {
+  it("reads the version a model declares (XGBoost 3's UBJ layout, the optimized one, JSON) from the one decoder: newer than 3.0 is FAILED_PRECONDITION", () => {
+    const code = (bytes: Buffer) => {
+      try {
+        XgbModel.fromBuffer(bytes);
+      } catch (err) {
+        return [(err as { code: string }).code, (err as Error).message];
+      }
+      return ["OK", ""];
+    };
     const counted = Buffer.concat([Buffer.from("{L\x00\x00\x00\x00\x00\x00\x00\x07version[#L", "latin1"), Buffer.from([0, 0, 0, 0, 0, 0, 0, 3]), Buffer.from("i\x03i\x02i\x00}", "latin1")]);
-    expect(declaredModelVersion(counted)).toEqual([3, 2, 0]);
+    expect(code(counted)).toEqual(["FAILED_PRECONDITION", expect.stringContaining("saved by XGBoost 3.2.0")]);
     const typed = Buffer.from("{i\x07version[$i#i\x03\x01\x07\x04}", "latin1");
-    expect(declaredModelVersion(typed)).toEqual([1, 7, 4]);
-    expect(declaredModelVersion(Buffer.from('{"version": [2, 1, 4]}'))).toEqual([2, 1, 4]);
-    expect(declaredModelVersion(Buffer.from("{}"))).toBeUndefined();
+    expect(code(typed)).toEqual(["INVALID_ARGUMENT", expect.stringContaining("not an XGBoost model")]); // 1.7.4: readable, but no learner
+    expect(code(Buffer.from('{"version": [3, 1, 0]}'))).toEqual(["FAILED_PRECONDITION", expect.stringContaining("saved by XGBoost 3.1.0")]);
+    expect(code(Buffer.from("{}"))).toEqual(["INVALID_ARGUMENT", expect.stringContaining("not an XGBoost model")]);
   });
 
   it("cancels between rounds", async () => {

@@ -5,7 +5,7 @@ import type {
   ModelInferResponse_InferOutputTensor as OutputTensor,
 } from "./generated/inference/grpc_predict_v2";
 import { invalid, quote } from "./errors";
-import type { Float32Values, TensorInput, TensorOutput } from "@mlbridge/core";
+import { bytesFromFloat32, type Float32Values, type TensorInput, type TensorOutput } from "@mlbridge/core";
 
 /**
  * Open Inference Protocol tensors: checks and decodes input tensors given in
@@ -216,11 +216,8 @@ export function tensorInput(input: Input): TensorInput {
 export function rawBytes(o: Output): Buffer {
   const d = o.data;
   switch (d.datatype) {
-    case "FP32": {
-      const b = Buffer.allocUnsafe(d.values.length * 4);
-      d.values.forEach((v, i) => b.writeFloatLE(v, i * 4));
-      return b;
-    }
+    case "FP32":
+      return bytesFromFloat32(d.values);
     case "FP64": {
       const b = Buffer.allocUnsafe(d.values.length * 8);
       d.values.forEach((v, i) => b.writeDoubleLE(v, i * 8));

@@ -6,7 +6,7 @@ import { countItems, readNerCsvPacked, type CrfSequence } from "./data";
 import { crfPreset, DEFAULT_CRF_PRESET, validateTemplate, type CrfAlgorithm, type CrfFeatureTemplate } from "./features";
 import { accuracyLine, crfMetrics, type CrfMetrics } from "./metrics";
 import { CrfModel } from "./model";
-import { checkAlgorithm, trainCrf, trainCrfCsv, type CrfCsvCounts, type CrfProgress } from "./train";
+import { checkAlgorithm, checkCrfParams, trainCrf, trainCrfCsv, type CrfCsvCounts, type CrfProgress } from "./train";
 
 /** Options of fitting a CRF tagger. */
 export interface CrfFitOptions {
@@ -56,7 +56,12 @@ interface Resolved {
   params: Record<string, string | number>;
 }
 
-/** Resolves preset, template, algorithm and parameters. */
+/**
+ * Resolves preset, template, algorithm and parameters, checking each (the
+ * parameters against the algorithm's: a caller gets the error before sending
+ * any data).
+ * @throws InvalidInputError naming the option or parameter
+ */
 export function resolveCrfOptions(o: CrfFitOptions): Resolved {
   const presetName = o.template ? o.preset : (o.preset || DEFAULT_CRF_PRESET);
   const preset = presetName ? crfPreset(presetName) : undefined;
@@ -64,7 +69,9 @@ export function resolveCrfOptions(o: CrfFitOptions): Resolved {
   validateTemplate(template);
   const algorithm = o.algorithm ?? preset?.algorithm ?? "lbfgs";
   checkAlgorithm(algorithm);
-  return { template, preset: presetName, algorithm, params: { ...(preset?.params ?? {}), ...(o.params ?? {}) } };
+  const params = { ...(preset?.params ?? {}), ...(o.params ?? {}) };
+  checkCrfParams(algorithm, params);
+  return { template, preset: presetName, algorithm, params };
 }
 
 function checkFraction(testFraction: number | undefined): number {

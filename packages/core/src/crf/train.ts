@@ -89,16 +89,24 @@ function withTrainer<T>(algorithm: CrfAlgorithm, fn: (t: NativeCrfTrainer) => T)
   }
 }
 
+/** Each algorithm's parameters, read from CRFsuite once (they never change). */
+const paramsByAlgorithm = new Map<CrfAlgorithm, readonly CrfParamInfo[]>();
+
 /** Lists an algorithm's parameters with their types, defaults and help. */
 export function crfParams(algorithm: CrfAlgorithm): CrfParamInfo[] {
   checkAlgorithm(algorithm);
-  return withTrainer(algorithm, (t) =>
-    t.params().map((name) => {
-      const h = t.help(name);
-      const m = /^(\w+):\s*(.*)$/s.exec(h);
-      return { name, type: m ? m[1] : "string", default: t.get(name), help: m ? m[2] : h };
-    }),
-  );
+  let known = paramsByAlgorithm.get(algorithm);
+  if (!known) {
+    known = withTrainer(algorithm, (t) =>
+      t.params().map((name) => {
+        const h = t.help(name);
+        const m = /^(\w+):\s*(.*)$/s.exec(h);
+        return { name, type: m ? m[1] : "string", default: t.get(name), help: m ? m[2] : h };
+      }),
+    );
+    paramsByAlgorithm.set(algorithm, known);
+  }
+  return known.map((p) => ({ ...p }));
 }
 
 /**

@@ -51,40 +51,10 @@ function compareVersions(a: number[], b: number[]): number {
   return 0;
 }
 
-/** Reads the `version` an XGBoost JSON or UBJ model declares, if it can be found. */
-export function declaredModelVersion(bytes: Buffer): number[] | undefined {
-  const head = bytes.subarray(0, Math.min(bytes.length, 1 << 20));
-  const json = /"version"\s*:\s*\[\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\]/.exec(head.toString("latin1"));
-  if (json) return [Number(json[1]), Number(json[2]), Number(json[3])];
-  const key = head.indexOf("version", 0, "latin1");
-  if (key < 0) return undefined;
-  let p = key + 7;
-  if (head[p++] !== 0x5b) return undefined; // '['
-  const sizes: Record<number, number> = { 0x69: 1, 0x55: 1, 0x49: 2, 0x6c: 4, 0x4c: 8 };
-  let type: number | undefined;
-  if (head[p] === 0x24) {
-    // '$' + element type
-    type = head[p + 1];
-    p += 2;
-  }
-  if (head[p] === 0x23) {
-    // '#' + count type + count
-    const size = sizes[head[p + 1]];
-    if (!size) return undefined;
-    p += 2 + size;
-  }
-  const out: number[] = [];
-  for (let i = 0; i < 3 && p < head.length; i++) {
-    const t = type ?? head[p++];
-    const size = sizes[t];
-    if (!size) return undefined;
-    if (size === 1) out.push(t === 0x69 ? head.readInt8(p) : head[p]);
-    else if (size === 2) out.push(head.readInt16BE(p));
-    else if (size === 4) out.push(head.readInt32BE(p));
-    else out.push(Number(head.readBigInt64BE(p)));
-    p += size;
-  }
-  return out.length === 3 ? out : undefined;
+/** The `version` a decoded XGBoost model declares ([major, minor, patch]), if any. */
+function declaredVersion(doc: Record<string, unknown>): number[] | undefined {
+  const v = doc.version;
+  return Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === "number" && Number.isFinite(x)) ? (v as number[]) : undefined;
 }
 
 /**
@@ -131,7 +101,15 @@ export class XgbModel {
   static fromBuffer(bytes: Buffer): XgbModel {
     if (!Buffer.isBuffer(bytes) || bytes.length === 0) throw invalidArgument("bytes", "a non-empty Buffer", bytes);
     const mine = xgboostVersion();
-    const declared = declaredModelVersion(bytes);
+    // XGBoost's legacy binary loader, given arbitrary bytes, can try huge allocations,
+    // and its UBJ reader trusts the lengths it reads: decode and check the structure first.
+    let decoded: { doc: Record<string, unknown>; ubj: boolean };
+    try {
+      decoded = decodeModel(bytes);
+    } catch (err) {
+      throw new InvalidInputError(`not an XGBoost model this server can read (XGBoost ${mine}): ${(err as Error).message}`);
+    }
+    const declared = declaredVersion(decoded.doc);
     if (declared && compareVersions(declared, NEWEST_READABLE) > 0) {
       throw new MlBridgeError(
         "FAILED_PRECONDITION",
@@ -140,13 +118,10 @@ export class XgbModel {
           "save the model with XGBoost <= 3.0, or retrain it through mlbridge",
       );
     }
-    // XGBoost's legacy binary loader, given arbitrary bytes, can try huge allocations,
-    // and its UBJ reader trusts the lengths it reads: check the structure first.
     let boosterName: unknown;
     try {
-      const { doc, ubj } = decodeModel(bytes);
-      checkModelStructure(doc, ubj);
-      boosterName = (doc.learner as Record<string, Record<string, unknown>> | undefined)?.gradient_booster?.name;
+      checkModelStructure(decoded.doc, decoded.ubj);
+      boosterName = (decoded.doc.learner as Record<string, Record<string, unknown>> | undefined)?.gradient_booster?.name;
     } catch (err) {
       throw new InvalidInputError(`not an XGBoost model this server can read (XGBoost ${mine}): ${(err as Error).message}`);
     }
@@ -177,11 +152,9 @@ export class XgbModel {
    */
   static async fromUntrustedBuffer(bytes: Buffer): Promise<XgbModel> {
     if (!Buffer.isBuffer(bytes) || bytes.length === 0) throw invalidArgument("bytes", "a non-empty Buffer", bytes);
-    try {
-      decodeModel(bytes); // cheap structural rejection before spawning anything
-    } catch (err) {
-      throw new InvalidInputError(`not an XGBoost model this server can read (XGBoost ${xgboostVersion()}): ${(err as Error).message}`);
-    }
+    // The one defence runs in the throwaway process: the structural checks, XGBoost's
+    // loader and a probe prediction. This process then loads XGBoost's own
+    // re-serialisation the way it loads a stored model.
     const reply = await new Promise<{ ok: boolean; bytes?: Uint8Array; code?: string; message?: string }>((resolve) => {
       const child = fork(path.resolve(__dirname, "..", "..", "dist", "xgboost", "sanitize-worker.js"), [], {
         serialization: "advanced",
@@ -255,7 +228,7 @@ export class XgbModel {
 
   private finish(output: PredictOutput, rows: number, raw: Float32Array, opts: XgbPredictOptions): XgbPrediction {
     let values = raw;
-    let cols = rows ? values.length / rows : 0;
+    const cols = rows ? values.length / rows : 0;
     if (output === "probabilities" && this.objective === "multi:softmax") values = softmaxRows(values, rows, cols);
     const pred: XgbPrediction = { rows, cols, values };
     if (opts.classNames !== false && this.isClassifier && this.classNames.length && output !== "margins") pred.classNames = this.decode(values, rows, cols, output);

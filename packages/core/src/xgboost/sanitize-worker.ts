@@ -2,9 +2,13 @@
  * Loads untrusted XGBoost model bytes in a throwaway process (see
  * XgbModel.fromUntrustedBuffer): XGBoost 1.7 does not validate everything it
  * reads, so a forged model may crash the process that loads it. This one
- * loads it, predicts a row, and sends back XGBoost's own re-serialisation.
+ * checks its structure and loads it as XgbModel.fromBuffer does, predicts a
+ * row through XGBoost, and sends back XGBoost's own re-serialisation.
  */
 import { XgbModel } from "./model";
+
+// The caller compiles the forest of the model it keeps; this process's would be thrown away.
+process.env.MLBRIDGE_XGBOOST_COMPILED = "0";
 
 process.once("message", (bytes: Uint8Array) => {
   let reply: unknown;

@@ -2,7 +2,6 @@ import type { ServerDuplexStream, ServerUnaryCall } from "@grpc/grpc-js";
 import {
   CRF_PRESETS,
   crfRuntime,
-  checkCrfParams,
   fitCrf,
   fitCrfCsv,
   predictCrfCsv,
@@ -79,8 +78,7 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
       kind: crfRuntime.kind,
       begin(header: CrfTrainHeader) {
         options = fitOptions(header);
-        resolved = resolveCrfOptions(options);
-        checkCrfParams(resolved.algorithm, resolved.params);
+        resolved = resolveCrfOptions(options); // checks the parameters too, before any data is read
         return { name: header.modelName, failIfExists: header.failIfExists };
       },
       async receive(rest, progress) {
