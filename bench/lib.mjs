@@ -164,7 +164,7 @@ export function runGhzAsync(target, { concurrency = 1, seconds, total, rps, conn
         const lat = Object.fromEntries((j.latencyDistribution ?? []).map((x) => [x.percentage, x.latency / 1e6]));
         const errors = Object.values(j.statusCodeDistribution ?? {}).reduce((a, b) => a + b, 0) - (j.statusCodeDistribution?.OK ?? 0);
         res({ rps: j.rps, count: j.count, p50_ms: lat[50], p99_ms: lat[99], errors, errorDistribution: j.errorDistribution });
-      } catch (e) {
+      } catch {
         rej(new Error(`ghz failed (${code}): ${err.slice(0, 500)} ${out.slice(0, 300)}`));
       }
     });
@@ -229,10 +229,10 @@ export function pythonBin() {
   }
   return undefined;
 }
-/** Runs `bin script '<JSON arg>'` and resolves with the JSON of the last line it prints. */
-function runJson(bin, script, arg) {
+/** Runs `bin [...flags] script '<JSON arg>'` and resolves with the JSON of the last line it prints. */
+export function runJson(bin, script, arg, flags = []) {
   return new Promise((res, rej) => {
-    const child = spawn(bin, [script, JSON.stringify(arg)], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(bin, [...flags, script, JSON.stringify(arg)], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.on("close", (code) => {

@@ -39,6 +39,7 @@ const SCENARIOS = [
   [8, "Server memory growth over many predictions", "s8-memory.mjs"],
   [9, "Both cores: two server processes vs one", "s9-two-procs.mjs"],
   [10, "V2 REST single-row infer vs MLServer REST and our gRPC (wrk c=1/16/64)", "s10-rest.mjs"],
+  [11, "Native memory over 1,000 model lifecycles (train, predict, save, load, dispose)", "s11-native-cycles.mjs"],
 ];
 
 // --quick (the CI smoke test) installs nothing: it uses ghz / the Python venv only if already there.

@@ -5,7 +5,7 @@
 // unexpected errors, p99 per call type, and the server's RSS at start, middle, end.
 // Traffic goes to 127.0.0.1 only; every loop is bounded in time.
 // Usage: node bench/soak.mjs [--minutes 10] [--concurrency 8]   (needs bench/setup.sh's ghz)
-import { spawn, execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -36,7 +36,16 @@ await bidi(xgb.train(), [
 ]);
 await trainCrf();
 const ner = await core.readNerCsv(path.join(DATA, "book/ner.csv"), core.CRF_PRESETS.book.template, false);
-const tagData = { model_name: "ner", sequences: ner.sequences.slice(0, 10).map((s) => ({ items: s.items.map((it) => ({ attributes: it.map(([name, weight]) => ({ name, weight })) })) })) };
+const tenPacked = core.packSequences(ner.sequences.slice(0, 10).map((s) => s.items));
+const tagData = {
+  model_name: "ner",
+  packed: {
+    attribute_names: Buffer.from(tenPacked.attributeNames).toString("base64"), // bytes in protobuf JSON
+    attribute_weights: Array.from(tenPacked.attributeWeights ?? []),
+    item_attribute_counts: Array.from(tenPacked.itemAttributeCounts),
+    sequence_lengths: Array.from(tenPacked.sequenceLengths),
+  },
+};
 const jobs = {
   predict: { call: "mlbridge.v1.XgboostService/Predict", proto: path.join(BENCH, "proto/bench_predict.proto"), data: { model_name: "iris", matrix: { rows: 1, cols: 4, values: [5.1, 3.5, 1.4, 0.2] } } },
   tag: { call: "mlbridge.v1.CrfService/Tag", data: tagData },

@@ -25,7 +25,7 @@ export default async function s5(ctx) {
   };
   const msgs = [];
   for (let p = 0; p < passes; p++) for (let i = 0; i < items.length; i += 100)
-    msgs.push({ modelName: "ner", sequences: [], packed: packedMsg(items.slice(i, i + 100)), includeProbability: false, includeMarginals: false });
+    msgs.push({ modelName: "ner", packed: packedMsg(items.slice(i, i + 100)), includeProbability: false, includeMarginals: false });
   const srv = await startServerProcess({ env: ctx.serverEnv ?? {} });
   const cl = clients(srv.address);
   // mlbridge and python-crfsuite take turns, one repeat each, so that load from elsewhere on the
