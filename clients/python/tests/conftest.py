@@ -101,7 +101,7 @@ class ServerProcess:
     address: str
     model_dir: Path
     log_path: Path
-    process: "subprocess.Popen[bytes]"
+    process: subprocess.Popen[bytes]
     args: List[str] = field(default_factory=list)
     #: host:port of its HTTP listener (the V2 REST protocol, /metrics).
     http_address: str = ""
@@ -272,7 +272,7 @@ def book_items(rows: Sequence[Dict[str, str]]) -> List[List[Item]]:
     return sentences
 
 
-def run_python(script: Path, cwd: Path, env_extra: Dict[str, str], timeout: float = 300) -> "subprocess.CompletedProcess[str]":
+def run_python(script: Path, cwd: Path, env_extra: Dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLBRIDGE_")}
     env.update(env_extra)
     return subprocess.run(

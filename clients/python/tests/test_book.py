@@ -198,7 +198,7 @@ def test_iris_classification_xgboost(address: str, data_workdir: Path, monkeypat
     monkeypatch.setenv("MLBRIDGE_ADDRESS", address)
     IrisClassificationXgboost.fit()
     out = capsys.readouterr().out
-    rounds = [l for l in out.splitlines() if l.startswith("[")]
+    rounds = [line for line in out.splitlines() if line.startswith("[")]
     assert len(rounds) == 2, out
     assert rounds[0].startswith("[0]") and rounds[1].startswith("[1]")
     assert all("test-merror" in r for r in rounds)

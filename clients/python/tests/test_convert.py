@@ -11,7 +11,6 @@ from mlbridge._client import _pem
 from mlbridge._crf_wire import labelled_batches, to_packed, to_template
 from mlbridge._matrix import to_matrices
 from mlbridge._params import param_str
-from mlbridge._proto.mlbridge.v1 import types_pb2
 
 
 def test_numpy_matrix_travels_as_raw_float32_bytes() -> None:

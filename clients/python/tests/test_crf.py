@@ -55,7 +55,7 @@ def test_tagging_with_marginals_and_probability(client: Client, ner_model: CrfTr
     # The path's probability is at most that of any of its single labels.
     t = tagged[0]
     assert t.probability is not None and t.marginals is not None
-    assert t.probability <= min(m[l] for m, l in zip(t.marginals, t.labels)) + 1e-9
+    assert t.probability <= min(m[label] for m, label in zip(t.marginals, t.labels)) + 1e-9
 
 
 def test_item_formats_are_equivalent(client: Client, ner_model: CrfTrainReport, data: Path) -> None:

@@ -1,10 +1,9 @@
 """The V2 REST protocol (HTTP/JSON) with the clients Python users have: requests, httpx and tritonclient.http."""
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Iterator
-
-import asyncio
 
 import httpx
 import numpy as np

@@ -103,7 +103,7 @@ def test_python_crfsuite_model_imports_and_predicts_the_same(client: Client, dat
         assert sorted(info.labels) == sorted(tagger.labels())
         # CSV prediction uses the book template by default (lemma 1.0, next-lemma 0.5).
         predict = dict_sentences(read_rows(data / "ner_predict.csv"))
-        assert client.crf.predict("ner-from-pycrfsuite", data / "ner_predict.csv") == [l for s in predict for l in tagger.tag(s)]
+        assert client.crf.predict("ner-from-pycrfsuite", data / "ner_predict.csv") == [label for s in predict for label in tagger.tag(s)]
         sample = xs[:150]
         assert [t.labels for t in client.crf.tag("ner-from-pycrfsuite", sample)] == [tagger.tag(s) for s in sample]
     finally:

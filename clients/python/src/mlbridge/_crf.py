@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import collections
 import itertools
-from typing import Any, Callable, Deque, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Deque, Iterable, Iterator, List, Mapping, Optional
 
 from mlbridge._crf_wire import FeatureLike, LabelledSequence, SequenceLike, labelled_batches, to_packed, to_template
+from mlbridge._data import CrfTrainReport, TaggedSequence
 from mlbridge._files import PathLike, chunks, open_local, read_local
 from mlbridge._params import params
-from mlbridge._training import ProgressCallback, run_training
-from mlbridge._data import CrfTrainReport, TaggedSequence, TrainProgress
 from mlbridge._proto.mlbridge.v1 import crf_service_pb2 as crf_pb
 from mlbridge._rpc import Rpc
+from mlbridge._training import ProgressCallback, run_training
 from mlbridge.errors import MlBridgeError
 
 __all__ = ["CrfClient", "ALGORITHMS"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Iterable, Iterator, List, Mapping, Optional, Sequence, Sized, Tuple, Union
 
 from mlbridge._data import CrfFeature
-from mlbridge._proto.mlbridge.v1 import crf_service_pb2 as crf_pb, types_pb2 as types_pb
+from mlbridge._proto.mlbridge.v1 import crf_service_pb2 as crf_pb
+from mlbridge._proto.mlbridge.v1 import types_pb2 as types_pb
 
 #: An attribute: a name (weight 1.0) or a ``(name, weight)`` pair.
 AttributeLike = Union[str, Tuple[str, float], Sequence[Any]]

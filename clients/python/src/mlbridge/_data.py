@@ -7,8 +7,14 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from mlbridge._proto.mlbridge.v1 import (
     crf_service_pb2 as crf_pb,
+)
+from mlbridge._proto.mlbridge.v1 import (
     text_service_pb2 as text_pb,
+)
+from mlbridge._proto.mlbridge.v1 import (
     types_pb2 as types_pb,
+)
+from mlbridge._proto.mlbridge.v1 import (
     xgboost_service_pb2 as xgb_pb,
 )
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
-from typing import Iterable, List, Optional, Union
+from typing import Iterable, List, Optional
 
 from mlbridge._crf_wire import FeatureLike, to_template
-from mlbridge._files import PathLike, chunks, open_local
 from mlbridge._data import ModelInfo
-from mlbridge._proto.mlbridge.v1 import model_service_pb2 as model_pb, types_pb2 as types_pb
+from mlbridge._files import PathLike, chunks, open_local
+from mlbridge._proto.mlbridge.v1 import model_service_pb2 as model_pb
+from mlbridge._proto.mlbridge.v1 import types_pb2 as types_pb
 from mlbridge._rpc import Rpc
 from mlbridge.errors import MlBridgeError
 

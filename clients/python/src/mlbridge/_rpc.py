@@ -78,7 +78,7 @@ class Rpc:
         call = method(request, **self.options())
         try:
             with self.errors():
-                for msg in call:
+                for msg in call:  # noqa: UP028 - not `yield from`: closing this generator must not close grpc's iterator
                     yield msg
         finally:
             call.cancel()
@@ -94,7 +94,7 @@ class Rpc:
         try:
             try:
                 with self.errors():
-                    for msg in call:
+                    for msg in call:  # noqa: UP028 - as in server_stream
                         yield msg
             except MlBridgeError:
                 if stream.error is not None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, Iterator, Union
 
-from mlbridge._files import CHUNK_SIZE
 from mlbridge._data import WordCount
+from mlbridge._files import CHUNK_SIZE
 from mlbridge._proto.mlbridge.v1 import text_service_pb2 as text_pb
 from mlbridge._rpc import Rpc
 

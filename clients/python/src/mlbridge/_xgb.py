@@ -4,13 +4,13 @@ from __future__ import annotations
 import itertools
 from typing import Any, Iterable, Iterator, List, Mapping, Optional
 
+from mlbridge._data import PredictResult, XgboostTrainReport
 from mlbridge._files import PathLike, chunks, open_local, read_local
 from mlbridge._matrix import numpy_module, to_floats, to_matrices
 from mlbridge._params import params
-from mlbridge._training import ProgressCallback, run_training
-from mlbridge._data import PredictResult, XgboostTrainReport
 from mlbridge._proto.mlbridge.v1 import xgboost_service_pb2 as xgb_pb
 from mlbridge._rpc import Rpc
+from mlbridge._training import ProgressCallback, run_training
 
 __all__ = ["XgboostClient", "OUTPUTS"]
 
