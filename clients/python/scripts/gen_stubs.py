@@ -11,6 +11,7 @@ grpc_tools' bundled includes; its Python module ships with protobuf.
 
 Usage: python scripts/gen_stubs.py [--proto-dir DIR] [--out DIR]
 """
+
 from __future__ import annotations
 
 import argparse

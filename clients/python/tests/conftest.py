@@ -1,5 +1,6 @@
 """Fixtures: a real mlbridge server (node packages/server/dist/cli.js), the project's test data
 (build/test-data, always there) and the book's own data (optional: its tests skip without it)."""
+
 from __future__ import annotations
 
 import csv
@@ -52,10 +53,7 @@ def book_dir() -> Optional[Path]:
 
 def book_skip_reason() -> str:
     """Why the book's tests are skipped."""
-    return (
-        f"the book's own data is not at {shared_dir() / 'data' / 'book'} "
-        "(set MLBRIDGE_SHARED to the folder holding data/book)"
-    )
+    return f"the book's own data is not at {shared_dir() / 'data' / 'book'} (set MLBRIDGE_SHARED to the folder holding data/book)"
 
 
 def make_test_data() -> Path:
@@ -137,12 +135,23 @@ def start_server(workdir: Path, *extra_args: str, timeout: float = 60) -> Server
     port_file = workdir / "port"
     log_path = workdir / "server.log"
     args = [
-        node, str(SERVER_CLI), "serve",
-        "--host", "127.0.0.1", "--port", "0", "--http-port", "0",
-        "--model-dir", str(model_dir),
-        "--port-file", str(port_file),
-        "--http-port-file", str(workdir / "http-port"),
-        "--grace-seconds", "2",
+        node,
+        str(SERVER_CLI),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--http-port",
+        "0",
+        "--model-dir",
+        str(model_dir),
+        "--port-file",
+        str(port_file),
+        "--http-port-file",
+        str(workdir / "http-port"),
+        "--grace-seconds",
+        "2",
         *extra_args,
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLBRIDGE_")}
@@ -275,7 +284,4 @@ def book_items(rows: Sequence[Dict[str, str]]) -> List[List[Item]]:
 def run_python(script: Path, cwd: Path, env_extra: Dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLBRIDGE_")}
     env.update(env_extra)
-    return subprocess.run(
-        [sys.executable, str(script)], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-    )
-
+    return subprocess.run([sys.executable, str(script)], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)

@@ -3,6 +3,7 @@
 They run on the project's own data (build/test-data: the book's formats); the tests named
 ``..._books_...`` reproduce the book's own files and are skipped without them.
 """
+
 from __future__ import annotations
 
 import ast
@@ -23,10 +24,22 @@ ACCURACY_LINE = re.compile(r"^accuracy=(0\.\d{4}|1\.0000) \((\d+)/(\d+) non-O to
 
 #: The columns of the server's default ("rich") preset, in order.
 RICH_COLUMNS = [
-    "word", "lemma", "pos", "shape",
-    "prev-word", "prev-lemma", "prev-pos", "prev-shape",
-    "next-word", "next-lemma", "next-pos", "next-shape",
-    "prev-prev-lemma", "prev-prev-pos", "next-next-lemma", "next-next-pos",
+    "word",
+    "lemma",
+    "pos",
+    "shape",
+    "prev-word",
+    "prev-lemma",
+    "prev-pos",
+    "prev-shape",
+    "next-word",
+    "next-lemma",
+    "next-pos",
+    "next-shape",
+    "prev-prev-lemma",
+    "prev-prev-pos",
+    "next-next-lemma",
+    "next-next-pos",
 ]
 
 

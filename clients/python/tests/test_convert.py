@@ -1,4 +1,5 @@
 """Request building, without a server."""
+
 from __future__ import annotations
 
 from pathlib import Path

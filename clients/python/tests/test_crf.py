@@ -1,4 +1,5 @@
 """CrfService through client.crf: structured tagging, marginals, streaming, structured training."""
+
 from __future__ import annotations
 
 import math

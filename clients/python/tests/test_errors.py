@@ -1,4 +1,5 @@
 """Every error class, raised from real failures (and the status-code mapping itself)."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The V2 REST protocol (HTTP/JSON) with the clients Python users have: requests, httpx and tritonclient.http."""
+
 from __future__ import annotations
 
 import asyncio
@@ -58,10 +59,15 @@ def test_httpx_async_infer_equals_grpc(http_address: str, address: str, iris_mod
     async def main() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=f"http://{http_address}", timeout=30) as client:
             assert (await client.get("/v2/health/ready")).json() == {"ready": True}
-            return await asyncio.gather(*(
-                client.post(f"/v2/models/{IRIS_MODEL}/infer", json={"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": row.tolist()}], "outputs": [{"name": "predict_proba"}]})
-                for row in x
-            ))
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        f"/v2/models/{IRIS_MODEL}/infer",
+                        json={"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": row.tolist()}], "outputs": [{"name": "predict_proba"}]},
+                    )
+                    for row in x
+                )
+            )
 
     responses = asyncio.run(main())
     assert [r.status_code for r in responses] == [200] * len(x)

@@ -5,6 +5,7 @@ Triton's ``tritonclient[grpc]`` (its high-level InferenceServerClient, and its g
 Predictions are compared with mlbridge's own ``XgboostService.Predict`` / ``CrfService.Tag``
 and with the installed xgboost running the exported model in-process.
 """
+
 from __future__ import annotations
 
 import json
@@ -121,7 +122,9 @@ def test_typed_fp32_infer_with_tritonclient_stubs(
     np.testing.assert_array_equal(proba, own.values)
 
 
-def test_fp64_raw_and_typed(triton: tc.InferenceServerClient, stub: service_pb2_grpc.GRPCInferenceServiceStub, iris_model: XgboostTrainReport, data: Path) -> None:
+def test_fp64_raw_and_typed(
+    triton: tc.InferenceServerClient, stub: service_pb2_grpc.GRPCInferenceServiceStub, iris_model: XgboostTrainReport, data: Path
+) -> None:
     x32 = iris_x(data)[:20]
     inp = tc.InferInput("input", list(x32.shape), "FP32")
     inp.set_data_from_numpy(x32)
@@ -148,7 +151,7 @@ def test_errors_are_invalid_argument(triton: tc.InferenceServerClient, iris_mode
 
     cases = [
         (np.ones((2, 3), dtype=np.float32), "FP32", "expects 4 features per row, got 3"),
-        (np.ones((2, 4), dtype=np.float16), "FP16", "must be FP32 or FP64, got \"FP16\""),
+        (np.ones((2, 4), dtype=np.float16), "FP16", 'must be FP32 or FP64, got "FP16"'),
         (np.ones((4,), dtype=np.float32), "FP32", "must be [rows, features], got [4]"),
     ]
     for x, datatype, message in cases:

@@ -16,6 +16,7 @@ What works (measured with the server's libxgboost 1.7.4 and python-crfsuite 0.9.
   import fails with FAILED_PRECONDITION naming both versions: the tests below fail until the
   server refuses (or converts) these models.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """ModelService through client.models: list, get, delete, export, import."""
+
 from __future__ import annotations
 
 import datetime as dt

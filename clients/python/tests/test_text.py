@@ -1,4 +1,5 @@
 """TextService through client.text."""
+
 from __future__ import annotations
 
 from mlbridge import Client

@@ -1,4 +1,5 @@
 """TLS: a server started with --tls-cert/--tls-key, a client trusting its certificate."""
+
 from __future__ import annotations
 
 import shutil
@@ -20,9 +21,26 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Serve
     d = tmp_path_factory.mktemp("tls")
     cert, key = d / "cert.pem", d / "key.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     srv = start_server(d, "--tls-cert", str(cert), "--tls-key", str(key))
     yield srv, cert

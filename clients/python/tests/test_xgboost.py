@@ -1,4 +1,5 @@
 """XgboostService through client.xgboost: an iris model with the book's parameters, numpy and list inputs."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -151,6 +152,7 @@ def test_without_numpy_values_are_lists(client: Client, iris_model: XgboostTrain
     assert isinstance(res.values, list) and len(res.values) == 20 and all(len(r) == 3 for r in res.values)
     assert res.values == expected.values.tolist()
     assert res.class_names == expected.class_names
-    report = client.xgboost.train("iris-lists", features=rows, labels=[SPECIES.index(s) for s in iris(data)[1]],
-                                  parameters={"objective": "multi:softmax", "num_class": 3}, num_rounds=2)
+    report = client.xgboost.train(
+        "iris-lists", features=rows, labels=[SPECIES.index(s) for s in iris(data)[1]], parameters={"objective": "multi:softmax", "num_class": 3}, num_rounds=2
+    )
     assert report.train_rows + report.test_rows == 150

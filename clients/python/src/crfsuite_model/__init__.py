@@ -17,6 +17,7 @@ model (lemma 1.0, next-lemma 0.5; AROW).
 
 The server address comes from ``MLBRIDGE_ADDRESS`` (default ``localhost:50051``).
 """
+
 from crfsuite_model._model import CRFSuiteModel
 
 __all__ = ["CRFSuiteModel"]

@@ -1,4 +1,5 @@
 """CRFSuiteModel: the book's class over an mlbridge server."""
+
 from __future__ import annotations
 
 import sys

@@ -12,6 +12,7 @@ mlbridge server (``MLBRIDGE_ADDRESS``, default ``localhost:50051``)::
 
 ``python -m iris_classification_xgboost`` runs both, like the book's ``main``.
 """
+
 from iris_classification_xgboost._iris import IrisClassificationXgboost
 
 __all__ = ["IrisClassificationXgboost"]

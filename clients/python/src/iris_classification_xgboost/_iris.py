@@ -1,4 +1,5 @@
 """IrisClassificationXgboost: the book's Java class, in Python over mlbridge."""
+
 from __future__ import annotations
 
 from mlbridge import Client, TrainProgress

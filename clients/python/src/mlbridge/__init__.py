@@ -8,14 +8,14 @@ Train and serve CRFsuite sequence taggers and XGBoost boosters on a server::
         client.crf.train("ner", "data/ner.csv", feature_preset="book")
         tags = client.crf.predict("ner", "data/ner_predict.csv")
 """
+
 try:
     from mlbridge._proto.mlbridge.v1 import types_pb2 as _types_pb2  # noqa: F401
 except ModuleNotFoundError as _e:  # pragma: no cover - a source tree without generated stubs
     if _e.name is None or not _e.name.startswith("mlbridge._proto"):
         raise
     raise ImportError(
-        "mlbridge: the generated gRPC stubs (mlbridge._proto) are missing; "
-        "run clients/python/build.sh or clients/python/scripts/gen_stubs.py"
+        "mlbridge: the generated gRPC stubs (mlbridge._proto) are missing; run clients/python/build.sh or clients/python/scripts/gen_stubs.py"
     ) from None
 
 from mlbridge._client import DEFAULT_ADDRESS, Client

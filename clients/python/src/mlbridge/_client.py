@@ -1,4 +1,5 @@
 """The mlbridge client: one gRPC channel, four services."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """CrfService: train CRFsuite taggers and tag with them."""
+
 from __future__ import annotations
 
 import collections
@@ -26,7 +27,6 @@ ALGORITHMS = {
     "passive-aggressive": crf_pb.CRF_ALGORITHM_PA,
     "arow": crf_pb.CRF_ALGORITHM_AROW,
 }
-
 
 
 def _algorithm(name: Optional[str]) -> int:
@@ -97,9 +97,7 @@ class CrfClient:
 
         if csv_path is not None:
             with open_local(csv_path) as f:
-                requests = itertools.chain(
-                    [first], (crf_pb.CrfServiceTrainRequest(csv_chunk=c) for c in chunks(f))
-                )
+                requests = itertools.chain([first], (crf_pb.CrfServiceTrainRequest(csv_chunk=c) for c in chunks(f)))
                 report = run_training(self._rpc, self._rpc.crf.Train, requests, on_progress)
         else:
             assert sequences is not None
@@ -174,9 +172,7 @@ class CrfClient:
 class TagStream(Iterator[List[TaggedSequence]]):
     """Results of :meth:`CrfClient.tag_stream`, one list per batch; ``cancel()`` stops the call."""
 
-    def __init__(
-        self, rpc: Rpc, requests: Iterator[crf_pb.CrfServiceTagStreamRequest], lengths: Deque[List[int]], probability: bool, marginals: bool
-    ) -> None:
+    def __init__(self, rpc: Rpc, requests: Iterator[crf_pb.CrfServiceTagStreamRequest], lengths: Deque[List[int]], probability: bool, marginals: bool) -> None:
         from mlbridge._rpc import RequestStream
 
         self._rpc = rpc

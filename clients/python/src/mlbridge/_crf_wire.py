@@ -1,5 +1,6 @@
 """CRF data on the wire: items and sequences in the one packed form
 (CrfPackedSequences), labelled batches for training, feature templates."""
+
 from __future__ import annotations
 
 from typing import Any, Iterable, Iterator, List, Mapping, Optional, Sequence, Sized, Tuple, Union

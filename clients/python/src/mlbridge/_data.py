@@ -1,4 +1,5 @@
 """Plain result types returned by the client (instead of raw protobuf messages)."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -77,9 +78,7 @@ class ModelInfo:
     def from_proto(cls, msg: types_pb.ModelInfo) -> ModelInfo:
         created: Optional[_dt.datetime] = None
         if msg.HasField("created_at"):
-            created = _dt.datetime.fromtimestamp(
-                msg.created_at.seconds + msg.created_at.nanos / 1e9, tz=_dt.timezone.utc
-            )
+            created = _dt.datetime.fromtimestamp(msg.created_at.seconds + msg.created_at.nanos / 1e9, tz=_dt.timezone.utc)
         return cls(
             name=msg.name,
             kind=_KIND_NAMES.get(msg.kind, str(msg.kind)),

@@ -1,4 +1,5 @@
 """Local files for upload: opened before any call (a missing file fails at once), read in chunks."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Feature matrices (numpy arrays or lists of rows) as DenseMatrix messages."""
+
 from __future__ import annotations
 
 from typing import Any, Iterable, List

@@ -1,4 +1,5 @@
 """ModelService: list, inspect, delete, export and import stored models."""
+
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,5 @@
 """Library parameters as the server takes them: strings."""
+
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional

@@ -1,4 +1,5 @@
 """The channel, stubs and call options shared by the service wrappers."""
+
 from __future__ import annotations
 
 import contextlib

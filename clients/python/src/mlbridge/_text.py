@@ -1,4 +1,5 @@
 """TextService: the book's word count."""
+
 from __future__ import annotations
 
 from typing import Dict, Iterable, Iterator, Union

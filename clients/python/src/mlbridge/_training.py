@@ -1,4 +1,5 @@
 """The one train loop of every model kind: header, data, progress events, one report."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Optional

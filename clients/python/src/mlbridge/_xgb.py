@@ -1,4 +1,5 @@
 """XgboostService: train XGBoost boosters and predict with them."""
+
 from __future__ import annotations
 
 import itertools
@@ -124,9 +125,7 @@ class XgboostClient:
         except KeyError:
             raise ValueError(f"output: unknown {output!r} (known: {', '.join(OUTPUTS)})") from None
         np = numpy_module()
-        req = xgb_pb.XgboostServicePredictRequest(
-            model_name=model_name, output=out, raw_output=np is not None, omit_class_names=not class_names
-        )
+        req = xgb_pb.XgboostServicePredictRequest(model_name=model_name, output=out, raw_output=np is not None, omit_class_names=not class_names)
         if csv_path is not None:
             req.csv = read_local(csv_path)
         else:

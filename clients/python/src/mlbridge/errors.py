@@ -5,6 +5,7 @@ status code (``.code``) and the server's message (``.message``). The raw
 ``grpc.RpcError`` is not chained (errors are raised ``from None``), so a
 traceback shows the server's message, not gRPC internals.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Optional, Type
