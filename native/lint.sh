@@ -6,8 +6,8 @@ cd "$(dirname "$0")"
 node_inc=$(node -p "require('path').join(process.execPath, '../../include/node')")
 [ -d "$node_inc" ] || node_inc=/usr/include/node
 addon_inc=$(node -p "require('node-addon-api').include_dir")
-for f in src/addon.cc src/xgboost.cc src/crfsuite.cc src/forest.cc src/filelock.cc; do
-  g++ -fsyntax-only -std=c++17 -fexceptions -Wall -Wextra -Wno-unused-parameter -Werror \
+for f in src/*.cc; do
+  g++ -fsyntax-only -std=c++17 -fexceptions -Wall -Wextra -Werror \
     -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DNODE_ADDON_API_CPP_EXCEPTIONS_ALL -DNODE_ADDON_API_DISABLE_DEPRECATED \
     -isystem "$node_inc" -isystem "$addon_inc" -isystem ../node_modules/crfsuite/crfsuite/include "$f"
 done

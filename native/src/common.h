@@ -25,7 +25,6 @@ inline constexpr const char* kCrfsuiteError = "CRFSUITE_ERROR";
 inline constexpr const char* kInvalidArgument = "INVALID_ARGUMENT";
 inline constexpr const char* kDisposed = "DISPOSED";
 inline constexpr const char* kBusy = "BUSY";
-inline constexpr const char* kCancelled = "CANCELLED";
 inline constexpr const char* kInternal = "INTERNAL";
 
 // [sync] An Error with message `message` and property `code`.

@@ -9,8 +9,7 @@
  *   `CRFSUITE_ERROR` (message names the CRFsuite call and its return code),
  *   `INVALID_ARGUMENT` (last-resort argument checks in C++), `DISPOSED`
  *   (a handle used after dispose()), `BUSY` (dispose() refused while a worker
- *   uses the handle is NOT an error: dispose is deferred until the worker ends),
- *   `CANCELLED` (an async operation whose cancel() was called).
+ *   uses the handle is NOT an error: dispose is deferred until the worker ends).
  * - Arguments are validated in TypeScript before crossing (see validate.ts);
  *   the C++ checks exist so that a wrong call can never crash the process.
  * - Handles (`DMatrix`, `Booster`, `CrfTagger`, `CrfTrainer`) are freed by
@@ -173,27 +172,20 @@ export interface NativeCrfTrainer {
   get(name: string): string;
   /** [sync] Help text of a parameter: "type: description". */
   help(name: string): string;
-  /** [sync] Appends a sequence; `group` is the holdout group number (>= 0). */
-  append(items: NativeItem[], labels: string[], group: number): void;
   /**
    * [sync] Appends every sequence of `packed`; `labels` holds one label per
    * item, each followed by a NUL byte. Checked first: nothing is appended on
    * INVALID_ARGUMENT.
    */
   appendPacked(packed: PackedSequences, labels: Uint8Array, group: number): void;
-  /** [sync] Drops all appended data. */
-  clear(): void;
   /**
    * [async] Trains off the event loop and writes the model to `modelFile`.
    * `holdout` is the group to evaluate on each iteration (-1 = none).
    * `onLog` receives every log line (in order, on the main thread).
-   * Rejects with CANCELLED if cancel() was called; CRFsuite offers no abort
-   * hook, so cancellation takes effect once the library returns — callers
-   * that need to stop at once run the trainer in a child process (core does).
+   * CRFsuite offers no abort hook: callers that must stop a training run the
+   * trainer in a child process and kill it (core does).
    */
   train(modelFile: string, holdout: number, onLog: NativeLogCallback): Promise<NativeTrainResult>;
-  /** [sync] Requests cancellation of a running train(). */
-  cancel(): void;
   /** [sync] Frees the trainer (deferred while training). Idempotent. */
   dispose(): void;
 }
