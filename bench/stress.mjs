@@ -16,7 +16,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { DATA, clients, importModel, quantile, rssKiB, sleep, startServerProcess, unary, bidi } from "./lib.mjs";
+import { DATA, clients, rssKiB, sleep, startServerProcess, unary, bidi } from "./lib.mjs";
 
 const { values: opt } = parseArgs({
   options: {

@@ -46,7 +46,6 @@ console.log(values.data ? `using the book's files from ${src}` : `using the proj
 // --- server -----------------------------------------------------------------
 step("starting the mlbridge server");
 const portFile = path.join(work, "port");
-const logFile = path.join(work, "server.log");
 const server = spawn(process.execPath, [path.join(root, "packages/server/dist/cli.js"), "serve", "--port", "0", "--http-port", "0", "--model-dir", path.join(work, "models"), "--port-file", portFile], {
   stdio: ["ignore", "pipe", "inherit"],
 });

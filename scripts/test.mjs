@@ -14,6 +14,7 @@ const child = spawn(nx, ["run-many", "-t", "lint", "test", "--outputStyle=stream
 
 /** Per project: the last summary its test runner printed. */
 const counts = new Map();
+// biome-ignore lint/suspicious/noControlCharactersInRegex: strips the ANSI colour codes of the runners' output
 const plain = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
 const num = (line, word) => Number(new RegExp(`(\\d+) ${word}`).exec(line)?.[1] ?? 0);
 

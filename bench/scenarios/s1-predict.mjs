@@ -52,7 +52,7 @@ export default async function s1(ctx) {
   const res = {};
   try {
     for (const c of conc) {
-      for (const [name, t] of Object.entries(targets)) await load(t, { concurrency: c, seconds: ctx.quick ? 0.5 : 1.5 }); // warm-up
+      for (const t of Object.values(targets)) await load(t, { concurrency: c, seconds: ctx.quick ? 0.5 : 1.5 }); // warm-up
       const runs = Object.fromEntries(Object.keys(targets).map((n) => [n, []]));
       for (let r = 0; r < ctx.repeats; r++) for (const [name, t] of Object.entries(targets)) runs[name].push(await load(t, { concurrency: c, seconds }));
       for (const [name, rs] of Object.entries(runs)) {

@@ -4,7 +4,7 @@
 // CRF trainings (lbfgs on ner_large.csv, the server's default max of 2) run through CrfService/Train.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { BENCH, DATA, clients, haveGhz, summary, fmt, unary, sleep, require } from "../lib.mjs";
+import { DATA, clients, haveGhz, summary, fmt, unary, sleep, require } from "../lib.mjs";
 import { mlbridgeWithIris, load } from "./s1-predict.mjs";
 
 export default async function s7(ctx) {

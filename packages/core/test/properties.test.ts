@@ -169,7 +169,7 @@ describe("native boundary", () => {
     let tagged = 0;
     await fc.assert(
       fc.asyncProperty(packed, fc.boolean(), async (p, marginals) => {
-        let r;
+        let r: Awaited<ReturnType<typeof crf.tagPacked>>;
         try {
           r = await crf.tagPacked(p, { probability: true, marginals });
         } catch (err) {

@@ -47,7 +47,10 @@ const OBJECTIVES: [string, Record<string, string | number>, (x: number[]) => num
 
 describe("compiled trees", () => {
   const open: XgbModel[] = [];
-  const keep = (m: XgbModel) => (open.push(m), m);
+  const keep = (m: XgbModel) => {
+    open.push(m);
+    return m;
+  };
   afterEach(() => open.splice(0).forEach((m) => m.dispose()));
 
   it.each(OBJECTIVES)("%s: used, and bit-identical to XGBoost (sync, async, every output)", async (objective, extra, label) => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `mlbridge` command: `mlbridge serve [options]` (see --help). */
 import pino from "pino";
-import { loadConfig, USAGE } from "./config";
+import { loadConfig, USAGE, type ServerConfig } from "./config";
 import { startServer } from "./server";
 
 /** The server package's version (package.json sits beside dist/ and src/). */
@@ -25,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  let config;
+  let config: ServerConfig;
   try {
     config = loadConfig(rest);
   } catch (err) {

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelKind } from "../src/generated/mlbridge/v1/types";
-import { PredictOutput } from "../src/generated/mlbridge/v1/xgboost_service";
+import type { PredictOutput } from "../src/generated/mlbridge/v1/xgboost_service";
 import { CrfAlgorithm } from "../src/generated/mlbridge/v1/crf_service";
 import { bidi, dataFile, chunks, crfTrainRequests, expectStatus, startHarness, unary, xgbTrainRequests, type Harness } from "./helpers";
 

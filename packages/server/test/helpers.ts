@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { ChannelCredentials, Metadata, credentials, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import { type ChannelCredentials, Metadata, credentials, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import type { RuntimeRegistry } from "@mlbridge/core";
 import pino from "pino";
 import { loadConfig } from "../src/config";

@@ -18,9 +18,9 @@ afterEach(async () => {
 
 const count = (hh: Harness, md = new Metadata()) => unary(hh.text.countWords.bind(hh.text), { text: "a b a" }, md);
 
-function healthClient(address: string): Client & { check: Function } {
+function healthClient(address: string): Client & { check: (...args: unknown[]) => unknown } {
   const def = loadSync(healthProto, { keepCase: true, enums: String });
-  const pkg = loadPackageDefinition(def) as unknown as { grpc: { health: { v1: { Health: new (a: string, c: unknown) => Client & { check: Function } } } } };
+  const pkg = loadPackageDefinition(def) as unknown as { grpc: { health: { v1: { Health: new (a: string, c: unknown) => Client & { check: (...args: unknown[]) => unknown } } } } };
   return new pkg.grpc.health.v1.Health(address, credentials.createInsecure());
 }
 
@@ -94,7 +94,7 @@ describe("reflection", () => {
     h = await startHarness();
     const reflectionProto = path.join(path.dirname(require.resolve("@grpc/reflection/package.json")), "build/proto/grpc/reflection/v1/reflection.proto");
     const pkg = loadPackageDefinition(loadSync(reflectionProto, { keepCase: true })) as unknown as {
-      grpc: { reflection: { v1: { ServerReflection: new (a: string, c: unknown) => Client & { ServerReflectionInfo: () => NodeJS.ReadWriteStream & { write: Function } } } } };
+      grpc: { reflection: { v1: { ServerReflection: new (a: string, c: unknown) => Client & { ServerReflectionInfo: () => NodeJS.ReadWriteStream & { write: (...args: unknown[]) => unknown } } } } };
     };
     const client = new pkg.grpc.reflection.v1.ServerReflection(h.address, credentials.createInsecure());
     const call = client.ServerReflectionInfo();

@@ -95,7 +95,7 @@ export function unpackSequences(p: PackedSequences, labels: readonly string[], f
   if (labels.length !== items) throw new InvalidInputError(`${field}: expected ${items} labels (one per item), got ${labels.length}`);
   let attributes = 0;
   for (const n of counts) attributes += n;
-  const weights = p.attributeWeights && p.attributeWeights.length ? p.attributeWeights : null;
+  const weights = p.attributeWeights?.length ? p.attributeWeights : null;
   if (weights && weights.length !== attributes) {
     throw new InvalidInputError(`${field}.attribute_weights: expected ${attributes} weights (one per attribute) or none, got ${weights.length}`);
   }

@@ -1,4 +1,4 @@
-import { binding, type NativeDMatrix } from "../binding";
+import { binding, type NativeBooster, type NativeDMatrix } from "../binding";
 import { CancelledError, InvalidInputError, MlBridgeError, awaitNative, callNative, invalidArgument, type ErrorCode } from "../errors";
 import { crfTrainingSettings, runInTrainingProcess } from "../crf/train-process";
 import { seededSplit } from "../random";
@@ -222,7 +222,7 @@ export async function trainXgboostHere(data: XgbTrainData, options: XgbTrainOpti
     if (data.featureNames?.length) callNative(() => m.setFeatureNames(data.featureNames!));
     return m;
   };
-  let booster;
+  let booster: NativeBooster | undefined;
   try {
     const dtrain = matrix(trainIdx);
     const evals = [dtrain];

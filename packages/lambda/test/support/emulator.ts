@@ -226,7 +226,10 @@ export async function startEmulator(opts: { rie: string; ric: string; taskRoot: 
   child.stdout?.setEncoding("utf8").on("data", (d: string) => (out += d));
   child.stderr?.setEncoding("utf8").on("data", (d: string) => (out += d));
   let exited = false;
-  const exitedP = new Promise<void>((resolve) => child.once("exit", () => ((exited = true), resolve())));
+  const exitedP = new Promise<void>((resolve) => child.once("exit", () => {
+    exited = true;
+    resolve();
+  }));
 
   const deadline = Date.now() + 15_000;
   while (!(await canConnect(port))) {

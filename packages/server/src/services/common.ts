@@ -37,7 +37,6 @@ export async function receiveBytes<T extends { payload?: { $case: string; value:
         next = bytes + PROGRESS_EVERY;
       }
     } else if (other(msg, i)) {
-      continue;
     } else if (p?.$case === "header") {
       throw invalid(`message ${i}`, "the header was sent twice");
     } else {
