@@ -619,7 +619,7 @@ describe("CRFsuite CrfTagger", () => {
     for (let i = 0; i < 3000; i++) {
       const bad = Buffer.from(good);
       bad[rnd.readUInt32LE(4 * i) % bad.length] ^= 1 << (i % 8) || 1;
-      let tagger;
+      let tagger: ReturnType<typeof B.CrfTagger.fromBuffer>;
       try {
         tagger = B.CrfTagger.fromBuffer(bad);
       } catch (err) {
