@@ -23,7 +23,9 @@ for (const preset of ["book", "rich"]) {
     if (i < 2) fit.model.dispose();
   }
   const m = fit.metrics;
-  console.log(`crf ${preset}: algorithm ${fit.algorithm}, ${fit.iterations} iterations, fit (read+train+score) median ${median(times).toFixed(3)} s, training process ${fit.seconds.toFixed(3)} s; book accuracy ${m.bookAccuracy.toFixed(4)} (${m.bookCorrect}/${m.bookTotal}), token accuracy ${m.tokenAccuracy.toFixed(4)}, macro F1 ${m.macroF1.toFixed(4)}`);
+  console.log(
+    `crf ${preset}: algorithm ${fit.algorithm}, ${fit.iterations} iterations, fit (read+train+score) median ${median(times).toFixed(3)} s, training process ${fit.seconds.toFixed(3)} s; book accuracy ${m.bookAccuracy.toFixed(4)} (${m.bookCorrect}/${m.bookTotal}), token accuracy ${m.tokenAccuracy.toFixed(4)}, macro F1 ${m.macroF1.toFixed(4)}`,
+  );
   fit.model.dispose();
 }
 
@@ -35,7 +37,9 @@ for (let i = 0; i < 20; i++) {
   xt.push(performance.now() - t0);
   if (i < 19) r.model.dispose();
 }
-console.log(`xgboost iris preset: fit (read CSV + 2 rounds + eval) median ${median(xt).toFixed(2)} ms, training only ${(r.seconds * 1000).toFixed(2)} ms, validation accuracy ${r.validationAccuracy}`);
+console.log(
+  `xgboost iris preset: fit (read CSV + 2 rounds + eval) median ${median(xt).toFixed(2)} ms, training only ${(r.seconds * 1000).toFixed(2)} ms, validation accuracy ${r.validationAccuracy}`,
+);
 const row = Float32Array.of(5.1, 3.5, 1.4, 0.2);
 for (let i = 0; i < 2000; i++) r.model.predict(row, 1, 4);
 const lat = [];
@@ -45,5 +49,7 @@ for (let i = 0; i < 10000; i++) {
   lat.push(Number(process.hrtime.bigint() - t0) / 1000);
 }
 lat.sort((a, b) => a - b);
-console.log(`xgboost single-row predict from JS (sync path): median ${lat[5000].toFixed(1)} µs, p99 ${lat[9900].toFixed(1)} µs over 10,000 calls after 2,000 warm-up`);
+console.log(
+  `xgboost single-row predict from JS (sync path): median ${lat[5000].toFixed(1)} µs, p99 ${lat[9900].toFixed(1)} µs over 10,000 calls after 2,000 warm-up`,
+);
 r.model.dispose();

@@ -41,22 +41,39 @@ const bidi = (stream, reqs) =>
   });
 
 await bidi(xgb.train(), [
-  { payload: { $case: "header", value: { modelName: "iris", preset: "iris", parameters: {}, seed: 0, featureNames: [], classNames: [], labelColumn: "", failIfExists: false } } },
+  {
+    payload: {
+      $case: "header",
+      value: { modelName: "iris", preset: "iris", parameters: {}, seed: 0, featureNames: [], classNames: [], labelColumn: "", failIfExists: false },
+    },
+  },
   { payload: { $case: "csvChunk", value: readFileSync(path.join(data, "book/iris.csv")) } },
 ]);
 await bidi(crf.train(), [
-  { payload: { $case: "header", value: { modelName: "ner", algorithm: 0, parameters: {}, featurePreset: "rich", seed: 0, noHoldout: false, failIfExists: false } } },
+  {
+    payload: {
+      $case: "header",
+      value: { modelName: "ner", algorithm: 0, parameters: {}, featurePreset: "rich", seed: 0, noHoldout: false, failIfExists: false },
+    },
+  },
   { payload: { $case: "csvChunk", value: readFileSync(path.join(data, "book/ner.csv")) } },
 ]);
 const ner = await readNerCsv(path.join(data, "book/ner.csv"), CRF_PRESETS.rich.template, false);
 const tenSentences = ner.sequences.slice(0, 10).map((s) => s.items);
 const tokens = tenSentences.reduce((a, s) => a + s.length, 0);
 const p = packSequences(tenSentences);
-const packed = { attributeNames: Buffer.from(p.attributeNames), attributeWeights: Array.from(p.attributeWeights ?? []), itemAttributeCounts: Array.from(p.itemAttributeCounts), sequenceLengths: Array.from(p.sequenceLengths) };
+const packed = {
+  attributeNames: Buffer.from(p.attributeNames),
+  attributeWeights: Array.from(p.attributeWeights ?? []),
+  itemAttributeCounts: Array.from(p.itemAttributeCounts),
+  sequenceLengths: Array.from(p.sequenceLengths),
+};
 
 const scenarios = {
-  "xgboost Predict, 1 row": () => unary(xgb.predict.bind(xgb), { modelName: "iris", input: { $case: "matrix", value: { rows: 1, cols: 4, values: [5.1, 3.5, 1.4, 0.2] } }, output: 0 }),
-  [`crf Tag, 10 sentences (${tokens} tokens)`]: () => unary(crf.tag.bind(crf), { modelName: "ner", packed, includeProbability: false, includeMarginals: false }),
+  "xgboost Predict, 1 row": () =>
+    unary(xgb.predict.bind(xgb), { modelName: "iris", input: { $case: "matrix", value: { rows: 1, cols: 4, values: [5.1, 3.5, 1.4, 0.2] } }, output: 0 }),
+  [`crf Tag, 10 sentences (${tokens} tokens)`]: () =>
+    unary(crf.tag.bind(crf), { modelName: "ner", packed, includeProbability: false, includeMarginals: false }),
 };
 const results = {};
 for (const [name, call] of Object.entries(scenarios)) {
@@ -70,14 +87,18 @@ for (const [name, call] of Object.entries(scenarios)) {
   lat.sort((a, b) => a - b);
   let done = 0;
   const until = performance.now() + seconds * 1000;
-  await Promise.all(Array.from({ length: 16 }, async () => {
-    while (performance.now() < until) {
-      await call();
-      done++;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (performance.now() < until) {
+        await call();
+        done++;
+      }
+    }),
+  );
   results[name] = { p50_us: Math.round(lat[Math.floor(calls / 2)]), p99_us: Math.round(lat[Math.floor(calls * 0.99)]), rps16: Math.round(done / seconds) };
-  console.log(`${name}: p50 ${results[name].p50_us} µs, p99 ${results[name].p99_us} µs over ${calls} sequential calls; ${results[name].rps16} req/s with 16 concurrent callers (${seconds} s)`);
+  console.log(
+    `${name}: p50 ${results[name].p50_us} µs, p99 ${results[name].p99_us} µs over ${calls} sequential calls; ${results[name].rps16} req/s with 16 concurrent callers (${seconds} s)`,
+  );
 }
 xgb.close();
 crf.close();

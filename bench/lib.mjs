@@ -41,12 +41,17 @@ export const gen_ = { xgb: gen("xgboost_service.js"), crf: gen("crf_service.js")
 export const PROTO_DIR = path.join(ROOT, "proto");
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-export const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const n = s.length; return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2; };
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+};
 export const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 /** median and spread (min..max, and relative half-range) of repeated measurements */
 export function summary(xs) {
   const m = median(xs);
-  const lo = Math.min(...xs), hi = Math.max(...xs);
+  const lo = Math.min(...xs),
+    hi = Math.max(...xs);
   return { median: m, min: lo, max: hi, spreadPct: m ? (100 * (hi - lo)) / 2 / m : 0, n: xs.length, samples: xs };
 }
 export const fmt = (x, d = 2) => (x == null || Number.isNaN(x) ? "n/a" : Math.abs(x) >= 1e4 ? Math.round(x).toLocaleString("en-US") : x.toFixed(d));
@@ -63,7 +68,10 @@ export const unary = (client, method, req) => new Promise((res, rej) => client[m
 export const bidi = (stream, reqs, onData = () => undefined) =>
   new Promise((res, rej) => {
     const out = [];
-    stream.on("data", (d) => { out.push(d); onData(d); });
+    stream.on("data", (d) => {
+      out.push(d);
+      onData(d);
+    });
     stream.on("error", rej);
     stream.on("end", () => res(out));
     for (const r of reqs) stream.write(r);
@@ -85,7 +93,9 @@ export function clients(address, options = {}) {
     crf: new gen_.crf.CrfServiceClient(address, c, o),
     text: new gen_.text.TextServiceClient(address, c, o),
     model: new gen_.model.ModelServiceClient(address, c, o),
-    close() { for (const k of ["xgb", "crf", "text", "model"]) this[k].close(); },
+    close() {
+      for (const k of ["xgb", "crf", "text", "model"]) this[k].close();
+    },
   };
 }
 export async function importModel(cl, name, kind, bytes, extra = {}) {
@@ -106,7 +116,30 @@ export async function startServerProcess({ modelDir, cpuProf, extraArgs = [], en
   modelDir ??= path.join(dir, "models");
   const nodeArgs = [...extraNodeArgs];
   if (cpuProf) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${path.dirname(cpuProf)}`, `--cpu-prof-name=${path.basename(cpuProf)}`);
-  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, "packages/server/dist/cli.js"), "serve", "--port", "0", "--http-port", "0", "--http-port-file", httpPortFile, "--host", "127.0.0.1", "--port-file", portFile, "--model-dir", modelDir, "--log-level", "warn", ...extraArgs], { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...env } });
+  const child = spawn(
+    process.execPath,
+    [
+      ...nodeArgs,
+      path.join(ROOT, "packages/server/dist/cli.js"),
+      "serve",
+      "--port",
+      "0",
+      "--http-port",
+      "0",
+      "--http-port-file",
+      httpPortFile,
+      "--host",
+      "127.0.0.1",
+      "--port-file",
+      portFile,
+      "--model-dir",
+      modelDir,
+      "--log-level",
+      "warn",
+      ...extraArgs,
+    ],
+    { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...env } },
+  );
   const t0 = Date.now();
   while (!existsSync(portFile) || !readFileSync(portFile, "utf8").trim()) {
     if (child.exitCode != null) throw new Error(`server exited with ${child.exitCode}`);
@@ -132,7 +165,11 @@ export async function startNodeScript(script, args = []) {
   const child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise((res, rej) => {
     let buf = "";
-    child.stdout.on("data", (d) => { buf += d; const m = /PORT (\d+)/.exec(buf); if (m) res(Number(m[1])); });
+    child.stdout.on("data", (d) => {
+      buf += d;
+      const m = /PORT (\d+)/.exec(buf);
+      if (m) res(Number(m[1]));
+    });
     child.once("exit", (c) => rej(new Error(`${script} exited ${c}`)));
   });
   return { port, address: `127.0.0.1:${port}`, pid: child.pid, child, stop: () => stopChild(child) };
@@ -155,7 +192,8 @@ export function runGhzAsync(target, { concurrency = 1, seconds, total, rps, conn
   args.push(target.address);
   return new Promise((res, rej) => {
     const child = spawn(GHZ, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "", err = "";
+    let out = "",
+      err = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (err += d));
     child.on("close", (code) => {
@@ -176,13 +214,19 @@ export async function nodeLoad(call, { concurrency = 1, seconds = 1 }) {
   let errors = 0;
   const t0 = performance.now();
   const until = t0 + seconds * 1000;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (performance.now() < until) {
-      const s = performance.now();
-      try { await call(); } catch { errors++; }
-      lat.push(performance.now() - s);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < until) {
+        const s = performance.now();
+        try {
+          await call();
+        } catch {
+          errors++;
+        }
+        lat.push(performance.now() - s);
+      }
+    }),
+  );
   const el = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
   return { rps: lat.length / el, count: lat.length, p50_ms: quantile(lat, 0.5), p99_ms: quantile(lat, 0.99), errors };
@@ -210,7 +254,10 @@ export function runWrkAsync(url, body, { concurrency = 1, seconds = 1 } = {}) {
       const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
       const count = /(\d+) requests in/.exec(out);
       // wrk pads a unit of one letter (1.02s) with a trailing space.
-      const p = (q) => { const m = new RegExp(`^\\s+${q}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, "m").exec(out); return m ? wrkMs(m[1], m[2]) : undefined; };
+      const p = (q) => {
+        const m = new RegExp(`^\\s+${q}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, "m").exec(out);
+        return m ? wrkMs(m[1], m[2]) : undefined;
+      };
       if (code !== 0 || !rps) return rej(new Error(`wrk failed (${code}): ${out.slice(0, 500)}`));
       const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
       const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
@@ -225,7 +272,12 @@ export function pythonBin() {
   if (process.env.BENCH_NO_PYTHON) return undefined;
   for (const p of [path.join(PEERS, "venv/bin/python"), path.join(ROOT, "clients/python/.venv/bin/python")]) {
     if (!existsSync(p)) continue;
-    try { execFileSync(p, ["-c", "import xgboost, pycrfsuite, numpy"], { stdio: "ignore" }); return p; } catch { /* next */ }
+    try {
+      execFileSync(p, ["-c", "import xgboost, pycrfsuite, numpy"], { stdio: "ignore" });
+      return p;
+    } catch {
+      /* next */
+    }
   }
   return undefined;
 }
@@ -237,7 +289,12 @@ export function runJson(bin, script, arg, flags = []) {
     child.stdout.on("data", (d) => (out += d));
     child.on("close", (code) => {
       const last = out.trim().split("\n").pop();
-      try { if (code !== 0) throw new Error(); res(JSON.parse(last)); } catch { rej(new Error(`${path.basename(script)} exited ${code}: ${out.slice(-500)}`)); }
+      try {
+        if (code !== 0) throw new Error();
+        res(JSON.parse(last));
+      } catch {
+        rej(new Error(`${path.basename(script)} exited ${code}: ${out.slice(-500)}`));
+      }
     });
   });
 }

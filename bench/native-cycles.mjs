@@ -16,7 +16,10 @@ const fit = await core.fitCrfCsv(ner, { preset: "book", noHoldout: true, params:
 const crfBytes = fit.model.bytes;
 fit.model.dispose();
 const cycle = async () => {
-  const r = await core.trainXgboostHere({ values, rows, cols: 4, labels }, { params: { objective: "multi:softmax", num_class: 3 }, numRounds: 2, testFraction: 0.2 });
+  const r = await core.trainXgboostHere(
+    { values, rows, cols: 4, labels },
+    { params: { objective: "multi:softmax", num_class: 3 }, numRounds: 2, testFraction: 0.2 },
+  );
   r.model.predict(values, rows, 4);
   const bytes = r.model.toBuffer("ubj");
   r.model.dispose();

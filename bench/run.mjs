@@ -17,7 +17,20 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { BENCH, PEERS, core, fmt, loadavg, tmpdir, irisModel, haveGhz, pythonBin } from "./lib.mjs";
 
-const { values } = parseArgs({ options: { quick: { type: "boolean" }, setup: { type: "boolean" }, only: { type: "string" }, repeats: { type: "string" }, "no-setup": { type: "boolean" }, "mem-n": { type: "string" }, out: { type: "string" }, merge: { type: "boolean" }, render: { type: "boolean" }, "server-env": { type: "string", multiple: true } } });
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean" },
+    setup: { type: "boolean" },
+    only: { type: "string" },
+    repeats: { type: "string" },
+    "no-setup": { type: "boolean" },
+    "mem-n": { type: "string" },
+    out: { type: "string" },
+    merge: { type: "boolean" },
+    render: { type: "boolean" },
+    "server-env": { type: "string", multiple: true },
+  },
+});
 const quick = !!values.quick;
 if (values.render) {
   const stem = values.out ?? (quick ? "quick" : "latest");
@@ -44,20 +57,41 @@ const SCENARIOS = [
 
 // --quick (the CI smoke test) installs nothing: it uses ghz / the Python venv only if already there.
 if (!values["no-setup"] && (!quick || values.setup)) {
-  try { execFileSync("bash", [path.join(BENCH, "setup.sh"), ...(quick ? ["--quick"] : [])], { stdio: "inherit" }); }
-  catch (e) { log(`setup failed (${e.message}); continuing with what is installed`); }
+  try {
+    execFileSync("bash", [path.join(BENCH, "setup.sh"), ...(quick ? ["--quick"] : [])], { stdio: "inherit" });
+  } catch (e) {
+    log(`setup failed (${e.message}); continuing with what is installed`);
+  }
 }
 const resultsDir = path.join(BENCH, "results");
 mkdirSync(resultsDir, { recursive: true });
 const peerStatus = existsSync(path.join(PEERS, "status.json")) ? JSON.parse(readFileSync(path.join(PEERS, "status.json"), "utf8")) : {};
 const work = tmpdir();
-const ctx = { quick, repeats: Number(values.repeats ?? (quick ? 1 : 3)), log, work, peerStatus, memN: values["mem-n"] ? Number(values["mem-n"]) : undefined, serverEnv: Object.fromEntries((values["server-env"] ?? []).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])) };
+const ctx = {
+  quick,
+  repeats: Number(values.repeats ?? (quick ? 1 : 3)),
+  log,
+  work,
+  peerStatus,
+  memN: values["mem-n"] ? Number(values["mem-n"]) : undefined,
+  serverEnv: Object.fromEntries((values["server-env"] ?? []).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])),
+};
 ctx.iris = await irisModel(work);
 
 const started = new Date().toISOString();
 const out = {
-  started, mode: quick ? "quick" : "full", repeats: ctx.repeats, serverEnv: ctx.serverEnv,
-  machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: +(os.totalmem() / 2 ** 30).toFixed(1), node: process.version, xgboostBound: core.xgboostVersion(), loadavgStart: loadavg() },
+  started,
+  mode: quick ? "quick" : "full",
+  repeats: ctx.repeats,
+  serverEnv: ctx.serverEnv,
+  machine: {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    node: process.version,
+    xgboostBound: core.xgboostVersion(),
+    loadavgStart: loadavg(),
+  },
   peers: { ghz: haveGhz(), python: pythonBin() ?? null, ...peerStatus },
   scenarios: [],
 };
@@ -77,11 +111,21 @@ for (const [id, title, file] of SCENARIOS) {
     log(`  scenario ${id} FAILED: ${e.stack ?? e}`);
   }
   for (const q of r.ratios) q.met = q.goal == null || q.value == null || Number.isNaN(q.value) ? null : q.op === ">=" ? q.value >= q.goal : q.value <= q.goal;
-  const entry = { id, title, ranAt: new Date().toISOString(), seconds: +((performance.now() - t0) / 1000).toFixed(1), loadavgBefore: load0, loadavgAfter: loadavg(), ...r };
+  const entry = {
+    id,
+    title,
+    ranAt: new Date().toISOString(),
+    seconds: +((performance.now() - t0) / 1000).toFixed(1),
+    loadavgBefore: load0,
+    loadavgAfter: loadavg(),
+    ...r,
+  };
   out.scenarios.push(entry);
   for (const n of r.notes ?? []) log(`  note: ${n}`);
   // the ratio line(s), last
-  log(`  RATIO s${id}: ${r.ratios.length ? r.ratios.map((q) => `${q.name} = ${fmt(q.value, 3)} (${q.goal == null ? "no goal" : `goal ${q.op} ${q.goal}: ${q.met == null ? "n/a" : q.met ? "met" : "MISSED"}`})`).join("; ") : "none (" + (r.error ? "failed" : "no peer") + ")"}`);
+  log(
+    `  RATIO s${id}: ${r.ratios.length ? r.ratios.map((q) => `${q.name} = ${fmt(q.value, 3)} (${q.goal == null ? "no goal" : `goal ${q.op} ${q.goal}: ${q.met == null ? "n/a" : q.met ? "met" : "MISSED"}`})`).join("; ") : "none (" + (r.error ? "failed" : "no peer") + ")"}`,
+  );
 }
 out.finished = new Date().toISOString();
 out.machine.loadavgEnd = loadavg();
@@ -102,10 +146,20 @@ log(`\nwrote bench/results/${stem}.json, ${stem}.md, ${stem}.svg`);
 process.exit(failed ? 1 : 0);
 
 function markdown(o) {
-  const L = [`# mlbridge benchmark (${o.mode}, ${o.started})`, "", `Machine: ${o.machine.cpus} × ${o.machine.cpuModel}, ${o.machine.memGiB} GiB, Node ${o.machine.node}, XGBoost (addon) ${o.machine.xgboostBound}. Load average at start ${o.machine.loadavgStart.join(" ")}, at end ${o.machine.loadavgEnd.join(" ")}. Repeats: ${o.repeats} (median; spread = half the min–max range relative to the median).${o.merged ? ` Merged runs: ${o.merged.map((m) => `${m.started} (scenarios ${m.ids.join(",")})`).join("; ")}.` : ""}`, "", "| # | ratio | value | goal | met |", "|---|---|---|---|---|"];
+  const L = [
+    `# mlbridge benchmark (${o.mode}, ${o.started})`,
+    "",
+    `Machine: ${o.machine.cpus} × ${o.machine.cpuModel}, ${o.machine.memGiB} GiB, Node ${o.machine.node}, XGBoost (addon) ${o.machine.xgboostBound}. Load average at start ${o.machine.loadavgStart.join(" ")}, at end ${o.machine.loadavgEnd.join(" ")}. Repeats: ${o.repeats} (median; spread = half the min–max range relative to the median).${o.merged ? ` Merged runs: ${o.merged.map((m) => `${m.started} (scenarios ${m.ids.join(",")})`).join("; ")}.` : ""}`,
+    "",
+    "| # | ratio | value | goal | met |",
+    "|---|---|---|---|---|",
+  ];
   for (const s of o.scenarios) {
     if (!s.ratios.length) L.push(`| ${s.id} | ${s.title}: ${s.error ? "FAILED" : "no ratio"} | | | |`);
-    for (const q of s.ratios) L.push(`| ${s.id} | ${q.name} | ${fmt(q.value, 3)} | ${q.goal == null ? "—" : `${q.op} ${q.goal}`} | ${q.met == null ? "—" : q.met ? "yes" : "**no**"} |`);
+    for (const q of s.ratios)
+      L.push(
+        `| ${s.id} | ${q.name} | ${fmt(q.value, 3)} | ${q.goal == null ? "—" : `${q.op} ${q.goal}`} | ${q.met == null ? "—" : q.met ? "yes" : "**no**"} |`,
+      );
   }
   L.push("", "## Details", "");
   for (const s of o.scenarios) {
@@ -119,7 +173,8 @@ function markdown(o) {
     } else if (s.results) {
       L.push("| measurement | median | spread | detail |", "|---|---|---|---|");
       for (const [k, v] of Object.entries(s.results)) {
-        for (const [m, x] of Object.entries(v)) if (x && typeof x === "object" && "median" in x) L.push(`| ${k} ${m} | ${fmt(x.median, 3)} | ±${fmt(x.spreadPct, 1)}% | n=${x.n} |`);
+        for (const [m, x] of Object.entries(v))
+          if (x && typeof x === "object" && "median" in x) L.push(`| ${k} ${m} | ${fmt(x.median, 3)} | ±${fmt(x.spreadPct, 1)}% | n=${x.n} |`);
       }
       L.push("");
     }
@@ -131,13 +186,22 @@ function markdown(o) {
 
 function svg(o) {
   const rows = o.scenarios.flatMap((s) => s.ratios.filter((q) => q.value != null && !Number.isNaN(q.value)).map((q) => ({ ...q, id: s.id })));
-  const W = 900, rowH = 22, top = 40, left = 420, plotW = 420;
+  const W = 900,
+    rowH = 22,
+    top = 40,
+    left = 420,
+    plotW = 420;
   const H = top + rows.length * rowH + 40;
   // log scale from 0.01 to 100
   const x = (v) => left + ((Math.log10(Math.min(Math.max(v, 0.01), 100)) + 2) / 4) * plotW;
   const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-  const p = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`, `<rect width="100%" height="100%" fill="white"/>`, `<text x="10" y="20" font-size="14" font-weight="bold">mlbridge benchmark ratios (${o.mode}, ${o.started.slice(0, 16)}; log scale; | = goal)</text>`];
-  for (const t of [0.01, 0.1, 1, 10, 100]) p.push(`<line x1="${x(t)}" y1="${top - 5}" x2="${x(t)}" y2="${H - 30}" stroke="#ddd"/><text x="${x(t)}" y="${H - 15}" text-anchor="middle">${t}</text>`);
+  const p = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">mlbridge benchmark ratios (${o.mode}, ${o.started.slice(0, 16)}; log scale; | = goal)</text>`,
+  ];
+  for (const t of [0.01, 0.1, 1, 10, 100])
+    p.push(`<line x1="${x(t)}" y1="${top - 5}" x2="${x(t)}" y2="${H - 30}" stroke="#ddd"/><text x="${x(t)}" y="${H - 15}" text-anchor="middle">${t}</text>`);
   rows.forEach((q, i) => {
     const y = top + i * rowH;
     const color = q.goal == null ? "#7a8ca3" : q.met ? "#2a9d4b" : "#d1495b";

@@ -55,7 +55,8 @@ function nerCsv(mb) {
 }
 
 const header = (payload) => ({ payload: { $case: "header", value: payload } });
-const chunked = (buf, size = 1 << 20) => Array.from({ length: Math.ceil(buf.length / size) }, (_, i) => ({ payload: { $case: "csvChunk", value: buf.subarray(i * size, (i + 1) * size) } }));
+const chunked = (buf, size = 1 << 20) =>
+  Array.from({ length: Math.ceil(buf.length / size) }, (_, i) => ({ payload: { $case: "csvChunk", value: buf.subarray(i * size, (i + 1) * size) } }));
 
 // ---- a load role, in its own process: prints one JSON line -----------------
 if (opt.role) {
@@ -65,7 +66,20 @@ if (opt.role) {
   try {
     if (opt.role === "upload") {
       const csv = xgbCsv(Number(opt["upload-mb"]));
-      await bidi(cl.xgb.train(), [header({ modelName: "stress-xgb", preset: "", parameters: { objective: "multi:softmax", num_class: "3" }, numRounds: 2, seed: 0, featureNames: [], classNames: [], labelColumn: "", failIfExists: false }), ...chunked(csv)]);
+      await bidi(cl.xgb.train(), [
+        header({
+          modelName: "stress-xgb",
+          preset: "",
+          parameters: { objective: "multi:softmax", num_class: "3" },
+          numRounds: 2,
+          seed: 0,
+          featureNames: [],
+          classNames: [],
+          labelColumn: "",
+          failIfExists: false,
+        }),
+        ...chunked(csv),
+      ]);
       outcome = `OK (${(csv.length / 1e6).toFixed(0)} MB)`;
     } else if (opt.role === "line") {
       const predictHeader = readFileSync(`${DATA}/book/ner_predict.csv`, "utf8").split("\n")[0];
@@ -74,7 +88,18 @@ if (opt.role) {
       outcome = "OK";
     } else if (opt.role === "ner") {
       const csv = nerCsv(Number(opt["ner-mb"]));
-      await bidi(cl.crf.train(), [header({ modelName: "stress-ner-big", algorithm: 0, parameters: { max_iterations: "2" }, featurePreset: "", seed: 0, noHoldout: false, failIfExists: false }), ...chunked(csv)]);
+      await bidi(cl.crf.train(), [
+        header({
+          modelName: "stress-ner-big",
+          algorithm: 0,
+          parameters: { max_iterations: "2" },
+          featurePreset: "",
+          seed: 0,
+          noHoldout: false,
+          failIfExists: false,
+        }),
+        ...chunked(csv),
+      ]);
       outcome = `OK (${(csv.length / 1e6).toFixed(0)} MB)`;
     }
   } catch (err) {
@@ -90,16 +115,54 @@ const server = await startServerProcess();
 // The server never outlives this script, however it ends.
 process.on("exit", () => server.child.kill("SIGKILL"));
 const cl = clients(server.address);
-await bidi(cl.xgb.train(), [header({ modelName: "stress-iris", preset: "iris", parameters: {}, numRounds: 2, seed: 0, featureNames: [], classNames: [], labelColumn: "", failIfExists: false }), ...chunked(readFileSync(`${DATA}/book/iris.csv`))]);
-await bidi(cl.crf.train(), [header({ modelName: "stress-ner", algorithm: 0, parameters: { max_iterations: "5" }, featurePreset: "book", seed: 0, noHoldout: true, failIfExists: false }), ...chunked(readFileSync(`${DATA}/book/ner.csv`))]);
+await bidi(cl.xgb.train(), [
+  header({
+    modelName: "stress-iris",
+    preset: "iris",
+    parameters: {},
+    numRounds: 2,
+    seed: 0,
+    featureNames: [],
+    classNames: [],
+    labelColumn: "",
+    failIfExists: false,
+  }),
+  ...chunked(readFileSync(`${DATA}/book/iris.csv`)),
+]);
+await bidi(cl.crf.train(), [
+  header({ modelName: "stress-ner", algorithm: 0, parameters: { max_iterations: "5" }, featurePreset: "book", seed: 0, noHoldout: true, failIfExists: false }),
+  ...chunked(readFileSync(`${DATA}/book/ner.csv`)),
+]);
 const health = new (await import("./lib.mjs")).grpc.Client(server.address, (await import("./lib.mjs")).grpc.credentials.createInsecure());
 const check = () =>
   new Promise((res, rej) =>
-    health.makeUnaryRequest("/grpc.health.v1.Health/Check", () => Buffer.alloc(0), (b) => b, {}, (e) => (e ? rej(e) : res())),
+    health.makeUnaryRequest(
+      "/grpc.health.v1.Health/Check",
+      () => Buffer.alloc(0),
+      (b) => b,
+      {},
+      (e) => (e ? rej(e) : res()),
+    ),
   );
 
 const roles = ["upload", "line", "ner"].map((role) => {
-  const child = spawn(process.execPath, [new URL(import.meta.url).pathname, "--role", role, "--address", server.address, "--upload-mb", opt["upload-mb"], "--line-mb", opt["line-mb"], "--ner-mb", opt["ner-mb"]], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(
+    process.execPath,
+    [
+      new URL(import.meta.url).pathname,
+      "--role",
+      role,
+      "--address",
+      server.address,
+      "--upload-mb",
+      opt["upload-mb"],
+      "--line-mb",
+      opt["line-mb"],
+      "--ner-mb",
+      opt["ner-mb"],
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   return new Promise((res) => child.once("exit", () => res(out.trim() ? JSON.parse(out.trim().split("\n").at(-1)) : { role, outcome: "no result" })));
@@ -122,7 +185,15 @@ const deadline = Date.now() + 15 * 60_000;
 while (running && Date.now() < deadline) {
   for (const [name, call] of [
     ["health", check],
-    ["predict", () => unary(cl.xgb, "predict", { modelName: "stress-iris", input: { $case: "matrix", value: { rows: 1, cols: 4, values: [5.1, 3.5, 1.4, 0.2] } }, output: 0 })],
+    [
+      "predict",
+      () =>
+        unary(cl.xgb, "predict", {
+          modelName: "stress-iris",
+          input: { $case: "matrix", value: { rows: 1, cols: 4, values: [5.1, 3.5, 1.4, 0.2] } },
+          output: 0,
+        }),
+    ],
   ]) {
     const t = performance.now();
     try {
@@ -152,7 +223,9 @@ for (const [name, xs] of Object.entries(latencies)) {
 }
 for (const r of results) console.log(`${r.role}: ${r.seconds?.toFixed(1)} s, ${r.outcome}`);
 const mb = Number(opt["upload-mb"]) + Number(opt["line-mb"]) + Number(opt["ner-mb"]);
-console.log(`server RSS: peak ${(peakRss / 1024).toFixed(0)} MiB (${(peakRss / 1024 / mb).toFixed(2)} MiB per MB of input at once), after ${(idleRss / 1024).toFixed(0)} MiB`);
+console.log(
+  `server RSS: peak ${(peakRss / 1024).toFixed(0)} MiB (${(peakRss / 1024 / mb).toFixed(2)} MiB per MB of input at once), after ${(idleRss / 1024).toFixed(0)} MiB`,
+);
 const ok = failures === 0 && worst <= goal;
 console.log(`RATIO stress: probe p99 during the big inputs (ms) = ${worst.toFixed(1)} (goal <= ${goal}: ${ok ? "met" : "MISSED"})`);
 process.exit(ok ? 0 : 1);

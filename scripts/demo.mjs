@@ -46,9 +46,24 @@ console.log(values.data ? `using the book's files from ${src}` : `using the proj
 // --- server -----------------------------------------------------------------
 step("starting the mlbridge server");
 const portFile = path.join(work, "port");
-const server = spawn(process.execPath, [path.join(root, "packages/server/dist/cli.js"), "serve", "--port", "0", "--http-port", "0", "--model-dir", path.join(work, "models"), "--port-file", portFile], {
-  stdio: ["ignore", "pipe", "inherit"],
-});
+const server = spawn(
+  process.execPath,
+  [
+    path.join(root, "packages/server/dist/cli.js"),
+    "serve",
+    "--port",
+    "0",
+    "--http-port",
+    "0",
+    "--model-dir",
+    path.join(work, "models"),
+    "--port-file",
+    portFile,
+  ],
+  {
+    stdio: ["ignore", "pipe", "inherit"],
+  },
+);
 const logs = [];
 server.stdout.on("data", (d) => logs.push(d));
 const deadline = Date.now() + 30_000;
@@ -85,7 +100,10 @@ try {
   // (inside packages/lambda, whose package.json says "type": "module", Node would read it as ESM).
   const bundle = path.join(work, "lambda-index.cjs");
   copyFileSync(path.join(root, "packages/lambda/dist/bundle/index.js"), bundle);
-  run(process.execPath, ["-e", `require(${JSON.stringify(bundle)}).handler({ string: ${JSON.stringify(text)} }, { awsRequestId: "demo" }).then((r) => console.log(r))`]);
+  run(process.execPath, [
+    "-e",
+    `require(${JSON.stringify(bundle)}).handler({ string: ${JSON.stringify(text)} }, { awsRequestId: "demo" }).then((r) => console.log(r))`,
+  ]);
 } finally {
   step("stopping the server");
   server.kill("SIGTERM");

@@ -25,7 +25,7 @@ if (process.env.MLBRIDGE_FUZZ_CHILD) {
   const book = (f) => path.join(testDataDir(), f);
   const seed = Number(process.env.MLBRIDGE_FUZZ_SEED);
   let s = seed >>> 0;
-  const rnd = () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 4294967296);
+  const rnd = () => (s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 4294967296;
   const mutate = (buf) => {
     const b = Buffer.from(buf);
     const kind = Math.floor(rnd() * 4);
@@ -50,23 +50,35 @@ if (process.env.MLBRIDGE_FUZZ_CHILD) {
   const xgb = await core.fitXgboostCsv(book("iris.csv"), { preset: "iris" });
   const models = [fit.model.bytes, xgb.model.toBuffer("ubj"), xgb.model.toBuffer("json")];
   const csv = require("node:fs").readFileSync(book("ner.csv")).subarray(0, 20000);
-  const items = [[["thousand", 1], ["of", 0.5]], [["of", 1]], [["london", 1], ["to", 0.5]]];
+  const items = [
+    [
+      ["thousand", 1],
+      ["of", 0.5],
+    ],
+    [["of", 1]],
+    [
+      ["london", 1],
+      ["to", 0.5],
+    ],
+  ];
   process.send({ type: "ready" });
   process.on("message", async ({ round }) => {
     s = (seed * 7919 + round) >>> 0;
     const input = mutate(models[round % 3]);
     process.send({ type: "input", bytes: input.toString("base64"), round });
-    if (round % 3 === 0) check(() => {
-      const m = core.CrfModel.fromBuffer(input);
-      m.tag(items, { marginals: true, probability: true });
-      m.attributes();
-      m.dispose();
-    });
-    else check(() => {
-      const m = core.XgbModel.fromBuffer(input);
-      m.predict(Float32Array.of(5.1, 3.5, 1.4, 0.2), 1, 4, "probabilities");
-      m.dispose();
-    });
+    if (round % 3 === 0)
+      check(() => {
+        const m = core.CrfModel.fromBuffer(input);
+        m.tag(items, { marginals: true, probability: true });
+        m.attributes();
+        m.dispose();
+      });
+    else
+      check(() => {
+        const m = core.XgbModel.fromBuffer(input);
+        m.predict(Float32Array.of(5.1, 3.5, 1.4, 0.2), 1, 4, "probabilities");
+        m.dispose();
+      });
     try {
       await core.readNerCsv(mutate(csv), core.CRF_PRESETS.book.template, true);
     } catch (err) {
@@ -82,7 +94,10 @@ if (process.env.MLBRIDGE_FUZZ_CHILD) {
   let lastInput;
   const start = () =>
     new Promise((resolve) => {
-      const child = fork(self, [], { env: { ...process.env, MLBRIDGE_FUZZ_CHILD: "1", MLBRIDGE_FUZZ_SEED: String(Number(values.seed) + round) }, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+      const child = fork(self, [], {
+        env: { ...process.env, MLBRIDGE_FUZZ_CHILD: "1", MLBRIDGE_FUZZ_SEED: String(Number(values.seed) + round) },
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+      });
       child.on("message", (m) => {
         if (m.type === "input") lastInput = m;
         if (m.type === "ready" || m.type === "done") {

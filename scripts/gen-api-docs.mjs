@@ -10,7 +10,17 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const buf = path.join(root, "node_modules/.bin/buf");
 const fds = JSON.parse(execFileSync(buf, ["build", "-o", "-#format=json"], { cwd: path.join(root, "proto"), maxBuffer: 64 << 20 }).toString());
 
-const TYPES = { TYPE_DOUBLE: "double", TYPE_FLOAT: "float", TYPE_INT64: "int64", TYPE_UINT64: "uint64", TYPE_INT32: "int32", TYPE_UINT32: "uint32", TYPE_BOOL: "bool", TYPE_STRING: "string", TYPE_BYTES: "bytes" };
+const TYPES = {
+  TYPE_DOUBLE: "double",
+  TYPE_FLOAT: "float",
+  TYPE_INT64: "int64",
+  TYPE_UINT64: "uint64",
+  TYPE_INT32: "int32",
+  TYPE_UINT32: "uint32",
+  TYPE_BOOL: "bool",
+  TYPE_STRING: "string",
+  TYPE_BYTES: "bytes",
+};
 const out = ["# API reference", "", "Generated from the comments in `proto/` by `scripts/gen-api-docs.mjs`; do not edit by hand.", ""];
 
 for (const file of fds.file.filter((f) => f.name.startsWith("mlbridge/"))) {

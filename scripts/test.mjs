@@ -10,7 +10,10 @@ import { bookDataDir, bookSkippedLine } from "./lib/test-data.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const nx = path.join(root, "node_modules", ".bin", "nx");
-const child = spawn(nx, ["run-many", "-t", "lint", "test", "--outputStyle=stream", ...process.argv.slice(2)], { cwd: root, stdio: ["inherit", "pipe", "inherit"] });
+const child = spawn(nx, ["run-many", "-t", "lint", "test", "--outputStyle=stream", ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: ["inherit", "pipe", "inherit"],
+});
 
 /** Per project: the last summary its test runner printed. */
 const counts = new Map();

@@ -1,11 +1,28 @@
 // Scenario 1: single-row iris Predict throughput and latency at concurrency 1/16/64 (ghz, one
 // connection, closed loop): mlbridge vs the empty grpc-js handler (transport ceiling) vs MLServer (V2).
 import path from "node:path";
-import { BENCH, IRIS_ROW, clients, unary, importModel, startServerProcess, startNodeScript, haveGhz, runGhzAsync, nodeLoad, summary, fmt, xgbPredictData } from "../lib.mjs";
+import {
+  BENCH,
+  IRIS_ROW,
+  clients,
+  unary,
+  importModel,
+  startServerProcess,
+  startNodeScript,
+  haveGhz,
+  runGhzAsync,
+  nodeLoad,
+  summary,
+  fmt,
+  xgbPredictData,
+} from "../lib.mjs";
 import { haveMlserver, startMlserver, V2_TARGET } from "../mlserver.mjs";
 
 export const mlbridgeTarget = (address) => ({
-  address, call: "mlbridge.v1.XgboostService/Predict", proto: path.join(BENCH, "proto/bench_predict.proto"), importPaths: [path.join(BENCH, "proto")],
+  address,
+  call: "mlbridge.v1.XgboostService/Predict",
+  proto: path.join(BENCH, "proto/bench_predict.proto"),
+  importPaths: [path.join(BENCH, "proto")],
   data: xgbPredictData(IRIS_ROW),
 });
 const REQ = { modelName: "iris", input: { $case: "matrix", value: { rows: 1, cols: 4, values: IRIS_ROW } }, output: 0 };
@@ -23,7 +40,16 @@ export async function mlbridgeWithIris(ctx, opts = {}) {
   const first = await unary(cl.xgb, "predict", REQ);
   const t = mlbridgeTarget(srv.address);
   t.node = () => unary(cl.xgb, "predict", REQ);
-  return { srv, cl, target: t, first, stop: async () => { cl.close(); await srv.stop(); } };
+  return {
+    srv,
+    cl,
+    target: t,
+    first,
+    stop: async () => {
+      cl.close();
+      await srv.stop();
+    },
+  };
 }
 
 export default async function s1(ctx) {
@@ -45,8 +71,12 @@ export default async function s1(ctx) {
   else if (!haveGhz()) notes.push("MLServer skipped: needs ghz for the V2 protocol");
   else if (!haveMlserver()) notes.push(`MLServer skipped: not installed (${ctx.peerStatus?.mlserver ?? "see bench/setup.sh"})`);
   else {
-    try { mls = await startMlserver(ctx.iris.file); targets.MLServer = V2_TARGET(mls.address); }
-    catch (e) { notes.push(`MLServer skipped: ${e.message}`); }
+    try {
+      mls = await startMlserver(ctx.iris.file);
+      targets.MLServer = V2_TARGET(mls.address);
+    } catch (e) {
+      notes.push(`MLServer skipped: ${e.message}`);
+    }
   }
   if (!haveGhz()) notes.push("ghz not installed: load from the Node grpc-js client loop (same process as the harness)");
   const res = {};
@@ -56,8 +86,19 @@ export default async function s1(ctx) {
       const runs = Object.fromEntries(Object.keys(targets).map((n) => [n, []]));
       for (let r = 0; r < ctx.repeats; r++) for (const [name, t] of Object.entries(targets)) runs[name].push(await load(t, { concurrency: c, seconds }));
       for (const [name, rs] of Object.entries(runs)) {
-        res[`${name} c=${c}`] = { target: name, concurrency: c, rps: summary(rs.map((x) => x.rps)), p50_ms: summary(rs.map((x) => x.p50_ms)), p99_ms: summary(rs.map((x) => x.p99_ms)), errors: rs.reduce((a, x) => a + x.errors, 0), errorKinds: [...new Set(rs.flatMap((x) => Object.keys(x.errorDistribution ?? {})))], tool: rs[0].tool };
-        ctx.log(`  s1 ${name} c=${c}: ${fmt(res[`${name} c=${c}`].rps.median, 0)} req/s (±${fmt(res[`${name} c=${c}`].rps.spreadPct, 1)}%), p50 ${fmt(res[`${name} c=${c}`].p50_ms.median, 3)} ms, p99 ${fmt(res[`${name} c=${c}`].p99_ms.median, 3)} ms, errors ${res[`${name} c=${c}`].errors}`);
+        res[`${name} c=${c}`] = {
+          target: name,
+          concurrency: c,
+          rps: summary(rs.map((x) => x.rps)),
+          p50_ms: summary(rs.map((x) => x.p50_ms)),
+          p99_ms: summary(rs.map((x) => x.p99_ms)),
+          errors: rs.reduce((a, x) => a + x.errors, 0),
+          errorKinds: [...new Set(rs.flatMap((x) => Object.keys(x.errorDistribution ?? {})))],
+          tool: rs[0].tool,
+        };
+        ctx.log(
+          `  s1 ${name} c=${c}: ${fmt(res[`${name} c=${c}`].rps.median, 0)} req/s (±${fmt(res[`${name} c=${c}`].rps.spreadPct, 1)}%), p50 ${fmt(res[`${name} c=${c}`].p50_ms.median, 3)} ms, p99 ${fmt(res[`${name} c=${c}`].p99_ms.median, 3)} ms, errors ${res[`${name} c=${c}`].errors}`,
+        );
       }
     }
   } finally {
@@ -68,13 +109,18 @@ export default async function s1(ctx) {
   }
   if (cpuProf) {
     const prof = await mlbridgeWithIris(ctx, { cpuProf });
-    try { await load(prof.target, { concurrency: 16, seconds }); } finally { await prof.stop(); }
+    try {
+      await load(prof.target, { concurrency: 16, seconds });
+    } finally {
+      await prof.stop();
+    }
   }
   const ratios = [];
   for (const c of conc) {
     const m = res[`mlbridge c=${c}`].rps.median;
     ratios.push({ name: `predict c=${c}: mlbridge / grpc-js empty (req/s)`, value: m / res[`grpc-js empty c=${c}`].rps.median, goal: 0.9, op: ">=" });
-    if (res[`MLServer c=${c}`]) ratios.push({ name: `predict c=${c}: mlbridge / MLServer (req/s)`, value: m / res[`MLServer c=${c}`].rps.median, goal: 3, op: ">=" });
+    if (res[`MLServer c=${c}`])
+      ratios.push({ name: `predict c=${c}: mlbridge / MLServer (req/s)`, value: m / res[`MLServer c=${c}`].rps.median, goal: 3, op: ">=" });
   }
   if (cpuProf) notes.push("server CPU profile: bench/results/s1-server.cpuprofile (gitignored), from a separate run at c=16 after the measurements");
   return { results: res, ratios, notes, cpuProfile: cpuProf };

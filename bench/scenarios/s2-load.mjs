@@ -4,14 +4,26 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { core, DATA, summary, fmt, IRIS_ROW } from "../lib.mjs";
 
-function perCall(fn, n) { const t0 = process.hrtime.bigint(); for (let i = 0; i < n; i++) fn(); return Number(process.hrtime.bigint() - t0) / 1000 / n; }
-async function perCallAsync(fn, n) { const t0 = process.hrtime.bigint(); for (let i = 0; i < n; i++) await fn(); return Number(process.hrtime.bigint() - t0) / 1000 / n; }
+function perCall(fn, n) {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) fn();
+  return Number(process.hrtime.bigint() - t0) / 1000 / n;
+}
+async function perCallAsync(fn, n) {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) await fn();
+  return Number(process.hrtime.bigint() - t0) / 1000 / n;
+}
 
 export default async function s2(ctx) {
   const n = ctx.quick ? 200 : 2000;
   const row = Float32Array.from(IRIS_ROW);
   const cached = core.XgbModel.fromBuffer(ctx.iris.json);
-  const xgbLoad = () => { const m = core.XgbModel.fromBuffer(readFileSync(ctx.iris.file)); m.predict(row, 1, 4); m.dispose(); };
+  const xgbLoad = () => {
+    const m = core.XgbModel.fromBuffer(readFileSync(ctx.iris.file));
+    m.predict(row, 1, 4);
+    m.dispose();
+  };
   const xgbCached = () => cached.predict(row, 1, 4);
   // a CRF model: the scenario 4 model when available, else a small one trained here
   let crfFile = ctx.crfModelFile;
@@ -23,16 +35,25 @@ export default async function s2(ctx) {
   }
   const sent = (await core.readNerCsv(path.join(DATA, "book/ner.csv"), core.CRF_PRESETS.book.template, true)).sequences[0].items;
   const crfCached = await core.CrfModel.fromFile(crfFile);
-  const crfLoad = async () => { const m = await core.CrfModel.fromFile(crfFile); m.tag(sent); m.dispose(); };
+  const crfLoad = async () => {
+    const m = await core.CrfModel.fromFile(crfFile);
+    m.tag(sent);
+    m.dispose();
+  };
   const crfCachedCall = () => crfCached.tag(sent);
-  xgbLoad(); for (let i = 0; i < 200; i++) xgbCached();
-  await crfLoad(); for (let i = 0; i < 200; i++) crfCachedCall();
+  xgbLoad();
+  for (let i = 0; i < 200; i++) xgbCached();
+  await crfLoad();
+  for (let i = 0; i < 200; i++) crfCachedCall();
   const r = { xl: [], xc: [], cl: [], cc: [] };
   for (let i = 0; i < ctx.repeats; i++) {
-    r.xl.push(perCall(xgbLoad, n)); r.xc.push(perCall(xgbCached, n * 10));
-    r.cl.push(await perCallAsync(crfLoad, Math.max(20, n / 10))); r.cc.push(perCall(crfCachedCall, n * 5));
+    r.xl.push(perCall(xgbLoad, n));
+    r.xc.push(perCall(xgbCached, n * 10));
+    r.cl.push(await perCallAsync(crfLoad, Math.max(20, n / 10)));
+    r.cc.push(perCall(crfCachedCall, n * 5));
   }
-  cached.dispose(); crfCached.dispose();
+  cached.dispose();
+  crfCached.dispose();
   const results = {
     "xgboost iris, load JSON file + predict 1 row": { us_per_call: summary(r.xl) },
     "xgboost iris, cached model, predict 1 row": { us_per_call: summary(r.xc) },

@@ -11,12 +11,31 @@ export default async function s7(ctx) {
   const seconds = ctx.quick ? 2 : 10;
   const csv = readFileSync(path.join(DATA, ctx.quick ? "book/ner.csv" : "gmb/ner_large.csv"));
   const mb = await mlbridgeWithIris(ctx);
-  const healthT = { address: mb.srv.address, call: "grpc.health.v1.Health/Check", proto: require("grpc-health-check").protoPath, importPaths: [path.dirname(require("grpc-health-check").protoPath)], data: { service: "" } };
+  const healthT = {
+    address: mb.srv.address,
+    call: "grpc.health.v1.Health/Check",
+    proto: require("grpc-health-check").protoPath,
+    importPaths: [path.dirname(require("grpc-health-check").protoPath)],
+    data: { service: "" },
+  };
   const notes = [`each probe: concurrency 1, ${haveGhz() ? "200 req/s (ghz --rps)" : "closed loop (Node client; no ghz)"}, ${seconds} s`];
   if (!haveGhz()) {
     // Node fallback for the health probe: a raw unary call through the generic client
     const { grpc } = await import("../lib.mjs");
-    const HealthClient = grpc.makeGenericClientConstructor({ check: { path: "/grpc.health.v1.Health/Check", requestStream: false, responseStream: false, requestSerialize: () => Buffer.alloc(0), requestDeserialize: (b) => b, responseSerialize: (b) => b, responseDeserialize: (b) => b } }, "Health");
+    const HealthClient = grpc.makeGenericClientConstructor(
+      {
+        check: {
+          path: "/grpc.health.v1.Health/Check",
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: () => Buffer.alloc(0),
+          requestDeserialize: (b) => b,
+          responseSerialize: (b) => b,
+          responseDeserialize: (b) => b,
+        },
+      },
+      "Health",
+    );
     const hc = new HealthClient(mb.srv.address, grpc.credentials.createInsecure());
     healthT.node = () => unary(hc, "check", {});
   }
@@ -33,11 +52,33 @@ export default async function s7(ctx) {
     const call = trainers[k].crf.train();
     const t = { call, iters: 0, ended: false, error: undefined };
     t.done = new Promise((res) => {
-      call.on("data", (d) => { if (d.event?.$case === "progress") t.iters = d.event.value.iteration; });
-      call.on("error", (e) => { t.ended = true; t.error = e; res(); });
-      call.on("end", () => { t.ended = true; res(); });
+      call.on("data", (d) => {
+        if (d.event?.$case === "progress") t.iters = d.event.value.iteration;
+      });
+      call.on("error", (e) => {
+        t.ended = true;
+        t.error = e;
+        res();
+      });
+      call.on("end", () => {
+        t.ended = true;
+        res();
+      });
     });
-    call.write({ payload: { $case: "header", value: { modelName: `busy${k}`, algorithm: 1, parameters: { max_iterations: "100000", epsilon: "0", delta: "0" }, featurePreset: "book", seed: 0, noHoldout: true, failIfExists: false } } });
+    call.write({
+      payload: {
+        $case: "header",
+        value: {
+          modelName: `busy${k}`,
+          algorithm: 1,
+          parameters: { max_iterations: "100000", epsilon: "0", delta: "0" },
+          featurePreset: "book",
+          seed: 0,
+          noHoldout: true,
+          failIfExists: false,
+        },
+      },
+    });
     for (let i = 0; i < csv.length; i += 1 << 20) call.write({ payload: { $case: "csvChunk", value: csv.subarray(i, i + (1 << 20)) } });
     call.end();
     trainings.push(t);
@@ -54,10 +95,15 @@ export default async function s7(ctx) {
     }
     throw new Error("s7: could not get two trainings running");
   };
-  const stopPair = async (pair) => { for (const c of pair) c.call.cancel(); await Promise.all(pair.map((c) => c.done)); };
+  const stopPair = async (pair) => {
+    for (const c of pair) c.call.cancel();
+    await Promise.all(pair.map((c) => c.done));
+  };
   try {
     await probe(); // warm-up (also idle baseline)
-    const idle = [], busy = [], during = [];
+    const idle = [],
+      busy = [],
+      during = [];
     for (let i = 0; i < ctx.repeats; i++) idle.push(await probe());
     for (let i = 0; i < ctx.repeats; i++) {
       const pair = await startPair();
@@ -67,10 +113,23 @@ export default async function s7(ctx) {
       await stopPair(pair);
     }
     const allRan = during.every((d) => d.bothRan);
-    notes.push(`each busy probe ran beside its own pair of trainings, iterations ${during.map((d) => d.iterations.join(" and ")).join("; ")}${allRan ? "; both trainings ran through every probe" : " (a training ended during a probe!)"}`);
-    for (const [label, runs] of [["idle", idle], ["2 trainings", busy]]) {
-      results[`Predict, ${label}`] = { p50_ms: summary(runs.map((r) => r[0].p50_ms)), p99_ms: summary(runs.map((r) => r[0].p99_ms)), rps: summary(runs.map((r) => r[0].rps)) };
-      results[`Health/Check, ${label}`] = { p50_ms: summary(runs.map((r) => r[1].p50_ms)), p99_ms: summary(runs.map((r) => r[1].p99_ms)), rps: summary(runs.map((r) => r[1].rps)) };
+    notes.push(
+      `each busy probe ran beside its own pair of trainings, iterations ${during.map((d) => d.iterations.join(" and ")).join("; ")}${allRan ? "; both trainings ran through every probe" : " (a training ended during a probe!)"}`,
+    );
+    for (const [label, runs] of [
+      ["idle", idle],
+      ["2 trainings", busy],
+    ]) {
+      results[`Predict, ${label}`] = {
+        p50_ms: summary(runs.map((r) => r[0].p50_ms)),
+        p99_ms: summary(runs.map((r) => r[0].p99_ms)),
+        rps: summary(runs.map((r) => r[0].rps)),
+      };
+      results[`Health/Check, ${label}`] = {
+        p50_ms: summary(runs.map((r) => r[1].p50_ms)),
+        p99_ms: summary(runs.map((r) => r[1].p99_ms)),
+        rps: summary(runs.map((r) => r[1].rps)),
+      };
     }
   } finally {
     for (const c of trainings) c.call.cancel();
@@ -78,7 +137,8 @@ export default async function s7(ctx) {
     for (const t of trainers) t.close();
     await mb.stop();
   }
-  for (const [k, v] of Object.entries(results)) ctx.log(`  s7 ${k}: p50 ${fmt(v.p50_ms.median, 3)} ms, p99 ${fmt(v.p99_ms.median, 3)} ms (±${fmt(v.p99_ms.spreadPct, 1)}%), ${fmt(v.rps.median, 0)} req/s`);
+  for (const [k, v] of Object.entries(results))
+    ctx.log(`  s7 ${k}: p50 ${fmt(v.p50_ms.median, 3)} ms, p99 ${fmt(v.p99_ms.median, 3)} ms (±${fmt(v.p99_ms.spreadPct, 1)}%), ${fmt(v.rps.median, 0)} req/s`);
   const ratios = [
     { name: "p99 Predict (ms) during 2 CRF trainings", value: results["Predict, 2 trainings"].p99_ms.median, goal: 5, op: "<=" },
     { name: "p99 Health/Check (ms) during 2 CRF trainings", value: results["Health/Check, 2 trainings"].p99_ms.median, goal: 5, op: "<=" },

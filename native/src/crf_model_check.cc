@@ -85,9 +85,7 @@ class ModelChecker {
   }
 
   // A NUL-terminated string starting at `off`, before `end`.
-  bool CString(uint64_t off, uint64_t end) const {
-    return off < end && std::memchr(p_ + off, 0, end - off) != nullptr;
-  }
+  bool CString(uint64_t off, uint64_t end) const { return off < end && std::memchr(p_ + off, 0, end - off) != nullptr; }
 
   // Feature reference chunk: `count` offsets, each to [n, fid * n].
   const char* Refs(uint32_t off, const char* id, uint32_t count) const {

@@ -119,9 +119,10 @@ NulSplit SplitNulTerminated(const char* base, size_t len, size_t count, std::vec
 PackedSequences PackedFromObject(Napi::Env env, Napi::Value v, const std::string& where) {
   if (!v.IsObject() || v.IsArray()) ThrowItems(env, where, "a PackedSequences object");
   Napi::Object o = v.As<Napi::Object>();
-  auto [names, names_len] =
-      TypedField<uint8_t>(env, o, where, "attributeNames", napi_uint8_array, "a Uint8Array (NUL-terminated UTF-8 names)");
-  auto [counts, num_items] = TypedField<uint32_t>(env, o, where, "itemAttributeCounts", napi_uint32_array, "a Uint32Array");
+  auto [names, names_len] = TypedField<uint8_t>(env, o, where, "attributeNames", napi_uint8_array,
+                                                "a Uint8Array (NUL-terminated UTF-8 names)");
+  auto [counts, num_items] =
+      TypedField<uint32_t>(env, o, where, "itemAttributeCounts", napi_uint32_array, "a Uint32Array");
   auto [lengths, num_seqs] = TypedField<uint32_t>(env, o, where, "sequenceLengths", napi_uint32_array, "a Uint32Array");
   auto [weights, num_weights] =
       TypedField<double>(env, o, where, "attributeWeights", napi_float64_array, "a Float64Array or absent", true);
@@ -146,7 +147,9 @@ PackedSequences PackedFromObject(Napi::Env env, Napi::Value v, const std::string
   size_t index = 0;
   const NulSplit split = SplitNulTerminated(p.names.data(), names_len, total_attrs, &p.name_at, &index);
   // The first bad name's attribute (total_attrs for bytes after the last name), then the first bad weight before it.
-  const uint64_t bad_name = split == NulSplit::kOk ? total_attrs + 1 : split == NulSplit::kTrailing ? total_attrs : index;
+  const uint64_t bad_name = split == NulSplit::kOk         ? total_attrs + 1
+                            : split == NulSplit::kTrailing ? total_attrs
+                                                           : index;
   for (uint64_t a = 0; a < std::min<uint64_t>(num_weights, bad_name); ++a) {
     if (!std::isfinite(weights[a])) {
       fail("attributeWeights", AttributePosition(lengths, num_seqs, counts, a) + " is not finite");
@@ -156,7 +159,8 @@ PackedSequences PackedFromObject(Napi::Env env, Napi::Value v, const std::string
     fail("attributeNames", "holds " + std::to_string(index) + " NUL-terminated names, itemAttributeCounts add up to " +
                                std::to_string(total_attrs));
   }
-  if (split == NulSplit::kEmpty) fail("attributeNames", AttributePosition(lengths, num_seqs, counts, index) + " has an empty name");
+  if (split == NulSplit::kEmpty)
+    fail("attributeNames", AttributePosition(lengths, num_seqs, counts, index) + " has an empty name");
   if (split == NulSplit::kTrailing) {
     fail("attributeNames", "has " + std::to_string(index) + " bytes after the " + std::to_string(total_attrs) +
                                " names itemAttributeCounts add up to");

@@ -21,9 +21,9 @@ namespace mlbridge {
 // works on. JS passes it as a PackedSequences object (tagPacked, appendPacked)
 // or as nested arrays, which are converted to it.
 struct PackedSequences {
-  std::vector<char> names;            // every attribute's name, each followed by '\0'
-  std::vector<uint32_t> name_at;      // per attribute: offset of its name in `names`
-  std::vector<double> weights;        // per attribute
+  std::vector<char> names;              // every attribute's name, each followed by '\0'
+  std::vector<uint32_t> name_at;        // per attribute: offset of its name in `names`
+  std::vector<double> weights;          // per attribute
   std::vector<uint32_t> item_start{0};  // per item, plus one: index of its first attribute
   std::vector<uint32_t> seq_start{0};   // per sequence, plus one: index of its first item
 

@@ -250,7 +250,7 @@ Napi::Value CrfTagger::Open(Napi::Env env, std::vector<uint8_t>&& bytes, const s
   st->bytes = std::move(bytes);
   // The declared model size (validated: <= bytes.size()).
   const uint32_t size = static_cast<uint32_t>(st->bytes[4]) | (static_cast<uint32_t>(st->bytes[5]) << 8) |
-         (static_cast<uint32_t>(st->bytes[6]) << 16) | (static_cast<uint32_t>(st->bytes[7]) << 24);
+                        (static_cast<uint32_t>(st->bytes[6]) << 16) | (static_cast<uint32_t>(st->bytes[7]) << 24);
   int rc = crfsuite_create_instance_from_memory(st->bytes.data(), size, reinterpret_cast<void**>(&st->model));
   if (rc != 0 || st->model == nullptr) {
     st->model = nullptr;
@@ -385,8 +385,8 @@ Napi::Value CrfTagger::Probability(const Napi::CallbackInfo& info) {
   for (size_t t = 0; t < labels.size(); ++t) {
     const int lid = st.labels->to_id(st.labels, labels[t].c_str());
     if (lid < 0 || lid >= st.num_labels) {
-      MLB_THROW(env, kInvalidArgument, "argument 2 (labels)[" + std::to_string(t) + "]: \"" + labels[t] +
-                                           "\" is not a label of the model");
+      MLB_THROW(env, kInvalidArgument,
+                "argument 2 (labels)[" + std::to_string(t) + "]: \"" + labels[t] + "\" is not a label of the model");
     }
     path[t] = lid;
   }

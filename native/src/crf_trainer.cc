@@ -248,8 +248,8 @@ CrfTrainer::CrfTrainer(const Napi::CallbackInfo& info) : Handle<CrfTrainer>(info
   const char* id = CrfAlgorithmId(algorithm);
   if (id == nullptr) {
     MLB_THROW(env, kInvalidArgument,
-              "argument 1 (algorithm) must be one of \"lbfgs\", \"l2sgd\", \"ap\", \"pa\", \"arow\"; got \"" + algorithm +
-                  "\"");
+              "argument 1 (algorithm) must be one of \"lbfgs\", \"l2sgd\", \"ap\", \"pa\", \"arow\"; got \"" +
+                  algorithm + "\"");
   }
   crfsuite_data_init(&data_);
   const std::string iid = std::string("train/crf1d/") + id;
@@ -307,7 +307,8 @@ Napi::Value CrfTrainer::Params(const Napi::CallbackInfo& info) {
   for (int i = 0; i < n; ++i) {
     ParamsString name(p);
     const int rc = p->name(p, i, &name.s);
-    if (rc != 0 || name.s == nullptr) MLB_THROW(env, kCrfsuiteError, RcMessage("params->name(" + std::to_string(i) + ")", rc));
+    if (rc != 0 || name.s == nullptr)
+      MLB_THROW(env, kCrfsuiteError, RcMessage("params->name(" + std::to_string(i) + ")", rc));
     out.Set(static_cast<uint32_t>(i), Napi::String::New(env, name.s));
   }
   return out;
@@ -388,13 +389,15 @@ Napi::Value CrfTrainer::AppendPacked(const Napi::CallbackInfo& info) {
     case NulSplit::kOk:
       break;
     case NulSplit::kTooFew:
-      MLB_THROW(env, kInvalidArgument, "labels holds " + std::to_string(index) + " NUL-terminated labels, expected " +
-                                           std::to_string(packed.items()) + " (one per item)");
+      MLB_THROW(env, kInvalidArgument,
+                "labels holds " + std::to_string(index) + " NUL-terminated labels, expected " +
+                    std::to_string(packed.items()) + " (one per item)");
     case NulSplit::kEmpty:
       MLB_THROW(env, kInvalidArgument, "labels: label " + std::to_string(index) + " is empty");
     case NulSplit::kTrailing:
-      MLB_THROW(env, kInvalidArgument, "labels has " + std::to_string(index) + " bytes after the " +
-                                           std::to_string(packed.items()) + " labels");
+      MLB_THROW(
+          env, kInvalidArgument,
+          "labels has " + std::to_string(index) + " bytes after the " + std::to_string(packed.items()) + " labels");
   }
   std::vector<const char*> label_ptrs;
   label_ptrs.reserve(label_at.size());

@@ -30,7 +30,9 @@ int64_t SpecInteger(Napi::Env env, Napi::Object spec, const char* key, int64_t l
   Napi::Value v = spec.Get(key);
   double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
   if (!std::isfinite(d) || std::trunc(d) != d || d < static_cast<double>(lo) || d > static_cast<double>(hi)) {
-    MLB_THROW(env, kInvalidArgument, std::string("spec.") + key + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    MLB_THROW(
+        env, kInvalidArgument,
+        std::string("spec.") + key + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
   }
   return static_cast<int64_t>(d);
 }
@@ -127,9 +129,11 @@ Forest::Forest(const Napi::CallbackInfo& info) : Handle<Forest>(info) {
   const size_t trees = ngroups;
   if (nstarts != trees + 1) MLB_THROW(env, kInvalidArgument, "spec.treeStart must have numTrees + 1 entries");
   const size_t n = nleft;
-  if (nright != n || nsplit != n || ncond != n || ndl != n) MLB_THROW(env, kInvalidArgument, "spec node arrays differ in length");
+  if (nright != n || nsplit != n || ncond != n || ndl != n)
+    MLB_THROW(env, kInvalidArgument, "spec node arrays differ in length");
   if (n > static_cast<size_t>(INT32_MAX)) MLB_THROW(env, kInvalidArgument, "too many nodes");
-  if (starts[0] != 0 || static_cast<size_t>(starts[trees]) != n) MLB_THROW(env, kInvalidArgument, "spec.treeStart must run from 0 to the node count");
+  if (starts[0] != 0 || static_cast<size_t>(starts[trees]) != n)
+    MLB_THROW(env, kInvalidArgument, "spec.treeStart must run from 0 to the node count");
   nodes_.reserve(n);
   roots_.resize(trees);
   groups_.resize(trees);
@@ -139,7 +143,8 @@ Forest::Forest(const Napi::CallbackInfo& info) : Handle<Forest>(info) {
     const int64_t b = starts[t], e = starts[t + 1];
     const std::string where = "tree " + std::to_string(t);
     if (e <= b) MLB_THROW(env, kInvalidArgument, where + ": no nodes");
-    if (groups[t] < 0 || static_cast<uint32_t>(groups[t]) >= num_group_) MLB_THROW(env, kInvalidArgument, where + ": group out of range");
+    if (groups[t] < 0 || static_cast<uint32_t>(groups[t]) >= num_group_)
+      MLB_THROW(env, kInvalidArgument, where + ": group out of range");
     groups_[t] = groups[t];
     const int64_t size = e - b;
     for (int64_t k = 0; k < size; ++k) {
@@ -164,7 +169,8 @@ Forest::Forest(const Napi::CallbackInfo& info) : Handle<Forest>(info) {
       const size_t i = static_cast<size_t>(b + k);
       if (left[i] == -1) continue;
       for (const int32_t c : {left[i], right[i]}) {
-        if (placed[c] != -1) MLB_THROW(env, kInvalidArgument, where + " node " + std::to_string(c) + ": reached from two parents");
+        if (placed[c] != -1)
+          MLB_THROW(env, kInvalidArgument, where + " node " + std::to_string(c) + ": reached from two parents");
         placed[c] = static_cast<int32_t>(order.size());
         depth[c] = depth[k] + 1;
         deepest = std::max(deepest, depth[c]);
@@ -237,7 +243,8 @@ void Forest::PredictRows(const float* data, uint64_t begin, uint64_t end, bool m
           const Node& node = nodes[at[b]];
           const float v = row[node.split];
           // NaN: `v >= cond` is false, and default_right decides; a leaf's NaN condition keeps it in place.
-          at[b] = node.left + static_cast<int32_t>(static_cast<uint32_t>(v >= node.cond) | (static_cast<uint32_t>(std::isnan(v)) & node.default_right));
+          at[b] = node.left + static_cast<int32_t>(static_cast<uint32_t>(v >= node.cond) |
+                                                   (static_cast<uint32_t>(std::isnan(v)) & node.default_right));
         }
       }
       const size_t g = static_cast<size_t>(groups_[t]);
@@ -273,7 +280,8 @@ Napi::Value Forest::Predict(const Napi::CallbackInfo& info) {
   const uint64_t rows = static_cast<uint64_t>(ArgInteger(info, 1, "rows", 0, INT32_MAX));
   const uint64_t cols = static_cast<uint64_t>(ArgInteger(info, 2, "cols", 1, INT32_MAX));
   const bool margin = ArgBool(info, 3, "margin");
-  if (cols != num_feature_) MLB_THROW(env, kInvalidArgument, "cols must be the model's " + std::to_string(num_feature_) + " features");
+  if (cols != num_feature_)
+    MLB_THROW(env, kInvalidArgument, "cols must be the model's " + std::to_string(num_feature_) + " features");
   if (data.count != rows * cols) MLB_THROW(env, kInvalidArgument, "data must hold rows × cols values");
   std::vector<float> scratch;
   const float* values = data.Read(scratch);
@@ -293,7 +301,8 @@ Napi::Value Forest::PredictAsync(const Napi::CallbackInfo& info) {
   op.cols = static_cast<uint64_t>(ArgInteger(info, 2, "cols", 1, INT32_MAX));
   op.margin = ArgBool(info, 3, "margin");
   op.threads = static_cast<int>(ArgInteger(info, 4, "threads", 1, 64));
-  if (op.cols != num_feature_) MLB_THROW(env, kInvalidArgument, "cols must be the model's " + std::to_string(num_feature_) + " features");
+  if (op.cols != num_feature_)
+    MLB_THROW(env, kInvalidArgument, "cols must be the model's " + std::to_string(num_feature_) + " features");
   if (data.count != op.rows * op.cols) MLB_THROW(env, kInvalidArgument, "data must hold rows × cols values");
   // The worker reads its own copy: the caller's buffer may change or be
   // detached while it runs. One copy, from Float32Array or bytes alike.
@@ -301,8 +310,6 @@ Napi::Value Forest::PredictAsync(const Napi::CallbackInfo& info) {
   return PromiseWorker<ForestPredictOp>::Start(env, "mlbridge.Forest.predictAsync", std::move(op), {this});
 }
 
-void InitForest(Napi::Env env, Napi::Object exports) {
-  exports.Set("Forest", Forest::Define(env));
-}
+void InitForest(Napi::Env env, Napi::Object exports) { exports.Set("Forest", Forest::Define(env)); }
 
 }  // namespace mlbridge

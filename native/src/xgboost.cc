@@ -3,18 +3,18 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <future>
-#include <thread>
 #include <cinttypes>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <functional>
+#include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace mlbridge {
@@ -100,8 +100,8 @@ std::string LastXgbError() {
 }
 
 // Sync: throws XGBOOST_ERROR when an XGBoost call fails.
-#define XGB_CALL(env, call)                                                     \
-  do {                                                                          \
+#define XGB_CALL(env, call)                                                       \
+  do {                                                                            \
     if ((call) != 0) MLB_THROW((env), ::mlbridge::kXgboostError, LastXgbError()); \
   } while (0)
 
@@ -149,7 +149,8 @@ PredictOptions ParsePredictOptions(const Napi::CallbackInfo& info, size_t i) {
     Napi::Value v = o.Get(key);
     if (!v.IsNumber()) bad(what);
     double d = v.As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(d) || std::trunc(d) != d || d < static_cast<double>(lo) || d > static_cast<double>(hi)) bad(what);
+    if (!std::isfinite(d) || std::trunc(d) != d || d < static_cast<double>(lo) || d > static_cast<double>(hi))
+      bad(what);
     return static_cast<int64_t>(d);
   };
   out.type = static_cast<int>(integer("type", 0, 1, "type must be 0 or 1"));
@@ -176,8 +177,7 @@ std::pair<uint64_t, uint64_t> CheckDense(const Napi::CallbackInfo& info, size_t 
   const uint64_t n = static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols);
   if (count != n) {
     MLB_THROW(info.Env(), kInvalidArgument,
-              "argument 1 (data) must hold rows*cols = " + std::to_string(n) + " values, got " +
-                  std::to_string(count));
+              "argument 1 (data) must hold rows*cols = " + std::to_string(n) + " values, got " + std::to_string(count));
   }
   return {static_cast<uint64_t>(rows), static_cast<uint64_t>(cols)};
 }
@@ -192,7 +192,8 @@ uint64_t ShapeSize(const bst_ulong* shape, bst_ulong dim) {
 Napi::Object PredictionObject(Napi::Env env, const std::vector<uint64_t>& shape, Napi::Float32Array values) {
   Napi::Object out = Napi::Object::New(env);
   Napi::Array s = Napi::Array::New(env, shape.size());
-  for (size_t k = 0; k < shape.size(); ++k) s.Set(static_cast<uint32_t>(k), Napi::Number::New(env, static_cast<double>(shape[k])));
+  for (size_t k = 0; k < shape.size(); ++k)
+    s.Set(static_cast<uint32_t>(k), Napi::Number::New(env, static_cast<double>(shape[k])));
   out.Set("shape", s);
   out.Set("values", values);
   return out;
@@ -602,7 +603,8 @@ Napi::Value Booster::SaveModelToBuffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckLive(env, "Booster");
   std::string format = ArgString(info, 0, "format");
-  if (format != "json" && format != "ubj") MLB_THROW(env, kInvalidArgument, "argument 1 (format) must be \"json\" or \"ubj\"");
+  if (format != "json" && format != "ubj")
+    MLB_THROW(env, kInvalidArgument, "argument 1 (format) must be \"json\" or \"ubj\"");
   const std::string config = "{\"format\":\"" + format + "\"}";
   std::lock_guard<std::mutex> lock(mu_);
   bst_ulong len = 0;

@@ -22,7 +22,14 @@ export function shape(w) {
 /** A light suffix-stripping stemmer standing in for the corpus's Snowball stems. */
 export function lemma(w) {
   let s = w.toLowerCase();
-  for (const [suffix, keep] of [["ies", "i"], ["ing", ""], ["ed", ""], ["es", ""], ["s", ""], ["ly", ""]]) {
+  for (const [suffix, keep] of [
+    ["ies", "i"],
+    ["ing", ""],
+    ["ed", ""],
+    ["es", ""],
+    ["s", ""],
+    ["ly", ""],
+  ]) {
     if (s.length > suffix.length + 2 && s.endsWith(suffix)) {
       s = s.slice(0, -suffix.length) + keep;
       break;
@@ -41,14 +48,43 @@ export function parseSentences(text) {
     .split("\n")
     .filter((l) => l.trim() && !l.startsWith("#"))
     .map((l) =>
-      l.trim().split(/\s+/).map((t) => {
-        const [word, pos, tag = "O"] = t.split("/");
-        return { word, pos, tag };
-      }),
+      l
+        .trim()
+        .split(/\s+/)
+        .map((t) => {
+          const [word, pos, tag = "O"] = t.split("/");
+          return { word, pos, tag };
+        }),
     );
 }
 
-const COLUMNS = ["", "lemma", "next-lemma", "next-next-lemma", "next-next-pos", "next-next-shape", "next-next-word", "next-pos", "next-shape", "next-word", "pos", "prev-iob", "prev-lemma", "prev-pos", "prev-prev-iob", "prev-prev-lemma", "prev-prev-pos", "prev-prev-shape", "prev-prev-word", "prev-shape", "prev-word", "sentence_idx", "shape", "word", "tag"];
+const COLUMNS = [
+  "",
+  "lemma",
+  "next-lemma",
+  "next-next-lemma",
+  "next-next-pos",
+  "next-next-shape",
+  "next-next-word",
+  "next-pos",
+  "next-shape",
+  "next-word",
+  "pos",
+  "prev-iob",
+  "prev-lemma",
+  "prev-pos",
+  "prev-prev-iob",
+  "prev-prev-lemma",
+  "prev-prev-pos",
+  "prev-prev-shape",
+  "prev-prev-word",
+  "prev-shape",
+  "prev-word",
+  "sentence_idx",
+  "shape",
+  "word",
+  "tag",
+];
 const csvField = (v) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
 /**
@@ -67,7 +103,32 @@ export function nerCsv(sentences, withTag) {
     };
     tokens.forEach((_, i) => {
       const [pp, p, t, nx, nn] = [pad(i - 2), pad(i - 1), pad(i), pad(i + 1), pad(i + 2)];
-      const values = [String(n++), t.lemma, nx.lemma, nn.lemma, nn.pos, nn.shape, nn.word, nx.pos, nx.shape, nx.word, t.pos, p.tag, p.lemma, p.pos, pp.tag, pp.lemma, pp.pos, pp.shape, pp.word, p.shape, p.word, String(s + 1), t.shape, t.word];
+      const values = [
+        String(n++),
+        t.lemma,
+        nx.lemma,
+        nn.lemma,
+        nn.pos,
+        nn.shape,
+        nn.word,
+        nx.pos,
+        nx.shape,
+        nx.word,
+        t.pos,
+        p.tag,
+        p.lemma,
+        p.pos,
+        pp.tag,
+        pp.lemma,
+        pp.pos,
+        pp.shape,
+        pp.word,
+        p.shape,
+        p.word,
+        String(s + 1),
+        t.shape,
+        t.word,
+      ];
       if (withTag) values.push(t.tag);
       lines.push(values.map(csvField).join(","));
     });

@@ -21,21 +21,85 @@ export function rng(seed) {
 }
 
 const W = (s) => s.split(" ");
-const CITIES = W("Berlin Madrid Paris Lyon Tokyo Lahore Kabul Cairo Nairobi Brussels Jerusalem Homs Riyadh Detroit Ontario Helmand Kandahar Darfur Swat Baghdad Tehran Moscow Beijing Delhi Karachi Gaza Mosul Basra Kirkuk Herat Mogadishu Khartoum Harare Lagos Abuja Caracas Havana Bogota Lima Quito Seoul Manila Jakarta Hanoi Dhaka Colombo Kiev Minsk Warsaw Prague Vienna Rome Athens Ankara Beirut Damascus Amman Sanaa Tripoli Tunis Algiers Rabat Dakar Accra Kampala Kigali Geneva Oslo Stockholm Helsinki Dublin Lisbon Ottawa Sydney");
-const COUNTRIES = W("Kenya Ghana Uganda Iraq Iran Turkey Greece Somalia Sudan Ethiopia Brazil Mexico India China Japan Russia Egypt Syria Israel Pakistan Afghanistan Bangladesh Nigeria Venezuela Cuba Colombia Peru Ecuador Indonesia Vietnam Ukraine Belarus Poland Austria Italy Lebanon Jordan Yemen Libya Tunisia Algeria Morocco Senegal Rwanda Zimbabwe Norway Sweden Finland Ireland Portugal Canada Australia Georgia Armenia Nepal Burma Thailand Cambodia Laos Chile Bolivia Haiti");
-const MULTI_GEO = [["United", "States"], ["South", "Africa"], ["New", "York"], ["North", "Korea"], ["South", "Korea"], ["Sri", "Lanka"], ["Saudi", "Arabia"], ["Hong", "Kong"], ["West", "Bank"], ["Middle", "East"], ["New", "Delhi"], ["Latin", "America"]];
-const GPE = W("French Chinese Japanese Russian Iranian American Pakistani Egyptian Israeli Canadian German Syrian Iraqi Afghan Indian Turkish British Italian Spanish Kenyan Nigerian Somali Sudanese Palestinian Lebanese Korean Mexican Brazilian Cuban Venezuelan Ukrainian Polish Greek Saudi Yemeni Libyan Ethiopian");
-const ORGS = [["United", "Nations"], ["World", "Bank"], ["European", "Union"], ["Red", "Cross"], ["International", "Monetary", "Fund"], ["African", "Union"], ["NATO"], ["Taleban"], ["Hamas"], ["Hezbollah"], ["OPEC"], ["Toyota"], ["Ford"], ["Google"], ["Reuters"], ["Interior", "Ministry"], ["Supreme", "Court"], ["Security", "Council"], ["World", "Health", "Organization"], ["Amnesty", "International"], ["Human", "Rights", "Watch"], ["Al-Qaida"], ["General", "Motors"], ["Microsoft"], ["Airbus"], ["Boeing"], ["Gazprom"], ["Shell"], ["Congress"], ["Parliament"]];
-const FIRST = W("Maria Ahmed David John Ali Hassan Mohammed Omar Sarah Anna Peter Paul James Robert Michael William Thomas Daniel Joseph Hamid Nuri Vladimir Dmitri Hu Wen Kim Luis Carlos Jose Juan Pedro Ahmad Yusuf Ibrahim Mahmoud Ehud Benjamin Gordon Tony Nicolas Angela Silvio Jacques Hosni Mwai Raila Robert Thabo Jacob Olusegun Umaru Hugo Fidel Raul Evo Alvaro Shinzo Taro Junichiro Ban Condoleezza Hillary Barack George Dick Donald Kofi Javier Manmohan Pervez Asif Yousuf Nawaz Hamid Abdullah Recep Abdul");
-const LAST = W("Lopez Khan Brown Smith Miller Chen Jones Taylor Wilson Clark Lewis Walker Hall Allen Young King Wright Scott Green Baker Adams Nelson Carter Mitchell Roberts Turner Phillips Campbell Parker Evans Edwards Collins Stewart Morris Rogers Reed Cook Morgan Bell Murphy Bailey Rivera Cooper Richardson Cox Howard Ward Torres Peterson Gray Ramirez James Watson Brooks Kelly Sanders Price Bennett Wood Barnes Ross Henderson Coleman Jenkins Perry Powell Long Patterson Hughes Flores Washington Butler Simmons Foster Gonzales Bryant Alexander Russell Griffin Diaz Hayes Karzai Musharraf Zardari Maliki Abbas Olmert Netanyahu Putin Medvedev Chavez Castro Morales Uribe Mugabe Kibaki Odinga Mbeki Zuma Obasanjo Yaradua Erdogan Singh Gilani Sharif");
+const CITIES = W(
+  "Berlin Madrid Paris Lyon Tokyo Lahore Kabul Cairo Nairobi Brussels Jerusalem Homs Riyadh Detroit Ontario Helmand Kandahar Darfur Swat Baghdad Tehran Moscow Beijing Delhi Karachi Gaza Mosul Basra Kirkuk Herat Mogadishu Khartoum Harare Lagos Abuja Caracas Havana Bogota Lima Quito Seoul Manila Jakarta Hanoi Dhaka Colombo Kiev Minsk Warsaw Prague Vienna Rome Athens Ankara Beirut Damascus Amman Sanaa Tripoli Tunis Algiers Rabat Dakar Accra Kampala Kigali Geneva Oslo Stockholm Helsinki Dublin Lisbon Ottawa Sydney",
+);
+const COUNTRIES = W(
+  "Kenya Ghana Uganda Iraq Iran Turkey Greece Somalia Sudan Ethiopia Brazil Mexico India China Japan Russia Egypt Syria Israel Pakistan Afghanistan Bangladesh Nigeria Venezuela Cuba Colombia Peru Ecuador Indonesia Vietnam Ukraine Belarus Poland Austria Italy Lebanon Jordan Yemen Libya Tunisia Algeria Morocco Senegal Rwanda Zimbabwe Norway Sweden Finland Ireland Portugal Canada Australia Georgia Armenia Nepal Burma Thailand Cambodia Laos Chile Bolivia Haiti",
+);
+const MULTI_GEO = [
+  ["United", "States"],
+  ["South", "Africa"],
+  ["New", "York"],
+  ["North", "Korea"],
+  ["South", "Korea"],
+  ["Sri", "Lanka"],
+  ["Saudi", "Arabia"],
+  ["Hong", "Kong"],
+  ["West", "Bank"],
+  ["Middle", "East"],
+  ["New", "Delhi"],
+  ["Latin", "America"],
+];
+const GPE = W(
+  "French Chinese Japanese Russian Iranian American Pakistani Egyptian Israeli Canadian German Syrian Iraqi Afghan Indian Turkish British Italian Spanish Kenyan Nigerian Somali Sudanese Palestinian Lebanese Korean Mexican Brazilian Cuban Venezuelan Ukrainian Polish Greek Saudi Yemeni Libyan Ethiopian",
+);
+const ORGS = [
+  ["United", "Nations"],
+  ["World", "Bank"],
+  ["European", "Union"],
+  ["Red", "Cross"],
+  ["International", "Monetary", "Fund"],
+  ["African", "Union"],
+  ["NATO"],
+  ["Taleban"],
+  ["Hamas"],
+  ["Hezbollah"],
+  ["OPEC"],
+  ["Toyota"],
+  ["Ford"],
+  ["Google"],
+  ["Reuters"],
+  ["Interior", "Ministry"],
+  ["Supreme", "Court"],
+  ["Security", "Council"],
+  ["World", "Health", "Organization"],
+  ["Amnesty", "International"],
+  ["Human", "Rights", "Watch"],
+  ["Al-Qaida"],
+  ["General", "Motors"],
+  ["Microsoft"],
+  ["Airbus"],
+  ["Boeing"],
+  ["Gazprom"],
+  ["Shell"],
+  ["Congress"],
+  ["Parliament"],
+];
+const FIRST = W(
+  "Maria Ahmed David John Ali Hassan Mohammed Omar Sarah Anna Peter Paul James Robert Michael William Thomas Daniel Joseph Hamid Nuri Vladimir Dmitri Hu Wen Kim Luis Carlos Jose Juan Pedro Ahmad Yusuf Ibrahim Mahmoud Ehud Benjamin Gordon Tony Nicolas Angela Silvio Jacques Hosni Mwai Raila Robert Thabo Jacob Olusegun Umaru Hugo Fidel Raul Evo Alvaro Shinzo Taro Junichiro Ban Condoleezza Hillary Barack George Dick Donald Kofi Javier Manmohan Pervez Asif Yousuf Nawaz Hamid Abdullah Recep Abdul",
+);
+const LAST = W(
+  "Lopez Khan Brown Smith Miller Chen Jones Taylor Wilson Clark Lewis Walker Hall Allen Young King Wright Scott Green Baker Adams Nelson Carter Mitchell Roberts Turner Phillips Campbell Parker Evans Edwards Collins Stewart Morris Rogers Reed Cook Morgan Bell Murphy Bailey Rivera Cooper Richardson Cox Howard Ward Torres Peterson Gray Ramirez James Watson Brooks Kelly Sanders Price Bennett Wood Barnes Ross Henderson Coleman Jenkins Perry Powell Long Patterson Hughes Flores Washington Butler Simmons Foster Gonzales Bryant Alexander Russell Griffin Diaz Hayes Karzai Musharraf Zardari Maliki Abbas Olmert Netanyahu Putin Medvedev Chavez Castro Morales Uribe Mugabe Kibaki Odinga Mbeki Zuma Obasanjo Yaradua Erdogan Singh Gilani Sharif",
+);
 const TITLES = W("President Minister Senator General Mr. Ms. Mrs. Dr. King Governor Secretary Chancellor Ambassador");
 const DAYS = W("Monday Tuesday Wednesday Thursday Friday Saturday Sunday");
 const MONTHS = W("January February March April June July August September October November December");
-const RELTIME = [["last", "week"], ["next", "month"], ["this", "year"], ["last", "year"], ["this", "summer"], ["next", "week"], ["last", "month"]];
+const RELTIME = [
+  ["last", "week"],
+  ["next", "month"],
+  ["this", "year"],
+  ["last", "year"],
+  ["this", "summer"],
+  ["next", "week"],
+  ["last", "month"],
+];
 const ART = [["Nobel", "Prize"], ["Olympics"], ["Koran"], ["Bible"]];
 const EVE = [["World", "Cup"], ["Christmas"], ["Ramadan"], ["World", "War", "II"]];
 const NAT = [["Katrina"], ["H5N1"], ["Ebola"], ["Tsunami"]];
-const GROUPS = W("officials police soldiers troops rebels workers students farmers voters leaders militants protesters miners doctors lawmakers diplomats activists investors judges refugees");
+const GROUPS = W(
+  "officials police soldiers troops rebels workers students farmers voters leaders militants protesters miners doctors lawmakers diplomats activists investors judges refugees",
+);
 const VERBS_PAST = W("said reported warned announced confirmed denied rejected approved criticized welcomed condemned urged");
 const VERBS_MOVE = W("visited arrived marched traveled returned fled");
 const NOUNS = W("talks aid prices taxes exports oil fuel food elections violence reforms sanctions loans troops weapons votes");
@@ -114,14 +178,51 @@ function sentence(r) {
   };
   np();
   switch (Math.floor(r() * 8)) {
-    case 0: w(pick(VERBS_MOVE), "VBD"); place(); break;
-    case 1: w(pick(VERBS_PAST), "VBD"); w("that", "IN"); np(); w(pick(["would", "will", "must"]), "MD"); w(pick(["send", "cut", "raise", "review"]), "VB"); w(pick(NOUNS), "NNS"); break;
-    case 2: w(pick(VERBS_PAST), "VBD"); np(); w("over", "IN"); w(pick(NOUNS), "NNS"); break;
-    case 3: w("met", "VBD"); np(); break;
-    case 4: w("won", "VBD"); w("the", "DT"); ent(pick(ART), "NNP", "art"); break;
-    case 5: w(pick(["rose", "fell", "grew"]), "VBD"); w("after", "IN"); if (chance(0.5)) ent(pick(NAT), "NNP", "nat"); else ent(pick(EVE), "NNP", "eve"); break;
-    case 6: w("told", "VBD"); w("reporters", "NNS"); w("about", "IN"); np(); break;
-    default: w(pick(VERBS_PAST), "VBD"); w(pick(NOUNS), "NNS"); w("for", "IN"); np(); break;
+    case 0:
+      w(pick(VERBS_MOVE), "VBD");
+      place();
+      break;
+    case 1:
+      w(pick(VERBS_PAST), "VBD");
+      w("that", "IN");
+      np();
+      w(pick(["would", "will", "must"]), "MD");
+      w(pick(["send", "cut", "raise", "review"]), "VB");
+      w(pick(NOUNS), "NNS");
+      break;
+    case 2:
+      w(pick(VERBS_PAST), "VBD");
+      np();
+      w("over", "IN");
+      w(pick(NOUNS), "NNS");
+      break;
+    case 3:
+      w("met", "VBD");
+      np();
+      break;
+    case 4:
+      w("won", "VBD");
+      w("the", "DT");
+      ent(pick(ART), "NNP", "art");
+      break;
+    case 5:
+      w(pick(["rose", "fell", "grew"]), "VBD");
+      w("after", "IN");
+      if (chance(0.5)) ent(pick(NAT), "NNP", "nat");
+      else ent(pick(EVE), "NNP", "eve");
+      break;
+    case 6:
+      w("told", "VBD");
+      w("reporters", "NNS");
+      w("about", "IN");
+      np();
+      break;
+    default:
+      w(pick(VERBS_PAST), "VBD");
+      w(pick(NOUNS), "NNS");
+      w("for", "IN");
+      np();
+      break;
   }
   if (chance(0.4)) place();
   if (chance(0.5)) tim();

@@ -80,12 +80,7 @@ export interface NativeBooster {
    */
   predictDense(data: Float32Array | Uint8Array, rows: number, cols: number, options: NativePredictOptions): NativePrediction;
   /** [async] Same as predictDense, off the event loop (large inputs). */
-  predictDenseAsync(
-    data: Float32Array | Uint8Array,
-    rows: number,
-    cols: number,
-    options: NativePredictOptions,
-  ): Promise<NativePrediction>;
+  predictDenseAsync(data: Float32Array | Uint8Array, rows: number, cols: number, options: NativePredictOptions): Promise<NativePrediction>;
   /** [sync] Saves to a file; the format follows the extension (.json or .ubj). */
   saveModel(file: string): void;
   /** [sync] Loads a model file (.json, .ubj or legacy binary). */
@@ -272,8 +267,7 @@ export interface NativeBinding {
 }
 
 /** Where the addon is looked up; MLBRIDGE_NATIVE overrides (e.g. a sanitizer build). */
-export const bindingPath =
-  process.env.MLBRIDGE_NATIVE ?? path.resolve(__dirname, "../../../native/build/Release/mlbridge.node");
+export const bindingPath = process.env.MLBRIDGE_NATIVE ?? path.resolve(__dirname, "../../../native/build/Release/mlbridge.node");
 
 let loaded: NativeBinding | undefined;
 

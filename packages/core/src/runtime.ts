@@ -139,7 +139,8 @@ export function requestedOutputs(requested: RequestedOutput[], modelName: string
   if (requested.length === 0) return defaults;
   const names: string[] = [];
   for (const o of requested) {
-    if (!available.includes(o.name)) throw invalidField(`${o.field}.name`, `model '${modelName}'${what} has no output ${quoted(o.name)} (its outputs: ${available.join(", ")})`);
+    if (!available.includes(o.name))
+      throw invalidField(`${o.field}.name`, `model '${modelName}'${what} has no output ${quoted(o.name)} (its outputs: ${available.join(", ")})`);
     if (!names.includes(o.name)) names.push(o.name);
   }
   return names;

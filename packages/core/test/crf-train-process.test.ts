@@ -257,7 +257,10 @@ describe.skipIf(process.platform !== "linux")("CRF training processes: CPU prior
   });
 
   it("rejects a nice outside 0–19", async () => {
-    await expect(trainCrf(sequences.slice(0, 5), { algorithm: "lbfgs", nice: 25 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/nice: expected an integer in \[0, 19\]/) });
+    await expect(trainCrf(sequences.slice(0, 5), { algorithm: "lbfgs", nice: 25 })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: expect.stringMatching(/nice: expected an integer in \[0, 19\]/),
+    });
     expect(() => configureCrfTraining({ nice: -1 })).toThrowError(/nice: expected an integer in \[0, 19\]/);
   });
 });
@@ -267,7 +270,9 @@ describe("CRF training: items are checked before any process is used", () => {
     const bad: CrfSequence[] = [{ items: [[["a", 1]], [["b", Number.NaN]]], labels: ["O", "O"] }];
     await expect(trainCrf(bad, { algorithm: "lbfgs" })).rejects.toMatchObject({
       code: "INVALID_ARGUMENT",
-      message: expect.stringMatching(/sequences\[0\]\.items\[1\]\[0\]: expected a \[name, weight\] attribute: a non-empty string without NUL and a finite number/),
+      message: expect.stringMatching(
+        /sequences\[0\]\.items\[1\]\[0\]: expected a \[name, weight\] attribute: a non-empty string without NUL and a finite number/,
+      ),
     });
   });
 });

@@ -9,18 +9,26 @@ const pipelineData = [
   {
     name: "the project's data",
     file: dataFile,
-    sentences: 1092, tokens: 10_006, testSequences: 218, predictRows: 13,
+    sentences: 1092,
+    tokens: 10_006,
+    testSequences: 218,
+    predictRows: 13,
     // measured: book preset token 0.985, non-O 0.961; rich token 0.988, non-O 0.970
     floors: { bookToken: 0.95, bookNonO: 0.9, richToken: 0.97, richNonO: 0.93, geoF1: 0.8 },
   },
   ...(bookDir
-    ? [{
-        name: "the book's ner.csv",
-        file: book,
-        sentences: 457, tokens: 9999, testSequences: 91, predictRows: 9,
-        // measured: book preset token ~0.88, non-O ~0.39; rich token ~0.96, non-O ~0.75
-        floors: { bookToken: 0.85, bookNonO: 0.3, richToken: 0.94, richNonO: 0.7, geoF1: 0.5 },
-      }]
+    ? [
+        {
+          name: "the book's ner.csv",
+          file: book,
+          sentences: 457,
+          tokens: 9999,
+          testSequences: 91,
+          predictRows: 9,
+          // measured: book preset token ~0.88, non-O ~0.39; rich token ~0.96, non-O ~0.75
+          floors: { bookToken: 0.85, bookNonO: 0.3, richToken: 0.94, richNonO: 0.7, geoF1: 0.5 },
+        },
+      ]
     : []),
 ];
 
@@ -134,9 +142,7 @@ describe("CRF: training stays off the event loop and can be cancelled", () => {
   it("rejects at once with an already-aborted signal", async () => {
     const ac = new AbortController();
     ac.abort();
-    await expect(
-      trainCrf([{ items: [[["a", 1]]], labels: ["O"] }], { algorithm: "ap", signal: ac.signal }),
-    ).rejects.toMatchObject({ code: "CANCELLED" });
+    await expect(trainCrf([{ items: [[["a", 1]]], labels: ["O"] }], { algorithm: "ap", signal: ac.signal })).rejects.toMatchObject({ code: "CANCELLED" });
   });
 });
 

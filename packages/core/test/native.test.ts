@@ -161,7 +161,11 @@ describe("XGBoost DMatrix + Booster", () => {
     bytes.set(new Uint8Array(X.buffer, X.byteOffset, X.byteLength));
     expect(Array.from(bo.predictDense(bytes, ROWS, COLS, OPTS).values)).toEqual(Array.from(sync.values));
     expect(Array.from((await bo.predictDenseAsync(bytes, ROWS, COLS, OPTS)).values)).toEqual(Array.from(sync.values));
-    expectCode(() => bo.predictDense(bytes.subarray(1), ROWS, COLS, OPTS), "INVALID_ARGUMENT", "(data) must be a Float32Array or a Uint8Array of float32 bytes");
+    expectCode(
+      () => bo.predictDense(bytes.subarray(1), ROWS, COLS, OPTS),
+      "INVALID_ARGUMENT",
+      "(data) must be a Float32Array or a Uint8Array of float32 bytes",
+    );
     expectCode(() => bo.predictDense(new Float64Array(ROWS * COLS) as never, ROWS, COLS, OPTS), "INVALID_ARGUMENT");
     // Only the first tree layer.
     const first = bo.predictDense(X, ROWS, COLS, { ...OPTS, type: 1, iterationEnd: 1 });
@@ -170,8 +174,7 @@ describe("XGBoost DMatrix + Booster", () => {
     // A value equal to `missing` is treated as missing: same as NaN.
     const row5 = new Float32Array([5, 5, 5, 5]);
     const rowNaN = new Float32Array([NaN, NaN, NaN, NaN]);
-    const m = (data: Float32Array, missing: number) =>
-      Array.from(bo.predictDense(data, 1, COLS, { ...OPTS, type: 1, missing }).values);
+    const m = (data: Float32Array, missing: number) => Array.from(bo.predictDense(data, 1, COLS, { ...OPTS, type: 1, missing }).values);
     expect(m(row5, 5)).toEqual(m(rowNaN, Number.NaN));
     bo.dispose();
     d.dispose();
@@ -415,7 +418,11 @@ describe("CRFsuite CrfTrainer", () => {
     const t = new B.CrfTrainer("ap");
     expectCode(() => t.train(path.join(tmp, "none.crfsuite"), -1, () => {}), "INVALID_ARGUMENT", "no training data: call appendPacked() before train()");
     const nan = { ...packSequences([[[["w=x", 1]]]]), attributeWeights: Float64Array.of(Number.NaN) };
-    expectCode(() => t.appendPacked(nan, packLabels(["DT"]), 0), "INVALID_ARGUMENT", "packed.attributeWeights: attribute 0 (sequence 0, item 0, attribute 0) is not finite");
+    expectCode(
+      () => t.appendPacked(nan, packLabels(["DT"]), 0),
+      "INVALID_ARGUMENT",
+      "packed.attributeWeights: attribute 0 (sequence 0, item 0, attribute 0) is not finite",
+    );
     expectCode(() => t.train(path.join(tmp, "none.crfsuite"), -1, () => {}), "INVALID_ARGUMENT", "no training data");
     appendSentences(t, SENTENCES);
     const run = t.train(path.join(tmp, "ap.crfsuite"), -1, () => {});
@@ -464,9 +471,11 @@ describe("CRFsuite CrfTrainer", () => {
     t.set("max_iterations", "5");
     SENTENCES.forEach((s, i) => appendSentences(t, [s], i % 4 === 0 ? 1 : 0));
     const boom = new Error("log sink failed");
-    await expect(t.train(path.join(tmp, "h.crfsuite"), 1, () => {
-      throw boom;
-    })).rejects.toBe(boom);
+    await expect(
+      t.train(path.join(tmp, "h.crfsuite"), 1, () => {
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
     const lines: string[] = [];
     expect(await t.train(path.join(tmp, "h2.crfsuite"), 1, (l) => lines.push(l))).toEqual({ status: 0 });
     expect(lines).toContain("Holdout group: 2");
@@ -514,7 +523,15 @@ describe("CRFsuite CrfTagger", () => {
     const other = r.labels.map((l) => (l === "DT" ? "NN" : "DT"));
     expect(tagger.probability(seq, other)).toBeLessThan(r.probability!);
     expectCode(() => tagger.probability(seq, r.labels.slice(1)), "INVALID_ARGUMENT", "one label per item");
-    expectCode(() => tagger.probability(seq, seq.map(() => "XX")), "INVALID_ARGUMENT", '"XX" is not a label');
+    expectCode(
+      () =>
+        tagger.probability(
+          seq,
+          seq.map(() => "XX"),
+        ),
+      "INVALID_ARGUMENT",
+      '"XX" is not a label',
+    );
     expect(tagger.tag([], true, true)).toEqual({ labels: [], probability: 1, marginals: new Float64Array(0) });
     expectCode(() => tagger.tag([[["w=x", "1" as unknown as number]]], false, false), "INVALID_ARGUMENT", "[name: non-empty string");
     tagger.dispose();
@@ -570,7 +587,10 @@ describe("CRFsuite CrfTagger", () => {
       [{ attributeWeights: Float64Array.of(1, Number.NaN) }, "packed.attributeWeights: attribute 1 (sequence 0, item 1, attribute 0) is not finite"],
       [{ itemAttributeCounts: [1, 1] as unknown as Uint32Array }, "packed.itemAttributeCounts must be a Uint32Array"],
       [{ attributeNames: "w=the\0w=dog\0" as unknown as Uint8Array }, "packed.attributeNames must be a Uint8Array"],
-      [{ sequenceLengths: Uint32Array.of(1 << 21), itemAttributeCounts: new Uint32Array(1 << 21), attributeNames: Buffer.alloc(0) }, "packed: sequence 0 is too long"],
+      [
+        { sequenceLengths: Uint32Array.of(1 << 21), itemAttributeCounts: new Uint32Array(1 << 21), attributeNames: Buffer.alloc(0) },
+        "packed: sequence 0 is too long",
+      ],
       [null, "packed must be a PackedSequences object"],
     ];
     for (const [change, message] of bad) {

@@ -1,7 +1,19 @@
 /** Property-based tests (fast-check) of the CSV reader, the feature builder, the word count and the native boundary. */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CRF_PRESETS, CrfModel, WordCounter, compileTemplate, countWords, countsToObject, fitCrfCsv, fitXgboostCsv, itemFromRow, readCsv, XgbModel } from "../src";
+import {
+  CRF_PRESETS,
+  CrfModel,
+  WordCounter,
+  compileTemplate,
+  countWords,
+  countsToObject,
+  fitCrfCsv,
+  fitXgboostCsv,
+  itemFromRow,
+  readCsv,
+  XgbModel,
+} from "../src";
 import { dataFile } from "./data";
 
 const field = fc.string({ unit: fc.constantFrom("a", "b", "Z", "1", ",", '"', "\n", " ", "é", "東", "\r"), maxLength: 8 });
@@ -11,13 +23,15 @@ describe("readCsv", () => {
   it("reads back any table it is given, whatever the quoting and chunking", async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.integer({ min: 1, max: 5 }).chain((cols) =>
-          fc.tuple(
-            fc.uniqueArray(fc.stringMatching(/^[a-z]{1,6}$/), { minLength: cols, maxLength: cols }),
-            fc.array(fc.array(field, { minLength: cols, maxLength: cols }), { minLength: 1, maxLength: 20 }),
-            fc.integer({ min: 1, max: 50 }),
+        fc
+          .integer({ min: 1, max: 5 })
+          .chain((cols) =>
+            fc.tuple(
+              fc.uniqueArray(fc.stringMatching(/^[a-z]{1,6}$/), { minLength: cols, maxLength: cols }),
+              fc.array(fc.array(field, { minLength: cols, maxLength: cols }), { minLength: 1, maxLength: 20 }),
+              fc.integer({ min: 1, max: 50 }),
+            ),
           ),
-        ),
         async ([header, rows, chunk]) => {
           // A row whose fields are all empty would be an empty line, which CSV readers skip.
           fc.pre(rows.every((r) => r.some((v) => v !== "")));

@@ -75,7 +75,11 @@ describe("compiled trees", () => {
   });
 
   it("reads float32 bytes at any byte offset, sync and async, on both paths, like the Float32Array", async () => {
-    const { model } = await trainXgboost(dataset(400, 2, OBJECTIVES[5][2]), { params: { objective: "multi:softprob", num_class: 3, max_depth: 4 }, numRounds: 6, testFraction: 0 });
+    const { model } = await trainXgboost(dataset(400, 2, OBJECTIVES[5][2]), {
+      params: { objective: "multi:softprob", num_class: 3, max_depth: 4 },
+      numRounds: 6,
+      testFraction: 0,
+    });
     keep(model);
     const ref = keep(onXgboost(model));
     const spec = forestSpec(decodeModel(model.toBuffer("json")).doc, "multi:softprob");
@@ -85,7 +89,8 @@ describe("compiled trees", () => {
       b.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
       return b;
     };
-    for (const rows of [50, 20_000]) { // 20,000 × 5 values: the async path
+    for (const rows of [50, 20_000]) {
+      // 20,000 × 5 values: the async path
       const x = probeRows(spec, rows, 7);
       const want = await model.predictAsync(x, rows, COLS, "margins");
       for (const m of [model, ref]) {
@@ -102,13 +107,24 @@ describe("compiled trees", () => {
   });
 
   it("inputs with infinities go to XGBoost, which decides", async () => {
-    const { model } = await trainXgboost(dataset(200, 2, (x) => x[0]), { params: { max_depth: 3 }, numRounds: 3, testFraction: 0 });
+    const { model } = await trainXgboost(
+      dataset(200, 2, (x) => x[0]),
+      { params: { max_depth: 3 }, numRounds: 3, testFraction: 0 },
+    );
     keep(model);
     const ref = keep(onXgboost(model));
     const x = Float32Array.of(Number.POSITIVE_INFINITY, 1, 2, Number.NEGATIVE_INFINITY, 0);
     let ours: unknown, theirs: unknown;
-    try { ours = bits(model.predict(x, 1, COLS).values); } catch (e) { ours = (e as Error).message; }
-    try { theirs = bits(ref.predict(x, 1, COLS).values); } catch (e) { theirs = (e as Error).message; }
+    try {
+      ours = bits(model.predict(x, 1, COLS).values);
+    } catch (e) {
+      ours = (e as Error).message;
+    }
+    try {
+      theirs = bits(ref.predict(x, 1, COLS).values);
+    } catch (e) {
+      theirs = (e as Error).message;
+    }
     expect(ours).toEqual(theirs);
   });
 
@@ -122,9 +138,17 @@ describe("compiled trees", () => {
 
   it("gblinear is refused at training and at load, since XGBoost 1.7 cannot predict it in place", async () => {
     const d = dataset(100, 4, (x) => x[0]);
-    await expect(trainXgboost(d, { params: { booster: "gblinear" }, numRounds: 2 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/gblinear models cannot be served/) });
+    await expect(trainXgboost(d, { params: { booster: "gblinear" }, numRounds: 2 })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: expect.stringMatching(/gblinear models cannot be served/),
+    });
     const { DMatrix, Booster } = binding();
-    const m = new DMatrix(d.values.map((v) => (Number.isNaN(v) ? 0 : v)), d.rows, COLS, Number.NaN);
+    const m = new DMatrix(
+      d.values.map((v) => (Number.isNaN(v) ? 0 : v)),
+      d.rows,
+      COLS,
+      Number.NaN,
+    );
     m.setLabels(d.labels);
     const b = new Booster([m]);
     b.setParam("booster", "gblinear");
@@ -139,10 +163,17 @@ describe("compiled trees", () => {
   it("the native Forest rejects inconsistent trees instead of walking them", () => {
     const { Forest } = binding();
     const base = () => ({
-      numFeature: 2, numGroup: 1, baseMargin: 0.5, transform: 0,
-      treeStart: Int32Array.of(0, 3), treeGroup: Int32Array.of(0),
-      left: Int32Array.of(1, -1, -1), right: Int32Array.of(2, -1, -1), split: Int32Array.of(1, 0, 0),
-      cond: Float32Array.of(0.5, -1, 1), defaultLeft: Uint8Array.of(1, 0, 0),
+      numFeature: 2,
+      numGroup: 1,
+      baseMargin: 0.5,
+      transform: 0,
+      treeStart: Int32Array.of(0, 3),
+      treeGroup: Int32Array.of(0),
+      left: Int32Array.of(1, -1, -1),
+      right: Int32Array.of(2, -1, -1),
+      split: Int32Array.of(1, 0, 0),
+      cond: Float32Array.of(0.5, -1, 1),
+      defaultLeft: Uint8Array.of(1, 0, 0),
     });
     const f = new Forest(base());
     expect(Array.from(f.predict(Float32Array.of(0, 0, 0, 1, 0, Number.NaN), 3, 2, true)!)).toEqual([-0.5, 1.5, -0.5]);
@@ -152,8 +183,13 @@ describe("compiled trees", () => {
     expect(() => f.predict(Float32Array.of(0, 0), 1, 2, true)).toThrow(expect.objectContaining({ code: "DISPOSED" }));
     // A node no walk reaches (XGBoost keeps deleted nodes in its arrays) is left out.
     const pruned = new Forest({
-      ...base(), treeStart: Int32Array.of(0, 5), left: Int32Array.of(3, -1, -1, -1, -1), right: Int32Array.of(4, -1, -1, -1, -1),
-      split: Int32Array.of(1, 0, 0, 0, 0), cond: Float32Array.of(0.5, 7, 7, -1, 1), defaultLeft: Uint8Array.of(1, 0, 0, 0, 0),
+      ...base(),
+      treeStart: Int32Array.of(0, 5),
+      left: Int32Array.of(3, -1, -1, -1, -1),
+      right: Int32Array.of(4, -1, -1, -1, -1),
+      split: Int32Array.of(1, 0, 0, 0, 0),
+      cond: Float32Array.of(0.5, 7, 7, -1, 1),
+      defaultLeft: Uint8Array.of(1, 0, 0, 0, 0),
     });
     expect(Array.from(pruned.predict(Float32Array.of(0, 0, 0, 1, 0, Number.NaN), 3, 2, true)!)).toEqual([-0.5, 1.5, -0.5]);
     pruned.dispose();
@@ -168,7 +204,9 @@ describe("compiled trees", () => {
       ["array types", { left: [1, -1, -1] as unknown as Int32Array }, /spec.left must be an Int32Array/],
     ];
     for (const [, patch, msg] of cases) {
-      expect(() => new Forest({ ...base(), ...patch }), String(msg)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT", message: expect.stringMatching(msg) }));
+      expect(() => new Forest({ ...base(), ...patch }), String(msg)).toThrow(
+        expect.objectContaining({ code: "INVALID_ARGUMENT", message: expect.stringMatching(msg) }),
+      );
     }
   });
 });

@@ -55,20 +55,36 @@ describe("XGBoost: bad calls", () => {
     ["shape mismatch", () => trainXgboost({ ...data, rows: 5 }), /values: expected 5×2 values/],
     ["non-finite label", () => trainXgboost({ ...data, labels: Float32Array.of(0, Number.NaN, 0, 1) }), /labels\[1\]: expected a finite number/],
     ["empty data", () => trainXgboost({ ...data, values: new Float32Array(0), rows: 0, labels: new Float32Array(0) }), /rows: expected a positive integer/],
-    ["class out of range", () => trainXgboost(data, { params: { objective: "multi:softmax", num_class: 1 } }), /labels\[1\]: expected a class index in \[0, 0\]/],
+    [
+      "class out of range",
+      () => trainXgboost(data, { params: { objective: "multi:softmax", num_class: 1 } }),
+      /labels\[1\]: expected a class index in \[0, 0\]/,
+    ],
     ["bad rounds", () => trainXgboost(data, { numRounds: 0 }), /num_rounds/],
     ["parameter XGBoost rejects", () => trainXgboost(data, { params: { max_depth: "deep" } }), /parameters\.max_depth: expected a finite number/],
     ["a parameter XGBoost itself rejects", () => trainXgboost(data, { params: { tree_method: "fancy" } }), /XGBoost rejected the training/],
     // One round's work is bounded (a round cannot be interrupted), and NaN/inf learning parameters refused.
     ["max_depth 1e6", () => trainXgboost(data, { params: { max_depth: "1e6" } }), /parameters\.max_depth: expected an integer in \[0, 32\]/],
-    ["num_parallel_tree 1e6", () => trainXgboost(data, { params: { num_parallel_tree: 1_000_000 } }), /parameters\.num_parallel_tree: expected an integer in \[1, 1000\]/],
+    [
+      "num_parallel_tree 1e6",
+      () => trainXgboost(data, { params: { num_parallel_tree: 1_000_000 } }),
+      /parameters\.num_parallel_tree: expected an integer in \[1, 1000\]/,
+    ],
     ["max_bin 2^31-1", () => trainXgboost(data, { params: { max_bin: 2 ** 31 - 1 } }), /parameters\.max_bin: expected an integer in \[2, 65536\]/],
-    ["trees per round", () => trainXgboost(data, { params: { num_parallel_tree: 1000, num_class: 100, objective: "multi:softmax" } }), /num_parallel_tree × num_class: 100000 trees per round/],
+    [
+      "trees per round",
+      () => trainXgboost(data, { params: { num_parallel_tree: 1000, num_class: 100, objective: "multi:softmax" } }),
+      /num_parallel_tree × num_class: 100000 trees per round/,
+    ],
     ["eta NaN", () => trainXgboost(data, { params: { eta: "nan" } }), /parameters\.eta: expected a finite number, got "nan"/],
     ["eta inf", () => trainXgboost(data, { params: { eta: "inf" } }), /parameters\.eta: expected a finite number/],
     [
       "a model that diverged to non-finite predictions is refused",
-      () => trainXgboost({ ...data, labels: Float32Array.of(0, 1e30, 2e30, 3e30) }, { params: { objective: "reg:squarederror", eta: "1e30" }, numRounds: 2, testFraction: 0 }),
+      () =>
+        trainXgboost(
+          { ...data, labels: Float32Array.of(0, 1e30, 2e30, 3e30) },
+          { params: { objective: "reg:squarederror", eta: "1e30" }, numRounds: 2, testFraction: 0 },
+        ),
       /predicts non-finite values .* nothing was stored/,
     ],
   ];
@@ -93,7 +109,10 @@ describe("XGBoost: bad calls", () => {
     const r = await fitXgboostCsv(dataFile("iris.csv"), { preset: "iris" });
     const mine = r.model.toBuffer("json").toString();
     expect(mine).toMatch(/"version":\[1,7,\d+\]/);
-    for (const [version, ok] of [["3,0,5", true], ["3,1,0", false]] as const) {
+    for (const [version, ok] of [
+      ["3,0,5", true],
+      ["3,1,0", false],
+    ] as const) {
       const bytes = Buffer.from(mine.replace(/"version":\[1,7,\d+\]/, `"version":[${version}]`));
       if (ok) XgbModel.fromBuffer(bytes).dispose();
       else expect(() => XgbModel.fromBuffer(bytes)).toThrowError(/saved by XGBoost 3\.1\.0/);
@@ -121,7 +140,11 @@ describe("XGBoost: bad calls", () => {
       }
       return ["OK", ""];
     };
-    const counted = Buffer.concat([Buffer.from("{L\x00\x00\x00\x00\x00\x00\x00\x07version[#L", "latin1"), Buffer.from([0, 0, 0, 0, 0, 0, 0, 3]), Buffer.from("i\x03i\x02i\x00}", "latin1")]);
+    const counted = Buffer.concat([
+      Buffer.from("{L\x00\x00\x00\x00\x00\x00\x00\x07version[#L", "latin1"),
+      Buffer.from([0, 0, 0, 0, 0, 0, 0, 3]),
+      Buffer.from("i\x03i\x02i\x00}", "latin1"),
+    ]);
     expect(code(counted)).toEqual(["FAILED_PRECONDITION", expect.stringContaining("saved by XGBoost 3.2.0")]);
     const typed = Buffer.from("{i\x07version[$i#i\x03\x01\x07\x04}", "latin1");
     expect(code(typed)).toEqual(["INVALID_ARGUMENT", expect.stringContaining("not an XGBoost model")]); // 1.7.4: readable, but no learner

@@ -63,6 +63,4 @@ await new Promise((resolve, reject) => {
 });
 
 const sources = inputs.map((p) => relative(root, join(root, p))).join(", ");
-console.log(
-  `package: ${relative(root, zipPath)} ${statSync(zipPath).size} bytes (index.js ${Buffer.byteLength(code)} bytes; sources: ${sources})`,
-);
+console.log(`package: ${relative(root, zipPath)} ${statSync(zipPath).size} bytes (index.js ${Buffer.byteLength(code)} bytes; sources: ${sources})`);

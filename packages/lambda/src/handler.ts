@@ -118,13 +118,7 @@ function elapsed(start: number): number {
   return Math.round((performance.now() - start) * 1000) / 1000;
 }
 
-function errorLog(
-  kind: "direct" | "proxy",
-  requestId: string,
-  start: number,
-  err: unknown,
-  inputBytes: number | undefined,
-): void {
+function errorLog(kind: "direct" | "proxy", requestId: string, start: number, err: unknown, inputBytes: number | undefined): void {
   const error = err instanceof Error ? err.message : String(err);
   log({
     level: "error",

@@ -5,8 +5,7 @@ const ctx = (awsRequestId = "req-0001") => ({ awsRequestId, functionName: "wordc
 
 /** The JSON log lines written through console.log during the test. */
 let logSpy: MockInstance<(...args: unknown[]) => void>;
-const logLines = (): Record<string, unknown>[] =>
-  logSpy.mock.calls.map((call) => JSON.parse(String(call[0])) as Record<string, unknown>);
+const logLines = (): Record<string, unknown>[] => logSpy.mock.calls.map((call) => JSON.parse(String(call[0])) as Record<string, unknown>);
 
 beforeEach(() => {
   logSpy = vi.spyOn(console, "log").mockImplementation(() => {});
@@ -145,12 +144,7 @@ describe("proxy events (API Gateway v1/v2, Function URL)", () => {
   });
 
   it("empty string, missing field or no body: 400 Empty input string, logged at error level", async () => {
-    for (const event of [
-      restEvent(JSON.stringify({ string: "" })),
-      httpEvent(JSON.stringify({})),
-      httpEvent(undefined),
-      restEvent(null),
-    ]) {
+    for (const event of [restEvent(JSON.stringify({ string: "" })), httpEvent(JSON.stringify({})), httpEvent(undefined), restEvent(null)]) {
       const out = (await handler(event, ctx("req-400"))) as ProxyResult;
       expect(out.statusCode).toBe(400);
       expect(out.headers["content-type"]).toBe("application/json");

@@ -50,10 +50,7 @@ export function clientStream<Req, Res>(log: Logger, fn: (call: ServerReadableStr
 }
 
 /** Server- or bidi-streaming handler wrapper: ends the call with OK or the error's status. */
-export function serverStream<Req, Res, C extends ServerWritableStream<Req, Res> | ServerDuplexStream<Req, Res>>(
-  log: Logger,
-  fn: (call: C) => Promise<void>,
-) {
+export function serverStream<Req, Res, C extends ServerWritableStream<Req, Res> | ServerDuplexStream<Req, Res>>(log: Logger, fn: (call: C) => Promise<void>) {
   return (call: C): void => {
     fn(call).then(
       () => {
@@ -82,7 +79,10 @@ export function stoppable<C>(stopping: AbortSignal, fn: (call: C) => Promise<voi
   return (call) =>
     fn(call).catch((err: unknown) => {
       if (!stopping.aborted) throw err;
-      throw statusError(status.UNAVAILABLE, "the server is shutting down: the training was stopped and nothing was stored; retry it (on another replica, or once the server is back)");
+      throw statusError(
+        status.UNAVAILABLE,
+        "the server is shutting down: the training was stopped and nothing was stored; retry it (on another replica, or once the server is back)",
+      );
     });
 }
 

@@ -20,7 +20,12 @@ export function kindName(kind: ModelKind): string | undefined {
 /** A format of the API (MODEL_FORMAT_XGBOOST_JSON) as a runtime's (`xgboost-json`); undefined for UNSPECIFIED or an unknown value. */
 export function formatName(format: ModelFormat): string | undefined {
   const name = ModelFormat[format] as string | undefined;
-  return name && format !== ModelFormat.MODEL_FORMAT_UNSPECIFIED ? name.replace(/^MODEL_FORMAT_/, "").toLowerCase().replace(/_/g, "-") : undefined;
+  return name && format !== ModelFormat.MODEL_FORMAT_UNSPECIFIED
+    ? name
+        .replace(/^MODEL_FORMAT_/, "")
+        .toLowerCase()
+        .replace(/_/g, "-")
+    : undefined;
 }
 
 /** A runtime's format as the API's enum name, for messages. */
@@ -39,7 +44,9 @@ export function toModelInfo(meta: ModelMeta): ModelInfo {
     sha256: meta.sha256,
     format: meta.format,
     featureNames: meta.featureNames,
-    featureTemplate: meta.featureTemplate ? { features: meta.featureTemplate.map((f) => ({ column: f.column, weight: f.weight, prefix: f.prefix ?? "" })) } : undefined,
+    featureTemplate: meta.featureTemplate
+      ? { features: meta.featureTemplate.map((f) => ({ column: f.column, weight: f.weight, prefix: f.prefix ?? "" })) }
+      : undefined,
   };
 }
 

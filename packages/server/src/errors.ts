@@ -52,7 +52,7 @@ export function toServiceError(err: unknown, log?: Logger): StatusError {
   const e = err as { code?: unknown; details?: unknown; message?: string };
   if (typeof e?.code === "number" && typeof e.details === "string") return e as StatusError;
   if (err instanceof MlBridgeError || (typeof e?.code === "string" && CODES[e.code as ErrorCode] !== undefined)) {
-    const code = CODES[(e.code as ErrorCode)];
+    const code = CODES[e.code as ErrorCode];
     if (code !== undefined) return statusError(code, e.message ?? String(err));
   }
   // A system error's message names the server's paths: the client gets its

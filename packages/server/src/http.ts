@@ -90,7 +90,8 @@ function flatten(data: unknown, kind: "number" | "boolean" | "string", field: st
     for (const d of data) {
       if (Array.isArray(d)) flatten(d, kind, field, out);
       else {
-        if (typeof d !== kind || (kind === "number" && !Number.isFinite(d))) throw bad(`${field}[${out.length}]: expected ${kind === "number" ? "a finite number" : `a ${kind}`}, got ${JSON.stringify(d)?.slice(0, 40)}`);
+        if (typeof d !== kind || (kind === "number" && !Number.isFinite(d)))
+          throw bad(`${field}[${out.length}]: expected ${kind === "number" ? "a finite number" : `a ${kind}`}, got ${JSON.stringify(d)?.slice(0, 40)}`);
         out.push(d);
       }
     }
@@ -121,7 +122,7 @@ function withoutBinaryKeys(value: unknown): unknown {
  * BYTES elements length-prefixed).
  */
 export function inferRequest(body: unknown, modelName: string, version: string, binary?: Buffer): ModelInferRequest {
-  if (!isObject(body)) throw bad("the request body must be a JSON object with \"inputs\"");
+  if (!isObject(body)) throw bad('the request body must be a JSON object with "inputs"');
   if (body.id !== undefined && typeof body.id !== "string") throw bad("id: expected a string");
   if (!Array.isArray(body.inputs) || body.inputs.length === 0) throw bad("inputs: expected a non-empty array of input tensors");
   const raw: Buffer[] = [];
@@ -131,20 +132,35 @@ export function inferRequest(body: unknown, modelName: string, version: string, 
     if (!isObject(t)) throw bad(`${field}: expected an object`);
     if (typeof t.name !== "string" || !t.name) throw bad(`${field}.name: expected a non-empty string`);
     if (typeof t.datatype !== "string") throw bad(`${field}.datatype: expected a string`);
-    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw bad(`${field}.shape: expected an array of non-negative integers`);
+    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw bad(`${field}.shape: expected an array of non-negative integers`);
     const size = byteCount(isObject(t.parameters) ? t.parameters.binary_data_size : undefined, `${field}.parameters.binary_data_size`);
     const params = parameters(withoutBinaryKeys(t.parameters), `${field}.parameters`);
-    const contents: InferTensorContents = { boolContents: [], intContents: [], int64Contents: [], uintContents: [], uint64Contents: [], fp32Contents: [], fp64Contents: [], bytesContents: [] };
+    const contents: InferTensorContents = {
+      boolContents: [],
+      intContents: [],
+      int64Contents: [],
+      uintContents: [],
+      uint64Contents: [],
+      fp32Contents: [],
+      fp64Contents: [],
+      bytesContents: [],
+    };
     if (size !== undefined) {
-      if (!binary) throw bad(`${field}.parameters.binary_data_size: the request has no binary part (send the Inference-Header-Content-Length header with the JSON header's length)`);
+      if (!binary)
+        throw bad(
+          `${field}.parameters.binary_data_size: the request has no binary part (send the Inference-Header-Content-Length header with the JSON header's length)`,
+        );
       if (t.data !== undefined) throw bad(`${field}: give either "data" or parameters.binary_data_size, not both`);
-      if (offset + size > binary.length) throw bad(`${field}.parameters.binary_data_size: ${size} bytes at offset ${offset} run past the binary part's ${binary.length} bytes`);
+      if (offset + size > binary.length)
+        throw bad(`${field}.parameters.binary_data_size: ${size} bytes at offset ${offset} run past the binary part's ${binary.length} bytes`);
       raw.push(binary.subarray(offset, offset + size));
       offset += size;
       return { name: t.name, datatype: t.datatype, shape: t.shape as number[], parameters: params, contents };
     }
     const target = CONTENTS[t.datatype];
-    if (!target) throw bad(`${field}.datatype: ${JSON.stringify(t.datatype.slice(0, 20))} is not supported over JSON (supported: ${Object.keys(CONTENTS).join(", ")})`);
+    if (!target)
+      throw bad(`${field}.datatype: ${JSON.stringify(t.datatype.slice(0, 20))} is not supported over JSON (supported: ${Object.keys(CONTENTS).join(", ")})`);
     const values: unknown[] = [];
     flatten(t.data, target[1], `${field}.data`, values);
     (contents[target[0]] as unknown[]) = target[0] === "bytesContents" ? values.map((v) => Buffer.from(v as string, "utf8")) : values;
@@ -154,7 +170,7 @@ export function inferRequest(body: unknown, modelName: string, version: string, 
     throw bad(`the binary part is ${binary.length} bytes but the inputs' binary_data_size add up to ${offset}`);
   }
   if (raw.length && raw.length !== inputs.length) {
-    throw bad("inputs: give every input as binary data (parameters.binary_data_size) or every input as JSON \"data\", not a mix");
+    throw bad('inputs: give every input as binary data (parameters.binary_data_size) or every input as JSON "data", not a mix');
   }
   const outputs = body.outputs === undefined ? [] : body.outputs;
   if (!Array.isArray(outputs)) throw bad("outputs: expected an array");
@@ -183,7 +199,9 @@ function binaryOutputs(body: unknown): (name: string) => boolean {
   const all = isObject(body) && isObject(body.parameters) && body.parameters.binary_data_output === true;
   const own = new Map<string, boolean>();
   if (isObject(body) && Array.isArray(body.outputs)) {
-    for (const o of body.outputs) if (isObject(o) && typeof o.name === "string" && isObject(o.parameters) && typeof o.parameters.binary_data === "boolean") own.set(o.name, o.parameters.binary_data);
+    for (const o of body.outputs)
+      if (isObject(o) && typeof o.name === "string" && isObject(o.parameters) && typeof o.parameters.binary_data === "boolean")
+        own.set(o.name, o.parameters.binary_data);
   }
   return (name) => own.get(name) ?? all;
 }
@@ -198,7 +216,13 @@ class BinaryReply {
 
 /** An output tensor as JSON. */
 function outputJson(o: Output): Record<string, unknown> {
-  return { name: o.name, datatype: o.data.datatype, shape: o.shape, data: Array.from(o.data.values as ArrayLike<number | string>), ...(o.parameters ? { parameters: o.parameters } : {}) };
+  return {
+    name: o.name,
+    datatype: o.data.datatype,
+    shape: o.shape,
+    data: Array.from(o.data.values as ArrayLike<number | string>),
+    ...(o.parameters ? { parameters: o.parameters } : {}),
+  };
 }
 
 /** Reads a request body of at most `limit` bytes. */
@@ -247,7 +271,9 @@ async function jsonBody(req: http.IncomingMessage, limit: number, required: bool
   if (headerLength !== undefined) {
     const n = Number(headerLength);
     if (!/^\d+$/.test(String(headerLength)) || n > body.length) {
-      throw bad(`Inference-Header-Content-Length: expected the JSON header's length in bytes (0 to the body's ${body.length}), got ${JSON.stringify(String(headerLength).slice(0, 20))}`);
+      throw bad(
+        `Inference-Header-Content-Length: expected the JSON header's length in bytes (0 to the body's ${body.length}), got ${JSON.stringify(String(headerLength).slice(0, 20))}`,
+      );
     }
     // The body is the JSON header then bytes: Triton's clients send application/octet-stream (or nothing).
     if (type && type !== "application/octet-stream" && type !== "application/json") {
@@ -283,50 +309,86 @@ export function httpHandler(ctx: HttpContext): http.RequestListener {
   const version = (m: RegExpMatchArray) => (m[2] ? decodeURIComponent(m[2]) : "");
   const routes: Route[] = [
     ["GET", /^\/v2\/health\/live$/, "/v2/health/live", () => ({ live: true })],
-    ["GET", /^\/v2\/health\/ready$/, "/v2/health/ready", () => {
-      if (!ctx.serving()) throw new HttpError(503, "the server is shutting down");
-      return { ready: true };
-    }],
+    [
+      "GET",
+      /^\/v2\/health\/ready$/,
+      "/v2/health/ready",
+      () => {
+        if (!ctx.serving()) throw new HttpError(503, "the server is shutting down");
+        return { ready: true };
+      },
+    ],
     ["GET", /^\/v2$/, "/v2", () => inference.serverMetadata()],
-    ["GET", /^\/v2\/models$/, "/v2/models", () => ({
-      models: store.list().map((m) => ({ name: m.name, version: modelVersion(m), kind: m.kind, state: store.cached(m.name) ? "READY" : "UNAVAILABLE" })),
-    })],
-    ["GET", new RegExp(`^${model}/ready$`), "/v2/models/{model}/ready", (m) => {
-      if (!inference.modelReady(name(m), version(m))) throw new HttpError(400, `model '${name(m)}'${version(m) ? ` version '${version(m)}'` : ""} is not ready`);
-      return { name: name(m), ready: true };
-    }],
+    [
+      "GET",
+      /^\/v2\/models$/,
+      "/v2/models",
+      () => ({
+        models: store.list().map((m) => ({ name: m.name, version: modelVersion(m), kind: m.kind, state: store.cached(m.name) ? "READY" : "UNAVAILABLE" })),
+      }),
+    ],
+    [
+      "GET",
+      new RegExp(`^${model}/ready$`),
+      "/v2/models/{model}/ready",
+      (m) => {
+        if (!inference.modelReady(name(m), version(m)))
+          throw new HttpError(400, `model '${name(m)}'${version(m) ? ` version '${version(m)}'` : ""} is not ready`);
+        return { name: name(m), ready: true };
+      },
+    ],
     ["GET", new RegExp(`^${model}$`), "/v2/models/{model}", (m) => inference.modelMetadata(name(m), version(m))],
-    ["POST", new RegExp(`^${model}/infer$`), "/v2/models/{model}/infer", async (m, req) => {
-      const { json, rest } = await jsonBody(req, limit, true, true);
-      const request = inferRequest(json, name(m), version(m), rest);
-      const { meta, outputs } = await inference.infer(request);
-      const head = { model_name: meta.name, model_version: modelVersion(meta), ...(request.id ? { id: request.id } : {}) };
-      const binary = binaryOutputs(json);
-      if (!outputs.some((o) => binary(o.name))) return { ...head, outputs: outputs.map(outputJson) };
-      const parts: Buffer[] = [];
-      const tensors = outputs.map((o) => {
-        if (!binary(o.name)) return outputJson(o);
-        const bytes = rawBytes(o);
-        parts.push(bytes);
-        const { data: _data, ...rest } = outputJson(o);
-        return { ...rest, parameters: { ...(o.parameters ?? {}), binary_data_size: bytes.length } };
-      });
-      return new BinaryReply({ ...head, outputs: tensors }, parts);
-    }],
-    ["POST", /^\/v2\/repository\/index$/, "/v2/repository/index", async (_m, req) => {
-      const { json } = await jsonBody(req, limit, false);
-      return inference.repositoryIndex(isObject(json) && json.ready === true);
-    }],
-    ["POST", /^\/v2\/repository\/models\/([^/]+)\/load$/, "/v2/repository/models/{model}/load", async (m, req) => {
-      const { json } = await jsonBody(req, limit, false);
-      await inference.load(name(m), isObject(json) && isObject(json.parameters) ? json.parameters : {});
-      return {};
-    }],
-    ["POST", /^\/v2\/repository\/models\/([^/]+)\/unload$/, "/v2/repository/models/{model}/unload", async (m, req) => {
-      await jsonBody(req, limit, false);
-      inference.unload(name(m));
-      return {};
-    }],
+    [
+      "POST",
+      new RegExp(`^${model}/infer$`),
+      "/v2/models/{model}/infer",
+      async (m, req) => {
+        const { json, rest } = await jsonBody(req, limit, true, true);
+        const request = inferRequest(json, name(m), version(m), rest);
+        const { meta, outputs } = await inference.infer(request);
+        const head = { model_name: meta.name, model_version: modelVersion(meta), ...(request.id ? { id: request.id } : {}) };
+        const binary = binaryOutputs(json);
+        if (!outputs.some((o) => binary(o.name))) return { ...head, outputs: outputs.map(outputJson) };
+        const parts: Buffer[] = [];
+        const tensors = outputs.map((o) => {
+          if (!binary(o.name)) return outputJson(o);
+          const bytes = rawBytes(o);
+          parts.push(bytes);
+          const { data: _data, ...rest } = outputJson(o);
+          return { ...rest, parameters: { ...(o.parameters ?? {}), binary_data_size: bytes.length } };
+        });
+        return new BinaryReply({ ...head, outputs: tensors }, parts);
+      },
+    ],
+    [
+      "POST",
+      /^\/v2\/repository\/index$/,
+      "/v2/repository/index",
+      async (_m, req) => {
+        const { json } = await jsonBody(req, limit, false);
+        return inference.repositoryIndex(isObject(json) && json.ready === true);
+      },
+    ],
+    [
+      "POST",
+      /^\/v2\/repository\/models\/([^/]+)\/load$/,
+      "/v2/repository/models/{model}/load",
+      async (m, req) => {
+        const { json } = await jsonBody(req, limit, false);
+        await inference.load(name(m), isObject(json) && isObject(json.parameters) ? json.parameters : {});
+        return {};
+      },
+    ],
+    [
+      "POST",
+      /^\/v2\/repository\/models\/([^/]+)\/unload$/,
+      "/v2/repository/models/{model}/unload",
+      async (m, req) => {
+        await jsonBody(req, limit, false);
+        inference.unload(name(m));
+        return {};
+      },
+    ],
   ];
   const open = new Set(["/v2/health/live", "/v2/health/ready", "/healthz", "/readyz"]);
 
@@ -339,7 +401,9 @@ export function httpHandler(ctx: HttpContext): http.RequestListener {
       if (body instanceof BinaryReply) {
         const header = Buffer.from(JSON.stringify(body.header));
         const all = Buffer.concat([header, ...body.parts]);
-        res.writeHead(code, { "content-type": "application/octet-stream", "inference-header-content-length": header.length, "content-length": all.length }).end(all);
+        res
+          .writeHead(code, { "content-type": "application/octet-stream", "inference-header-content-length": header.length, "content-length": all.length })
+          .end(all);
       } else {
         const text = type === "application/json" ? JSON.stringify(body) : String(body);
         res.writeHead(code, { "content-type": type, "content-length": Buffer.byteLength(text) }).end(text);
@@ -391,7 +455,9 @@ export function serveHttp(ctx: HttpContext, host: string, port: number): Promise
   const server = http.createServer({ requestTimeout, headersTimeout: Math.min(30_000, requestTimeout), keepAliveTimeout: 65_000 }, httpHandler(ctx));
   return new Promise((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(err.code === "EADDRINUSE" ? new Error(`--http-port ${port}: ${host}:${port} is in use (another server?); choose another port, 0 for any, or off`) : err),
+      reject(
+        err.code === "EADDRINUSE" ? new Error(`--http-port ${port}: ${host}:${port} is in use (another server?); choose another port, 0 for any, or off`) : err,
+      ),
     );
     server.listen(port, host, () => resolve(server));
   });

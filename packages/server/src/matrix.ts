@@ -18,7 +18,11 @@ import { invalid } from "./errors";
 export function denseInput(m: DenseMatrix, field: string): Float32Values {
   const n = m.rows * m.cols;
   if (m.rawValues !== undefined) {
-    if (m.values.length) throw invalid(`${field}.values`, `must be empty when raw_values is set (got ${m.values.length} values and ${m.rawValues.length} bytes): give one encoding`);
+    if (m.values.length)
+      throw invalid(
+        `${field}.values`,
+        `must be empty when raw_values is set (got ${m.values.length} values and ${m.rawValues.length} bytes): give one encoding`,
+      );
     if (m.rawValues.length !== n * 4) {
       throw invalid(`${field}.raw_values`, `expected rows × cols × 4 = ${n * 4} bytes (little-endian float32), got ${m.rawValues.length}`);
     }

@@ -71,7 +71,12 @@ export function createMetrics(loadedModels: () => number, loadedBytes: () => num
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [registry],
   });
-  const trainings = new Counter({ name: "mlbridge_trainings_total", help: "Trainings ended, by model kind and outcome (ok, failed, cancelled, deadline).", labelNames: ["kind", "outcome"] as const, registers: [registry] });
+  const trainings = new Counter({
+    name: "mlbridge_trainings_total",
+    help: "Trainings ended, by model kind and outcome (ok, failed, cancelled, deadline).",
+    labelNames: ["kind", "outcome"] as const,
+    registers: [registry],
+  });
   const modelsLoadedBytes = new Gauge({
     name: "mlbridge_models_loaded_bytes",
     help: "Stored size of the models loaded in memory, bytes.",

@@ -144,10 +144,18 @@ export interface ServerOptions {
 /** Starts the mlbridge gRPC server with every service, health and reflection. */
 export async function startServer(config: ServerConfig, log: Logger = pino({ level: config.logLevel }), options: ServerOptions = {}): Promise<RunningServer> {
   let store: ModelStore | undefined;
-  const metrics = createMetrics(() => store?.loadedCount ?? 0, () => store?.loadedBytes ?? 0);
+  const metrics = createMetrics(
+    () => store?.loadedCount ?? 0,
+    () => store?.loadedBytes ?? 0,
+  );
   const storage = await DiskStorage.open(config.modelDir, log);
   try {
-    store = await ModelStore.open(storage, { runtimes: options.runtimes ?? builtinRuntimes(), cacheSize: config.cacheSize, log, onError: (operation) => metrics.storeErrors.inc({ operation }) });
+    store = await ModelStore.open(storage, {
+      runtimes: options.runtimes ?? builtinRuntimes(),
+      cacheSize: config.cacheSize,
+      log,
+      onError: (operation) => metrics.storeErrors.inc({ operation }),
+    });
   } catch (err) {
     storage.close();
     throw err;
@@ -223,7 +231,18 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore, metri
     httpPort = (httpServer.address() as AddressInfo).port;
     if (config.httpPortFile) await writeFile(config.httpPortFile, `${httpPort}\n`);
   }
-  log.info({ host: config.host, port, httpPort, modelDir: config.modelDir, tls: !!config.tlsCert, auth: !!config.authToken, metricsPort: config.metricsPort || undefined }, "mlbridge listening");
+  log.info(
+    {
+      host: config.host,
+      port,
+      httpPort,
+      modelDir: config.modelDir,
+      tls: !!config.tlsCert,
+      auth: !!config.authToken,
+      metricsPort: config.metricsPort || undefined,
+    },
+    "mlbridge listening",
+  );
   if (!isLoopback(config.host) && (!config.tlsCert || !config.authToken)) {
     log.warn(
       { host: config.host, tls: !!config.tlsCert, auth: !!config.authToken },

@@ -68,7 +68,11 @@ export class ModelStore {
     const store = new ModelStore(storage, options.runtimes, options.cacheSize, options.log, options.onError ?? (() => undefined));
     for (const meta of await storage.list()) {
       if (options.runtimes.has(meta.kind)) store.index.set(meta.name, meta);
-      else options.log.error({ model: meta.name, kind: meta.kind, known: options.runtimes.kinds() }, "skipping a stored model of a kind no runtime serves (its bytes are kept)");
+      else
+        options.log.error(
+          { model: meta.name, kind: meta.kind, known: options.runtimes.kinds() },
+          "skipping a stored model of a kind no runtime serves (its bytes are kept)",
+        );
     }
     options.log.info({ store: storage.location, models: store.index.size }, "model store opened");
     return store;
@@ -223,11 +227,7 @@ export class ModelStore {
    * caller holds the name's lock. `loaded` is the already-built in-memory
    * model, which goes into the cache.
    */
-  async save(
-    fields: Omit<ModelMeta, "sha256" | "sizeBytes" | "createdAt">,
-    bytes: Buffer,
-    model: RuntimeModel,
-  ): Promise<ModelMeta> {
+  async save(fields: Omit<ModelMeta, "sha256" | "sizeBytes" | "createdAt">, bytes: Buffer, model: RuntimeModel): Promise<ModelMeta> {
     checkModelName(fields.name);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const meta: ModelMeta = { ...fields, sha256, sizeBytes: bytes.length, createdAt: new Date().toISOString() };

@@ -15,7 +15,21 @@ import { bytesFromFloat32, type Float32Values, type TensorInput, type TensorOutp
  */
 
 /** Element sizes of the fixed-size datatypes mlbridge reads or writes. */
-const SIZES: Record<string, number> = { BOOL: 1, INT8: 1, UINT8: 1, INT16: 2, UINT16: 2, FP16: 2, BF16: 2, INT32: 4, UINT32: 4, FP32: 4, INT64: 8, UINT64: 8, FP64: 8 };
+const SIZES: Record<string, number> = {
+  BOOL: 1,
+  INT8: 1,
+  UINT8: 1,
+  INT16: 2,
+  UINT16: 2,
+  FP16: 2,
+  BF16: 2,
+  INT32: 4,
+  UINT32: 4,
+  FP32: 4,
+  INT64: 8,
+  UINT64: 8,
+  FP64: 8,
+};
 
 /** Which `contents` field holds each datatype. */
 const CONTENTS: Record<string, keyof InferTensorContents> = {
@@ -103,10 +117,7 @@ function typed(input: Input, count: number): unknown[] {
   }
   const values = (c?.[key] ?? []) as unknown[];
   if (values.length !== count) {
-    throw invalid(
-      `${input.field}.contents.${SNAKE[key]}`,
-      `shape [${input.tensor.shape.join(", ")}] needs ${count} values, got ${values.length}`,
-    );
+    throw invalid(`${input.field}.contents.${SNAKE[key]}`, `shape [${input.tensor.shape.join(", ")}] needs ${count} values, got ${values.length}`);
   }
   return values;
 }
@@ -115,10 +126,7 @@ function rawView(input: Input, count: number): DataView {
   const raw = input.raw!;
   const size = SIZES[input.tensor.datatype];
   if (raw.length !== count * size) {
-    throw invalid(
-      input.rawField,
-      `shape [${input.tensor.shape.join(", ")}] of ${input.tensor.datatype} needs ${count * size} bytes, got ${raw.length}`,
-    );
+    throw invalid(input.rawField, `shape [${input.tensor.shape.join(", ")}] of ${input.tensor.datatype} needs ${count * size} bytes, got ${raw.length}`);
   }
   return new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
 }
@@ -145,14 +153,29 @@ export function readIntegers(input: Input, count: number): number[] {
   const out = new Array<number>(count);
   for (let i = 0; i < count; i++) {
     switch (dt) {
-      case "INT8": out[i] = view.getInt8(i); break;
-      case "UINT8": out[i] = view.getUint8(i); break;
-      case "INT16": out[i] = view.getInt16(i * 2, true); break;
-      case "UINT16": out[i] = view.getUint16(i * 2, true); break;
-      case "INT32": out[i] = view.getInt32(i * 4, true); break;
-      case "UINT32": out[i] = view.getUint32(i * 4, true); break;
-      case "INT64": out[i] = Number(view.getBigInt64(i * 8, true)); break;
-      default: out[i] = Number(view.getBigUint64(i * 8, true));
+      case "INT8":
+        out[i] = view.getInt8(i);
+        break;
+      case "UINT8":
+        out[i] = view.getUint8(i);
+        break;
+      case "INT16":
+        out[i] = view.getInt16(i * 2, true);
+        break;
+      case "UINT16":
+        out[i] = view.getUint16(i * 2, true);
+        break;
+      case "INT32":
+        out[i] = view.getInt32(i * 4, true);
+        break;
+      case "UINT32":
+        out[i] = view.getUint32(i * 4, true);
+        break;
+      case "INT64":
+        out[i] = Number(view.getBigInt64(i * 8, true));
+        break;
+      default:
+        out[i] = Number(view.getBigUint64(i * 8, true));
     }
   }
   return out;

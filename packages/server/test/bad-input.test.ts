@@ -23,7 +23,14 @@ const withField = (rows: string, row: number, column: string, value: string): st
   const col = nerHeader.trimEnd().split(",").indexOf(column);
   return rows
     .split("\n")
-    .map((line, i) => (i === row ? line.split(",").map((f, j) => (j === col ? value : f)).join(",") : line))
+    .map((line, i) =>
+      i === row
+        ? line
+            .split(",")
+            .map((f, j) => (j === col ? value : f))
+            .join(",")
+        : line,
+    )
     .join("\n");
 };
 const irisHeader = "sepal_length,sepal_width,petal_length,petal_width,species\n";
@@ -42,10 +49,13 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const crfTrain = (csv: Buffer | string, header: object = {}) => bidi(h.crf.train(), crfTrainRequests({ modelName: "bad", featurePreset: "book", ...header }, Buffer.from(csv)));
-const xgbTrain = (csv: Buffer | string, header: object = {}) => bidi(h.xgb.train(), xgbTrainRequests({ modelName: "bad", preset: "iris", ...header }, Buffer.from(csv)));
+const crfTrain = (csv: Buffer | string, header: object = {}) =>
+  bidi(h.crf.train(), crfTrainRequests({ modelName: "bad", featurePreset: "book", ...header }, Buffer.from(csv)));
+const xgbTrain = (csv: Buffer | string, header: object = {}) =>
+  bidi(h.xgb.train(), xgbTrainRequests({ modelName: "bad", preset: "iris", ...header }, Buffer.from(csv)));
 const crfPredict = (csv: Buffer | string, modelName = "ner") => unary(h.crf.predict.bind(h.crf), { modelName, csv: Buffer.from(csv) });
-const xgbPredictCsv = (csv: Buffer | string, modelName = "iris") => unary(h.xgb.predict.bind(h.xgb), { modelName, input: { $case: "csv", value: Buffer.from(csv) }, output: 0 });
+const xgbPredictCsv = (csv: Buffer | string, modelName = "iris") =>
+  unary(h.xgb.predict.bind(h.xgb), { modelName, input: { $case: "csv", value: Buffer.from(csv) }, output: 0 });
 const xgbPredictMatrix = (rows: number, cols: number, values: number[], output = 0) =>
   unary(h.xgb.predict.bind(h.xgb), { modelName: "iris", input: { $case: "matrix", value: { rows, cols, values } }, output });
 const getModel = (name: string) => unary(h.models.getModel.bind(h.models), { name });
@@ -95,9 +105,19 @@ const cases: [string, () => Promise<unknown>, number, RegExp | string][] = [
   ["zero rows", () => xgbPredictMatrix(0, 4, []), I, "matrix.rows: must be > 0"],
   ["unknown output", () => xgbPredictMatrix(1, 4, [1, 2, 3, 4], 99 as PredictOutput), I, "output: unknown value 99"],
   ["predict CSV missing a feature column", () => xgbPredictCsv("a,b\n1,2\n"), I, 'missing column "sepal_length"'],
-  ["more classes than num_class", () => xgbTrain(irisHeader + "1,2,3,4,a\n1,2,3,4,b\n1,2,3,4,c\n1,2,3,4,d\n1,2,3,4,e\n", { preset: "iris" }), I, /labels\[\d+\]: expected a class index in \[0, 2\]/],
+  [
+    "more classes than num_class",
+    () => xgbTrain(irisHeader + "1,2,3,4,a\n1,2,3,4,b\n1,2,3,4,c\n1,2,3,4,d\n1,2,3,4,e\n", { preset: "iris" }),
+    I,
+    /labels\[\d+\]: expected a class index in \[0, 2\]/,
+  ],
   // parameters
-  ["unknown CRF parameter", () => crfTrain(ner, { parameters: { c3: "1" }, algorithm: CrfAlgorithm.CRF_ALGORITHM_LBFGS }), I, "parameters.c3: unknown parameter of lbfgs"],
+  [
+    "unknown CRF parameter",
+    () => crfTrain(ner, { parameters: { c3: "1" }, algorithm: CrfAlgorithm.CRF_ALGORITHM_LBFGS }),
+    I,
+    "parameters.c3: unknown parameter of lbfgs",
+  ],
   ["out-of-range CRF parameter", () => crfTrain(ner, { parameters: { max_iterations: "-5" } }), I, "parameters.max_iterations: expected a number >= 0"],
   ["non-numeric CRF parameter", () => crfTrain(ner, { parameters: { variance: "big" } }), I, "parameters.variance: expected a finite number"],
   ["unknown algorithm value", () => crfTrain(ner, { algorithm: 42 }), I, "algorithm: unknown value 42"],
@@ -105,42 +125,86 @@ const cases: [string, () => Promise<unknown>, number, RegExp | string][] = [
   ["unknown XGBoost parameter", () => xgbTrain(iris, { parameters: { max_dept: "3" } }), I, "parameters.max_dept: unknown XGBoost parameter"],
   ["XGBoost parameter value it rejects", () => xgbTrain(iris, { parameters: { tree_method: "fancy" } }), I, "XGBoost rejected the training"],
   ["negative max_depth", () => xgbTrain(iris, { parameters: { max_depth: "-3" } }), I, "parameters.max_depth: expected an integer in [0, 32]"],
-  ["num_parallel_tree=1000000 (one round would run for minutes)", () => xgbTrain(iris, { parameters: { num_parallel_tree: "1000000" } }), I, "parameters.num_parallel_tree: expected an integer in [1, 1000]"],
+  [
+    "num_parallel_tree=1000000 (one round would run for minutes)",
+    () => xgbTrain(iris, { parameters: { num_parallel_tree: "1000000" } }),
+    I,
+    "parameters.num_parallel_tree: expected an integer in [1, 1000]",
+  ],
   ["max_bin=2^31-1", () => xgbTrain(iris, { parameters: { max_bin: String(2 ** 31 - 1) } }), I, "parameters.max_bin: expected an integer in [2, 65536]"],
   ["eta=nan", () => xgbTrain(iris, { parameters: { eta: "nan" } }), I, 'parameters.eta: expected a finite number, got "nan"'],
   ["eta=inf", () => xgbTrain(iris, { parameters: { eta: "inf" } }), I, 'parameters.eta: expected a finite number, got "inf"'],
   ["zero rounds", () => xgbTrain(iris, { numRounds: 0 }), I, "num_rounds"],
   ["unknown XGBoost preset", () => xgbTrain(iris, { preset: "wine" }), I, 'unknown preset "wine"'],
   // model names
-  ...(["", "..", "a/b", "x".repeat(1000), "bad\u0007name", "..\\x", " lead"] as const).map(
-    (name): [string, () => Promise<unknown>, number, string] => [`model name ${JSON.stringify(name.length > 20 ? name.slice(0, 20) + "…" : name)}`, () => getModel(name), I, "is not a valid model name"],
-  ),
+  ...(["", "..", "a/b", "x".repeat(1000), "bad\u0007name", "..\\x", " lead"] as const).map((name): [string, () => Promise<unknown>, number, string] => [
+    `model name ${JSON.stringify(name.length > 20 ? name.slice(0, 20) + "…" : name)}`,
+    () => getModel(name),
+    I,
+    "is not a valid model name",
+  ]),
   ["training under an invalid name", () => crfTrain(ner, { modelName: "../../etc/passwd" }), I, "is not a valid model name"],
   ["unknown model", () => crfPredict(nerHeader + nerRows, "missing"), status.NOT_FOUND, "model 'missing' not found"],
   ["CSV predict on a model of the other kind", () => crfPredict(nerHeader + nerRows, "iris"), status.FAILED_PRECONDITION, "is a xgboost model, not crf"],
   // tagging
   ["tag with no sequences", () => tag("", [], []), I, "packed.sequence_lengths: at least one sequence is required"],
   ["tag attribute without a name", () => tag("\0", [1], [1]), I, "packed.attributeNames: attribute 0 (sequence 0, item 0, attribute 0) has an empty name"],
-  ["tag attribute with NaN weight", () => tag("a\0", [1], [1], [Number.NaN]), I, "packed.attributeWeights: attribute 0 (sequence 0, item 0, attribute 0) is not finite"],
+  [
+    "tag attribute with NaN weight",
+    () => tag("a\0", [1], [1], [Number.NaN]),
+    I,
+    "packed.attributeWeights: attribute 0 (sequence 0, item 0, attribute 0) is not finite",
+  ],
   // imports
   ["import of random bytes", () => importModel(ModelKind.MODEL_KIND_CRF, randomBytes(4096)), I, "not a CRFsuite model"],
-  ["import of a truncated CRF model", async () => importModel(ModelKind.MODEL_KIND_CRF, (await exportBytes("ner")).subarray(0, 1000)), I, "not a CRFsuite model"],
+  [
+    "import of a truncated CRF model",
+    async () => importModel(ModelKind.MODEL_KIND_CRF, (await exportBytes("ner")).subarray(0, 1000)),
+    I,
+    "not a CRFsuite model",
+  ],
   ["import of an XGBoost model as CRF", async () => importModel(ModelKind.MODEL_KIND_CRF, await exportBytes("iris")), I, "not a CRFsuite model"],
   ["import of a CRF model as XGBoost", async () => importModel(ModelKind.MODEL_KIND_XGBOOST, await exportBytes("ner"), "iris"), I, "not an XGBoost model"],
-  ["import of a truncated XGBoost model", async () => importModel(ModelKind.MODEL_KIND_XGBOOST, (await exportBytes("iris")).subarray(0, 100), "iris"), I, "not an XGBoost model"],
+  [
+    "import of a truncated XGBoost model",
+    async () => importModel(ModelKind.MODEL_KIND_XGBOOST, (await exportBytes("iris")).subarray(0, 100), "iris"),
+    I,
+    "not an XGBoost model",
+  ],
   // streams
   ["train stream without a header", () => bidi(h.crf.train(), [{ payload: { $case: "csvChunk", value: ner } }]), I, "first message must be the header"],
-  ["train stream with two headers", () => bidi(h.xgb.train(), [...xgbTrainRequests({ modelName: "bad", preset: "iris" }, iris), xgbTrainRequests({ modelName: "bad" }, Buffer.alloc(0))[0]]), I, "the header was sent twice"],
+  [
+    "train stream with two headers",
+    () => bidi(h.xgb.train(), [...xgbTrainRequests({ modelName: "bad", preset: "iris" }, iris), xgbTrainRequests({ modelName: "bad" }, Buffer.alloc(0))[0]]),
+    I,
+    "the header was sent twice",
+  ],
   ["empty text", () => unary(h.text.countWords.bind(h.text), { text: "" }), I, "Empty input string"],
   // requests that do not decode: the caller's fault, INVALID_ARGUMENT (grpc-js alone answers INTERNAL)
-  ["int64 shape past 2^53 (shape [2^62, 4])", () => rawCall("/inference.GRPCInferenceService/ModelInfer", hugeShapeRequest()), I, /^request: not a valid \/inference\.GRPCInferenceService\/ModelInfer message: .*MAX_SAFE_INTEGER/],
-  ["bytes that are no protobuf message", () => rawCall("/mlbridge.v1.TextService/CountWords", Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f, 1])), I, /^request: not a valid \/mlbridge\.v1\.TextService\/CountWords message/],
+  [
+    "int64 shape past 2^53 (shape [2^62, 4])",
+    () => rawCall("/inference.GRPCInferenceService/ModelInfer", hugeShapeRequest()),
+    I,
+    /^request: not a valid \/inference\.GRPCInferenceService\/ModelInfer message: .*MAX_SAFE_INTEGER/,
+  ],
+  [
+    "bytes that are no protobuf message",
+    () => rawCall("/mlbridge.v1.TextService/CountWords", Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f, 1])),
+    I,
+    /^request: not a valid \/mlbridge\.v1\.TextService\/CountWords message/,
+  ],
 ];
 
 /** A unary call with the request's bytes as given (no client-side encoding). */
 function rawCall(method: string, bytes: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    h.text.makeUnaryRequest(method, (b: Buffer) => b, (b: Buffer) => b, bytes, (err, res) => (err ? reject(err) : resolve(res!))),
+    h.text.makeUnaryRequest(
+      method,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      bytes,
+      (err, res) => (err ? reject(err) : resolve(res!)),
+    ),
   );
 }
 

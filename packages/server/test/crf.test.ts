@@ -3,7 +3,13 @@ import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
 import { CRF_PRESETS, CrfModel, packSequences, readNerCsv, trainCrf, type NativeItem } from "@mlbridge/core";
-import { CrfAlgorithm, type CrfPackedSequences, type CrfServiceTagStreamRequest, type CrfServiceTagStreamResponse, type CrfTrainHeader } from "../src/generated/mlbridge/v1/crf_service";
+import {
+  CrfAlgorithm,
+  type CrfPackedSequences,
+  type CrfServiceTagStreamRequest,
+  type CrfServiceTagStreamResponse,
+  type CrfTrainHeader,
+} from "../src/generated/mlbridge/v1/crf_service";
 import { bidi, dataFile, crfTrainRequests, expectStatus, startHarness, unary, type Harness } from "./helpers";
 
 let h: Harness;
@@ -11,7 +17,14 @@ const nerCsv = readFileSync(dataFile("ner.csv"));
 const predictCsv = readFileSync(dataFile("ner_predict.csv"));
 /** Rows of the predict file, and sentences of the training file (distinct sentence_idx). */
 const predictRows = predictCsv.toString().trimEnd().split("\n").length - 1;
-const nerSentences = new Set(nerCsv.toString().trimEnd().split("\n").slice(1).map((l) => l.split(",")[21])).size;
+const nerSentences = new Set(
+  nerCsv
+    .toString()
+    .trimEnd()
+    .split("\n")
+    .slice(1)
+    .map((l) => l.split(",")[21]),
+).size;
 
 beforeAll(async () => {
   h = await startHarness();
@@ -23,9 +36,19 @@ const train = (header: Parameters<typeof crfTrainRequests>[0], csv = nerCsv) => 
 /** Sequences of items ([name, weight] attributes) in the wire's one form, CrfPackedSequences. */
 const packedOf = (seqs: NativeItem[][]): CrfPackedSequences => {
   const p = packSequences(seqs);
-  return { attributeNames: Buffer.from(p.attributeNames), attributeWeights: Array.from(p.attributeWeights ?? []), itemAttributeCounts: Array.from(p.itemAttributeCounts), sequenceLengths: Array.from(p.sequenceLengths) };
+  return {
+    attributeNames: Buffer.from(p.attributeNames),
+    attributeWeights: Array.from(p.attributeWeights ?? []),
+    itemAttributeCounts: Array.from(p.itemAttributeCounts),
+    sequenceLengths: Array.from(p.sequenceLengths),
+  };
 };
-const packedRequest = (packed: CrfPackedSequences, marginals = false, modelName = "ner.packed") => ({ modelName, packed, includeProbability: true, includeMarginals: marginals });
+const packedRequest = (packed: CrfPackedSequences, marginals = false, modelName = "ner.packed") => ({
+  modelName,
+  packed,
+  includeProbability: true,
+  includeMarginals: marginals,
+});
 /** A Train stream on labelled sequences: the header, then one CrfLabelledSequences message. */
 const trainOnSequences = (header: Partial<CrfTrainHeader> & { modelName: string }, seqs: { items: NativeItem[]; labels: string[] }[]) =>
   bidi(h.crf.train(), [
@@ -81,7 +104,13 @@ describe("CrfService happy paths on data in the book's format", () => {
       { items: [[["w=London", 1]], [["w=is", 1]]] as NativeItem[], labels: ["B-geo", "O"] },
       { items: [[["w=Paris", 1]], [["w=was", 1]]] as NativeItem[], labels: ["B-geo", "O"] },
     ];
-    for (const algorithm of [CrfAlgorithm.CRF_ALGORITHM_LBFGS, CrfAlgorithm.CRF_ALGORITHM_AP, CrfAlgorithm.CRF_ALGORITHM_PA, CrfAlgorithm.CRF_ALGORITHM_AROW, CrfAlgorithm.CRF_ALGORITHM_L2SGD]) {
+    for (const algorithm of [
+      CrfAlgorithm.CRF_ALGORITHM_LBFGS,
+      CrfAlgorithm.CRF_ALGORITHM_AP,
+      CrfAlgorithm.CRF_ALGORITHM_PA,
+      CrfAlgorithm.CRF_ALGORITHM_AROW,
+      CrfAlgorithm.CRF_ALGORITHM_L2SGD,
+    ]) {
       const events = await trainOnSequences({ modelName: "tiny", algorithm, parameters: { max_iterations: "10" } }, seqs);
       expect(events.at(-1)!.event!.$case).toBe("report");
     }
@@ -169,29 +198,70 @@ describe("CrfPackedSequences: the one form of CRF data on the wire", () => {
     const good = packedOf(data.slice(0, 2).map((s) => s.items));
     const I = status.INVALID_ARGUMENT;
     const tagPacked = (p: Partial<CrfPackedSequences>) => unary(h.crf.tag.bind(h.crf), packedRequest({ ...good, ...p }));
-    await expectStatus(unary(h.crf.tag.bind(h.crf), { modelName: "ner.packed", includeProbability: false, includeMarginals: false }), I, "packed.sequence_lengths: at least one sequence is required");
-    await expectStatus(tagPacked({ attributeNames: Buffer.alloc(0), attributeWeights: [], itemAttributeCounts: [], sequenceLengths: [] }), I, "packed.sequence_lengths: at least one sequence is required");
-    await expectStatus(tagPacked({ sequenceLengths: [good.sequenceLengths[0]] }), I, /packed\.sequenceLengths: the lengths add up to \d+ items, but itemAttributeCounts has \d+/);
-    await expectStatus(tagPacked({ attributeNames: Buffer.concat([Buffer.from("\0"), good.attributeNames.subarray(1)]) }), I, "packed.attributeNames: attribute 0 (sequence 0, item 0, attribute 0) has an empty name");
+    await expectStatus(
+      unary(h.crf.tag.bind(h.crf), { modelName: "ner.packed", includeProbability: false, includeMarginals: false }),
+      I,
+      "packed.sequence_lengths: at least one sequence is required",
+    );
+    await expectStatus(
+      tagPacked({ attributeNames: Buffer.alloc(0), attributeWeights: [], itemAttributeCounts: [], sequenceLengths: [] }),
+      I,
+      "packed.sequence_lengths: at least one sequence is required",
+    );
+    await expectStatus(
+      tagPacked({ sequenceLengths: [good.sequenceLengths[0]] }),
+      I,
+      /packed\.sequenceLengths: the lengths add up to \d+ items, but itemAttributeCounts has \d+/,
+    );
+    await expectStatus(
+      tagPacked({ attributeNames: Buffer.concat([Buffer.from("\0"), good.attributeNames.subarray(1)]) }),
+      I,
+      "packed.attributeNames: attribute 0 (sequence 0, item 0, attribute 0) has an empty name",
+    );
     await expectStatus(tagPacked({ attributeWeights: [1] }), I, "packed.attributeWeights: expected");
-    await expectStatus(tagPacked({ attributeWeights: good.attributeWeights.map((w, i) => (i === 3 ? Number.NaN : w)) }), I, "packed.attributeWeights: attribute 3 (sequence 0, item 1, attribute 1) is not finite");
+    await expectStatus(
+      tagPacked({ attributeWeights: good.attributeWeights.map((w, i) => (i === 3 ? Number.NaN : w)) }),
+      I,
+      "packed.attributeWeights: attribute 3 (sequence 0, item 1, attribute 1) is not finite",
+    );
     await expectStatus(unary(h.crf.tag.bind(h.crf), packedRequest(good, false, "no-such-model")), status.NOT_FOUND, "no-such-model");
     const got: CrfServiceTagStreamResponse[] = [];
-    await expectStatus(bidi(h.crf.tagStream(), [packedRequest(good), packedRequest({ ...good, itemAttributeCounts: [1] })], (r) => got.push(r)), I, "batch 1: packed.sequenceLengths");
+    await expectStatus(
+      bidi(h.crf.tagStream(), [packedRequest(good), packedRequest({ ...good, itemAttributeCounts: [1] })], (r) => got.push(r)),
+      I,
+      "batch 1: packed.sequenceLengths",
+    );
     expect(got).toHaveLength(1);
     expect((await unary(h.crf.tag.bind(h.crf), packedRequest(good))).packed!.labelIndices).toEqual(got[0].packed!.labelIndices);
   });
 
   it("bad training sequences: the size, the labels, the names and weights, each named", async () => {
     const I = status.INVALID_ARGUMENT;
-    const header = { payload: { $case: "header" as const, value: { modelName: "bad", algorithm: 0, parameters: {}, featurePreset: "", seed: 0, noHoldout: true, failIfExists: false } } };
+    const header = {
+      payload: {
+        $case: "header" as const,
+        value: { modelName: "bad", algorithm: 0, parameters: {}, featurePreset: "", seed: 0, noHoldout: true, failIfExists: false },
+      },
+    };
     const send = (value: { sequences?: CrfPackedSequences; labels: string[] }) => bidi(h.crf.train(), [header, { payload: { $case: "sequences", value } }]);
     const two = packedOf([[[["a", 1]], [["b", 1]]]]);
     await expectStatus(send({ labels: ["O"] }), I, "message 1: sequences.sequences: required");
     await expectStatus(send({ sequences: two, labels: ["O"] }), I, "message 1: sequences.sequences: expected 2 labels (one per item), got 1");
-    await expectStatus(send({ sequences: { ...two, sequenceLengths: [3] }, labels: ["O", "O"] }), I, "message 1: sequences.sequences.sequence_lengths: the lengths add up to 3 items, but item_attribute_counts has 2");
-    await expectStatus(send({ sequences: { ...two, attributeWeights: [1] }, labels: ["O", "O"] }), I, "message 1: sequences.sequences.attribute_weights: expected 2 weights (one per attribute) or none, got 1");
-    await expectStatus(send({ sequences: { ...two, attributeNames: Buffer.from("a\0") }, labels: ["O", "O"] }), I, "message 1: sequences.sequences.attribute_names: holds 1 NUL-terminated names, item_attribute_counts add up to 2");
+    await expectStatus(
+      send({ sequences: { ...two, sequenceLengths: [3] }, labels: ["O", "O"] }),
+      I,
+      "message 1: sequences.sequences.sequence_lengths: the lengths add up to 3 items, but item_attribute_counts has 2",
+    );
+    await expectStatus(
+      send({ sequences: { ...two, attributeWeights: [1] }, labels: ["O", "O"] }),
+      I,
+      "message 1: sequences.sequences.attribute_weights: expected 2 weights (one per attribute) or none, got 1",
+    );
+    await expectStatus(
+      send({ sequences: { ...two, attributeNames: Buffer.from("a\0") }, labels: ["O", "O"] }),
+      I,
+      "message 1: sequences.sequences.attribute_names: holds 1 NUL-terminated names, item_attribute_counts add up to 2",
+    );
     await expectStatus(send({ sequences: { ...two, attributeNames: Buffer.from("a\0\0") }, labels: ["O", "O"] }), I, "sequences[0].items[1][0]");
     await expectStatus(send({ sequences: { ...two, attributeWeights: [1, Number.NaN] }, labels: ["O", "O"] }), I, "sequences[0].items[1][0]");
     await expectStatus(send({ sequences: two, labels: ["O", ""] }), I, "sequences[0].labels[1]");
@@ -211,10 +281,18 @@ describe("CrfService errors", () => {
   });
 
   it("header problems are INVALID_ARGUMENT before any data is read", async () => {
-    await expectStatus(train({ modelName: "x", parameters: { c3: "1" }, algorithm: CrfAlgorithm.CRF_ALGORITHM_LBFGS }), status.INVALID_ARGUMENT, /parameters\.c3: unknown parameter/);
+    await expectStatus(
+      train({ modelName: "x", parameters: { c3: "1" }, algorithm: CrfAlgorithm.CRF_ALGORITHM_LBFGS }),
+      status.INVALID_ARGUMENT,
+      /parameters\.c3: unknown parameter/,
+    );
     await expectStatus(train({ modelName: "../x" }), status.INVALID_ARGUMENT, /model_name: "\.\.\/x" is not a valid model name/);
     await expectStatus(train({ modelName: "x", featurePreset: "fancy" }), status.INVALID_ARGUMENT, /unknown preset "fancy"/);
-    await expectStatus(bidi(h.crf.train(), [{ payload: { $case: "csvChunk", value: Buffer.from("a") } }]), status.INVALID_ARGUMENT, /first message must be the header/);
+    await expectStatus(
+      bidi(h.crf.train(), [{ payload: { $case: "csvChunk", value: Buffer.from("a") } }]),
+      status.INVALID_ARGUMENT,
+      /first message must be the header/,
+    );
     await expectStatus(bidi(h.crf.train(), crfTrainRequests({ modelName: "x" }, Buffer.alloc(0))), status.INVALID_ARGUMENT, /no training data/);
   });
 
@@ -231,7 +309,8 @@ describe("CrfService errors", () => {
       call.on("error", (err: { code: number }) => resolve(err.code));
       call.on("end", () => resolve(-1));
     });
-    for (const r of crfTrainRequests({ modelName: "cancelled", parameters: { max_iterations: "10000" }, algorithm: CrfAlgorithm.CRF_ALGORITHM_LBFGS }, nerCsv)) call.write(r);
+    for (const r of crfTrainRequests({ modelName: "cancelled", parameters: { max_iterations: "10000" }, algorithm: CrfAlgorithm.CRF_ALGORITHM_LBFGS }, nerCsv))
+      call.write(r);
     call.end();
     expect(await done).toBe(status.CANCELLED);
     await new Promise((r) => setTimeout(r, 200));
@@ -246,7 +325,12 @@ describe("CrfService errors", () => {
       call.on("error", (err: { code: number }) => resolve(err.code));
       call.on("end", () => resolve(status.OK)); // finished before its deadline: a failure, not a hang
       // ner_large: L-BFGS needs seconds to converge on it, far past the deadline.
-      for (const r of crfTrainRequests({ modelName: "slow", parameters: { max_iterations: "10000" }, algorithm: CrfAlgorithm.CRF_ALGORITHM_LBFGS }, readFileSync(dataFile("ner_large.csv")), 1 << 20)) call.write(r);
+      for (const r of crfTrainRequests(
+        { modelName: "slow", parameters: { max_iterations: "10000" }, algorithm: CrfAlgorithm.CRF_ALGORITHM_LBFGS },
+        readFileSync(dataFile("ner_large.csv")),
+        1 << 20,
+      ))
+        call.write(r);
       call.end();
     });
     expect(code).toBe(status.DEADLINE_EXCEEDED);

@@ -29,7 +29,11 @@ async function storeErrors(httpPort: number | undefined, operation: string): Pro
 
 async function startProcess(modelDir: string): Promise<{ proc: ChildProcess; address: string }> {
   const portFile = path.join(modelDir, "..", `port-${Math.random().toString(36).slice(2)}`);
-  const proc = spawn(process.execPath, [cli, "serve", "--port", "0", "--http-port", "0", "--model-dir", modelDir, "--port-file", portFile, "--log-level", "warn"], { stdio: "ignore" });
+  const proc = spawn(
+    process.execPath,
+    [cli, "serve", "--port", "0", "--http-port", "0", "--model-dir", modelDir, "--port-file", portFile, "--log-level", "warn"],
+    { stdio: "ignore" },
+  );
   const deadline = Date.now() + 20_000;
   while (!existsSync(portFile) || !readFileSync(portFile, "utf8").trim()) {
     if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}`);
@@ -70,7 +74,11 @@ describe("crash consistency", () => {
         maxSeen = Math.max(maxSeen, list.models.length);
         for (const m of list.models) {
           expect(await exportSha(models, m.name)).toBe(m.sha256);
-          const p = await unary(xgb.predict.bind(xgb), { modelName: m.name, input: { $case: "matrix", value: { rows: 1, cols: 4, values: [5.1, 3.5, 1.4, 0.2] } }, output: 0 });
+          const p = await unary(xgb.predict.bind(xgb), {
+            modelName: m.name,
+            input: { $case: "matrix", value: { rows: 1, cols: 4, values: [5.1, 3.5, 1.4, 0.2] } },
+            output: 0,
+          });
           expect(p.classNames).toEqual(["setosa"]);
         }
         expect(readdirSync(path.join(modelDir, "tmp"))).toEqual([]);
@@ -103,7 +111,9 @@ describe("one server per model folder", () => {
   /** `mlbridge serve` on `modelDir` that is expected to exit at once: its exit code and stderr. */
   const refusedStart = (modelDir: string) =>
     new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const proc = spawn(process.execPath, [cli, "serve", "--port", "0", "--http-port", "0", "--model-dir", modelDir, "--log-level", "warn"], { stdio: ["ignore", "ignore", "pipe"] });
+      const proc = spawn(process.execPath, [cli, "serve", "--port", "0", "--http-port", "0", "--model-dir", modelDir, "--log-level", "warn"], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
       let stderr = "";
       proc.stderr!.on("data", (d) => (stderr += d));
       const timer = setTimeout(() => proc.kill("SIGKILL"), 20_000); // a server that started anyway: fail below, never hang
@@ -231,7 +241,11 @@ describe.skipIf(!isRoot)("full disk (tmpfs; needs root)", () => {
         expect(await storeErrors(h.server.httpPort, "write")).toBe(1);
         const after = await unary(h.models.getModel.bind(h.models), { name: "old" });
         expect(after.model!.sha256).toBe(before.model!.sha256);
-        const p = await unary(h.xgb.predict.bind(h.xgb), { modelName: "old", input: { $case: "matrix", value: { rows: 1, cols: 4, values: [5.1, 3.5, 1.4, 0.2] } }, output: 0 });
+        const p = await unary(h.xgb.predict.bind(h.xgb), {
+          modelName: "old",
+          input: { $case: "matrix", value: { rows: 1, cols: 4, values: [5.1, 3.5, 1.4, 0.2] } },
+          output: 0,
+        });
         expect(p.classNames).toEqual(["setosa"]);
         expect(readdirSync(path.join(mnt, "store", "tmp"))).toEqual([]);
         await expectStatus(unary(h.models.getModel.bind(h.models), { name: "new" }), status.NOT_FOUND, "not found");

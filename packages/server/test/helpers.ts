@@ -83,17 +83,44 @@ export function chunks(buf: Buffer, size: number): Buffer[] {
 }
 
 /** CrfService.Train requests: a header and CSV chunks. */
-export function crfTrainRequests(header: Partial<NonNullable<Extract<CrfServiceTrainRequest["payload"], { $case: "header" }>["value"]>>, csv: Buffer, chunkSize = 64 * 1024): CrfServiceTrainRequest[] {
+export function crfTrainRequests(
+  header: Partial<NonNullable<Extract<CrfServiceTrainRequest["payload"], { $case: "header" }>["value"]>>,
+  csv: Buffer,
+  chunkSize = 64 * 1024,
+): CrfServiceTrainRequest[] {
   return [
-    { payload: { $case: "header", value: { modelName: "", algorithm: 0, parameters: {}, featurePreset: "", featureTemplate: undefined, seed: 0, noHoldout: false, failIfExists: false, ...header } } },
+    {
+      payload: {
+        $case: "header",
+        value: {
+          modelName: "",
+          algorithm: 0,
+          parameters: {},
+          featurePreset: "",
+          featureTemplate: undefined,
+          seed: 0,
+          noHoldout: false,
+          failIfExists: false,
+          ...header,
+        },
+      },
+    },
     ...chunks(csv, chunkSize).map((c): CrfServiceTrainRequest => ({ payload: { $case: "csvChunk", value: c } })),
   ];
 }
 
 /** XgboostService.Train requests: a header and CSV chunks. */
-export function xgbTrainRequests(header: Partial<NonNullable<Extract<XgboostServiceTrainRequest["payload"], { $case: "header" }>["value"]>>, csv: Buffer): XgboostServiceTrainRequest[] {
+export function xgbTrainRequests(
+  header: Partial<NonNullable<Extract<XgboostServiceTrainRequest["payload"], { $case: "header" }>["value"]>>,
+  csv: Buffer,
+): XgboostServiceTrainRequest[] {
   return [
-    { payload: { $case: "header", value: { modelName: "", preset: "", parameters: {}, seed: 0, featureNames: [], classNames: [], labelColumn: "", failIfExists: false, ...header } } },
+    {
+      payload: {
+        $case: "header",
+        value: { modelName: "", preset: "", parameters: {}, seed: 0, featureNames: [], classNames: [], labelColumn: "", failIfExists: false, ...header },
+      },
+    },
     ...chunks(csv, 1024).map((c): XgboostServiceTrainRequest => ({ payload: { $case: "csvChunk", value: c } })),
   ];
 }

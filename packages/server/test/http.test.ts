@@ -21,7 +21,10 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${h.server.httpPort}`;
   oip = new GRPCInferenceServiceClient(h.address, credentials.createInsecure());
   await bidi(h.xgb.train(), xgbTrainRequests({ modelName: "iris", preset: "iris" }, readFileSync(dataFile("iris.csv"))));
-  await bidi(h.crf.train(), crfTrainRequests({ modelName: "ner", featurePreset: "book", parameters: { max_iterations: "5" }, noHoldout: true }, readFileSync(dataFile("ner.csv"))));
+  await bidi(
+    h.crf.train(),
+    crfTrainRequests({ modelName: "ner", featurePreset: "book", parameters: { max_iterations: "5" }, noHoldout: true }, readFileSync(dataFile("ner.csv"))),
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -38,7 +41,10 @@ const post = (path: string, body: unknown, headers: Record<string, string> = { "
   get(path, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
 /** POST .../infer under the binary data extension: a JSON header, then `tail` as the binary part. */
 const withBinary = (header: object, tail: string) =>
-  post("/v2/models/iris/infer", JSON.stringify(header) + tail, { "content-type": "application/octet-stream", "inference-header-content-length": String(JSON.stringify(header).length) });
+  post("/v2/models/iris/infer", JSON.stringify(header) + tail, {
+    "content-type": "application/octet-stream",
+    "inference-header-content-length": String(JSON.stringify(header).length),
+  });
 const irisInfer = (extra: object = {}) => ({ inputs: [{ name: "input", datatype: "FP32", shape: [3, 4], data: ROWS }], ...extra });
 
 describe("V2 REST: health, metadata, models", () => {
@@ -48,7 +54,10 @@ describe("V2 REST: health, metadata, models", () => {
     const meta = (await get("/v2")).json();
     expect(meta).toMatchObject({ name: "mlbridge", extensions: ["model_repository"] });
     const models = (await get("/v2/models")).json().models as { name: string; kind: string; version: string }[];
-    expect(models.map((m) => [m.name, m.kind])).toEqual([["iris", "xgboost"], ["ner", "crf"]]);
+    expect(models.map((m) => [m.name, m.kind])).toEqual([
+      ["iris", "xgboost"],
+      ["ner", "crf"],
+    ]);
     expect(models[0].version).toMatch(/^[0-9a-f]{12}$/);
   });
 
@@ -71,13 +80,40 @@ describe("V2 REST: inference", () => {
     const res = await post("/v2/models/iris/infer", irisInfer({ id: "req-1" }));
     expect(res.status).toBe(200);
     expect(res.type).toBe("application/json");
-    const body = res.json() as { model_name: string; model_version: string; id: string; outputs: { name: string; datatype: string; shape: number[]; data: number[] }[] };
+    const body = res.json() as {
+      model_name: string;
+      model_version: string;
+      id: string;
+      outputs: { name: string; datatype: string; shape: number[]; data: number[] }[];
+    };
     expect(body).toMatchObject({ model_name: "iris", id: "req-1" });
     const flat = (await post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [3, 4], data: ROWS.flat() }] })).json();
     expect(flat.outputs).toEqual(body.outputs);
     const grpc: ModelInferResponse = await unary(oip.modelInfer.bind(oip), {
-      modelName: "iris", modelVersion: "", id: "", parameters: {}, outputs: [], rawInputContents: [],
-      inputs: [{ name: "input", datatype: "FP32", shape: [3, 4], parameters: {}, contents: { boolContents: [], intContents: [], int64Contents: [], uintContents: [], uint64Contents: [], fp32Contents: ROWS.flat(), fp64Contents: [], bytesContents: [] } }],
+      modelName: "iris",
+      modelVersion: "",
+      id: "",
+      parameters: {},
+      outputs: [],
+      rawInputContents: [],
+      inputs: [
+        {
+          name: "input",
+          datatype: "FP32",
+          shape: [3, 4],
+          parameters: {},
+          contents: {
+            boolContents: [],
+            intContents: [],
+            int64Contents: [],
+            uintContents: [],
+            uint64Contents: [],
+            fp32Contents: ROWS.flat(),
+            fp64Contents: [],
+            bytesContents: [],
+          },
+        },
+      ],
     });
     expect(body.outputs.map((o) => o.name)).toEqual(grpc.outputs.map((o) => o.name));
     expect(body.outputs[0]).toMatchObject({ datatype: "INT64", shape: [3], data: grpc.outputs[0].contents!.int64Contents });
@@ -86,7 +122,9 @@ describe("V2 REST: inference", () => {
   });
 
   it("FP64 input and one requested output", async () => {
-    const body = (await post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP64", shape: [1, 4], data: [ROWS[1]] }], outputs: [{ name: "predict" }] })).json();
+    const body = (
+      await post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP64", shape: [1, 4], data: [ROWS[1]] }], outputs: [{ name: "predict" }] })
+    ).json();
     expect(body.outputs).toEqual([expect.objectContaining({ name: "predict", datatype: "INT64", shape: [1], data: [2] })]);
   });
 
@@ -95,7 +133,9 @@ describe("V2 REST: inference", () => {
     const header = csv[0].split(",");
     const cols = ["lemma", "next-lemma"].map((c) => header.indexOf(c));
     const cells = csv.slice(1).flatMap((line) => cols.map((i) => line.split(",")[i]));
-    const body = (await post("/v2/models/ner/infer", { inputs: [{ name: "tokens", datatype: "BYTES", shape: [csv.length - 1, 2], data: cells }] })).json() as { outputs: { name: string; data: string[] }[] };
+    const body = (await post("/v2/models/ner/infer", { inputs: [{ name: "tokens", datatype: "BYTES", shape: [csv.length - 1, 2], data: cells }] })).json() as {
+      outputs: { name: string; data: string[] }[];
+    };
     const labels = body.outputs.find((o) => o.name === "labels")!.data;
     const want = await unary(h.crf.predict.bind(h.crf), { modelName: "ner", csv: Buffer.from(csv.join("\n") + "\n") });
     expect(labels).toEqual(want.labels);
@@ -121,7 +161,10 @@ describe("V2 REST: inference", () => {
     expect(jsonOut.header.outputs).toEqual(json.outputs);
     expect(jsonOut.rest.length).toBe(0);
     // Binary in, binary out (the request's binary_data_output, as tritonclient.http sends it).
-    const res = await binaryPost({ parameters: { binary_data_output: true }, inputs: [{ name: "input", datatype: "FP32", shape: [3, 4], parameters: { binary_data_size: rows.length } }] }, [rows]);
+    const res = await binaryPost(
+      { parameters: { binary_data_output: true }, inputs: [{ name: "input", datatype: "FP32", shape: [3, 4], parameters: { binary_data_size: rows.length } }] },
+      [rows],
+    );
     const [predict, proba] = res.header.outputs as { name: string; data?: unknown; parameters: { binary_data_size: number } }[];
     expect(predict).toMatchObject({ name: "predict", datatype: "INT64", shape: [3], parameters: { binary_data_size: 24 } });
     expect(predict.data).toBeUndefined();
@@ -130,15 +173,42 @@ describe("V2 REST: inference", () => {
     expect([...new BigInt64Array(res.rest.buffer.slice(res.rest.byteOffset, res.rest.byteOffset + 24))].map(Number)).toEqual(json.outputs[0].data);
     expect([...new Float32Array(res.rest.buffer.slice(res.rest.byteOffset + 24, res.rest.byteOffset + 60))]).toEqual(json.outputs[1].data);
     // One output asked for as binary, the other as JSON.
-    const mixed = await binaryPost({ inputs: [{ name: "input", datatype: "FP32", shape: [3, 4], parameters: { binary_data_size: rows.length } }], outputs: [{ name: "predict", parameters: { binary_data: false } }, { name: "predict_proba", parameters: { binary_data: true } }] }, [rows]);
+    const mixed = await binaryPost(
+      {
+        inputs: [{ name: "input", datatype: "FP32", shape: [3, 4], parameters: { binary_data_size: rows.length } }],
+        outputs: [
+          { name: "predict", parameters: { binary_data: false } },
+          { name: "predict_proba", parameters: { binary_data: true } },
+        ],
+      },
+      [rows],
+    );
     expect(mixed.header.outputs[0].data).toEqual(json.outputs[0].data);
     expect(mixed.rest.length).toBe(36);
     // CRF tokens as BYTES (4-byte little-endian length, then the bytes).
     const cells = ["London", "in", "in", "Friday"];
-    const bytes = Buffer.concat(cells.map((c) => { const b = Buffer.alloc(4 + c.length); b.writeUInt32LE(c.length); b.write(c, 4); return b; }));
-    const head = Buffer.from(JSON.stringify({ inputs: [{ name: "tokens", datatype: "BYTES", shape: [2, 2], parameters: { binary_data_size: bytes.length } }], outputs: [{ name: "labels" }] }));
-    const crf = await fetch(`${base}/v2/models/ner/infer`, { method: "POST", headers: { "inference-header-content-length": String(head.length) }, body: Buffer.concat([head, bytes]) });
-    const viaJson = (await post("/v2/models/ner/infer", { inputs: [{ name: "tokens", datatype: "BYTES", shape: [2, 2], data: cells }], outputs: [{ name: "labels" }] })).json();
+    const bytes = Buffer.concat(
+      cells.map((c) => {
+        const b = Buffer.alloc(4 + c.length);
+        b.writeUInt32LE(c.length);
+        b.write(c, 4);
+        return b;
+      }),
+    );
+    const head = Buffer.from(
+      JSON.stringify({
+        inputs: [{ name: "tokens", datatype: "BYTES", shape: [2, 2], parameters: { binary_data_size: bytes.length } }],
+        outputs: [{ name: "labels" }],
+      }),
+    );
+    const crf = await fetch(`${base}/v2/models/ner/infer`, {
+      method: "POST",
+      headers: { "inference-header-content-length": String(head.length) },
+      body: Buffer.concat([head, bytes]),
+    });
+    const viaJson = (
+      await post("/v2/models/ner/infer", { inputs: [{ name: "tokens", datatype: "BYTES", shape: [2, 2], data: cells }], outputs: [{ name: "labels" }] })
+    ).json();
     expect(await crf.json()).toEqual(viaJson);
   });
 
@@ -169,21 +239,86 @@ describe("V2 REST: the repository extension", () => {
 
 describe("V2 REST: bad requests get the right status and a JSON error naming the field; the server keeps serving", () => {
   const cases: [string, () => Promise<{ status: number; json: () => Record<string, unknown> }>, number, RegExp][] = [
-    ["malformed JSON", () => post("/v2/models/iris/infer", "{\"inputs\": ["), 400, /^the request body is not valid JSON/],
-    ["wrong content type", () => post("/v2/models/iris/infer", JSON.stringify(irisInfer()), { "content-type": "text/plain" }), 415, /expected Content-Type: application\/json, got "text\/plain"/],
+    ["malformed JSON", () => post("/v2/models/iris/infer", '{"inputs": ['), 400, /^the request body is not valid JSON/],
+    [
+      "wrong content type",
+      () => post("/v2/models/iris/infer", JSON.stringify(irisInfer()), { "content-type": "text/plain" }),
+      415,
+      /expected Content-Type: application\/json, got "text\/plain"/,
+    ],
     ["no inputs", () => post("/v2/models/iris/infer", { inputs: [] }), 400, /^inputs: expected a non-empty array/],
-    ["a string in FP32 data", () => post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], data: [1, 2, "x", 4] }] }), 400, /^inputs\[0\]\.data\[2\]: expected a finite number, got "x"/],
-    ["shape lies about the data", () => post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [2, 4], data: [1, 2, 3, 4] }] }), 400, /inputs\[0\]/],
-    ["negative shape", () => post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [-1, 4], data: [1, 2, 3, 4] }] }), 400, /^inputs\[0\]\.shape: expected an array of non-negative integers/],
-    ["unsupported datatype", () => post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP16", shape: [1], data: [1] }] }), 400, /^inputs\[0\]\.datatype: "FP16" is not supported over JSON/],
-    ["wrong feature count", () => post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [1, 3], data: [1, 2, 3] }] }), 400, /expects 4 features per row, got 3/],
-    ["unknown output", () => post("/v2/models/iris/infer", irisInfer({ outputs: [{ name: "probabilites" }] })), 400, /^outputs\[0\]\.name: model 'iris' has no output "probabilites"/],
-    ["binary: header length past the body", () => post("/v2/models/iris/infer", "{}", { "inference-header-content-length": "10" }), 400, /^Inference-Header-Content-Length: expected the JSON header's length in bytes \(0 to the body's 2\), got "10"/],
-    ["binary: sizes that do not add up", () => withBinary({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], parameters: { binary_data_size: 16 } }] }, "x".repeat(20)), 400, /^the binary part is 20 bytes but the inputs' binary_data_size add up to 16/],
-    ["binary: a size past the binary part", () => withBinary({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], parameters: { binary_data_size: 16 } }] }, "x".repeat(8)), 400, /^inputs\[0\]\.parameters\.binary_data_size: 16 bytes at offset 0 run past the binary part's 8 bytes/],
-    ["binary: a size without a binary part", () => post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], parameters: { binary_data_size: 16 } }] }), 400, /^inputs\[0\]\.parameters\.binary_data_size: the request has no binary part/],
-    ["binary: raw bytes that lie about the shape", () => withBinary({ inputs: [{ name: "input", datatype: "FP32", shape: [2, 4], parameters: { binary_data_size: 16 } }] }, "x".repeat(16)), 400, /inputs\[0\]|raw_input_contents\[0\]/],
-    ["binary: a header on another endpoint", () => post("/v2/repository/index", "{}", { "inference-header-content-length": "2" }), 400, /only for POST \/v2\/models\/\{model\}\/infer/],
+    [
+      "a string in FP32 data",
+      () => post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], data: [1, 2, "x", 4] }] }),
+      400,
+      /^inputs\[0\]\.data\[2\]: expected a finite number, got "x"/,
+    ],
+    [
+      "shape lies about the data",
+      () => post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [2, 4], data: [1, 2, 3, 4] }] }),
+      400,
+      /inputs\[0\]/,
+    ],
+    [
+      "negative shape",
+      () => post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [-1, 4], data: [1, 2, 3, 4] }] }),
+      400,
+      /^inputs\[0\]\.shape: expected an array of non-negative integers/,
+    ],
+    [
+      "unsupported datatype",
+      () => post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP16", shape: [1], data: [1] }] }),
+      400,
+      /^inputs\[0\]\.datatype: "FP16" is not supported over JSON/,
+    ],
+    [
+      "wrong feature count",
+      () => post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [1, 3], data: [1, 2, 3] }] }),
+      400,
+      /expects 4 features per row, got 3/,
+    ],
+    [
+      "unknown output",
+      () => post("/v2/models/iris/infer", irisInfer({ outputs: [{ name: "probabilites" }] })),
+      400,
+      /^outputs\[0\]\.name: model 'iris' has no output "probabilites"/,
+    ],
+    [
+      "binary: header length past the body",
+      () => post("/v2/models/iris/infer", "{}", { "inference-header-content-length": "10" }),
+      400,
+      /^Inference-Header-Content-Length: expected the JSON header's length in bytes \(0 to the body's 2\), got "10"/,
+    ],
+    [
+      "binary: sizes that do not add up",
+      () => withBinary({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], parameters: { binary_data_size: 16 } }] }, "x".repeat(20)),
+      400,
+      /^the binary part is 20 bytes but the inputs' binary_data_size add up to 16/,
+    ],
+    [
+      "binary: a size past the binary part",
+      () => withBinary({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], parameters: { binary_data_size: 16 } }] }, "x".repeat(8)),
+      400,
+      /^inputs\[0\]\.parameters\.binary_data_size: 16 bytes at offset 0 run past the binary part's 8 bytes/,
+    ],
+    [
+      "binary: a size without a binary part",
+      () => post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], parameters: { binary_data_size: 16 } }] }),
+      400,
+      /^inputs\[0\]\.parameters\.binary_data_size: the request has no binary part/,
+    ],
+    [
+      "binary: raw bytes that lie about the shape",
+      () => withBinary({ inputs: [{ name: "input", datatype: "FP32", shape: [2, 4], parameters: { binary_data_size: 16 } }] }, "x".repeat(16)),
+      400,
+      /inputs\[0\]|raw_input_contents\[0\]/,
+    ],
+    [
+      "binary: a header on another endpoint",
+      () => post("/v2/repository/index", "{}", { "inference-header-content-length": "2" }),
+      400,
+      /only for POST \/v2\/models\/\{model\}\/infer/,
+    ],
     ["unknown model", () => post("/v2/models/nope/infer", irisInfer()), 404, /^model 'nope' not found/],
     ["unknown version", () => get("/v2/models/iris/versions/abc"), 404, /has no version 'abc'/],
     ["invalid model name", () => get("/v2/models/..%2Fetc"), 400, /is not a valid model name/],
@@ -231,16 +366,24 @@ describe("operator endpoints", () => {
     try {
       await bidi(m.xgb.train(), xgbTrainRequests({ modelName: "iris-m", preset: "iris" }, readFileSync(dataFile("iris.csv"))));
       await unary(m.xgb.predict.bind(m.xgb), { modelName: "iris-m", input: { $case: "matrix", value: { rows: 1, cols: 4, values: ROWS[0] } }, output: 0 });
-      await unary(m.xgb.predict.bind(m.xgb), { modelName: "nope", input: { $case: "matrix", value: { rows: 1, cols: 4, values: ROWS[0] } }, output: 0 }).catch(() => undefined);
+      await unary(m.xgb.predict.bind(m.xgb), { modelName: "nope", input: { $case: "matrix", value: { rows: 1, cols: 4, values: ROWS[0] } }, output: 0 }).catch(
+        () => undefined,
+      );
       // A training cancelled by its client: 100,000 rounds, cancelled once it runs.
       const call = m.xgb.train();
       call.on("error", () => undefined);
-      const running = new Promise<void>((resolve) => call.on("data", (e: { event?: { $case: string; value: { stage?: string } } }) => e.event?.$case === "progress" && e.event.value.stage === "training" && resolve()));
+      const running = new Promise<void>((resolve) =>
+        call.on(
+          "data",
+          (e: { event?: { $case: string; value: { stage?: string } } }) => e.event?.$case === "progress" && e.event.value.stage === "training" && resolve(),
+        ),
+      );
       for (const r of xgbTrainRequests({ modelName: "long", preset: "iris", numRounds: 100_000 }, readFileSync(dataFile("iris.csv")))) call.write(r);
       call.end();
       await running;
       call.cancel();
-      for (let i = 0; i < 100 && !entries.some((e) => e.msg === "training ended" && e.outcome === "cancelled"); i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 100 && !entries.some((e) => e.msg === "training ended" && e.outcome === "cancelled"); i++)
+        await new Promise((r) => setTimeout(r, 20));
       const text = await (await fetch(`http://127.0.0.1:${m.server.httpPort}/metrics`)).text();
       expect(text).toMatch(/mlbridge_model_request_duration_seconds_count\{model="iris-m",method="Predict",code="OK"\} 1/);
       expect(text).toMatch(/mlbridge_model_request_duration_seconds_count\{model="iris-m",method="Train",code="OK"\} 1/);
@@ -249,7 +392,10 @@ describe("operator endpoints", () => {
       expect(text).toMatch(/mlbridge_trainings_total\{kind="xgboost",outcome="cancelled"\} 1/);
       expect(text).toMatch(/mlbridge_models_loaded_bytes [1-9]\d*/);
       const ended = entries.filter((e) => e.msg === "training ended");
-      expect(ended.map((e) => [e.model, e.kind, e.outcome])).toEqual([["iris-m", "xgboost", "ok"], ["long", "xgboost", "cancelled"]]);
+      expect(ended.map((e) => [e.model, e.kind, e.outcome])).toEqual([
+        ["iris-m", "xgboost", "ok"],
+        ["long", "xgboost", "cancelled"],
+      ]);
       expect(ended[1].seconds).toBeGreaterThan(0);
     } finally {
       await m.close();

@@ -39,22 +39,61 @@ beforeAll(async () => {
     labels.push(2 * (i % 10) + ((i * 7) % 5) / 2);
   }
   await bidi(h.xgb.train(), [
-    { payload: { $case: "header", value: { modelName: REG, preset: "", parameters: { objective: "reg:squarederror" }, numRounds: 5, seed: 1, featureNames: [], classNames: [], labelColumn: "", failIfExists: false } } },
+    {
+      payload: {
+        $case: "header",
+        value: {
+          modelName: REG,
+          preset: "",
+          parameters: { objective: "reg:squarederror" },
+          numRounds: 5,
+          seed: 1,
+          featureNames: [],
+          classNames: [],
+          labelColumn: "",
+          failIfExists: false,
+        },
+      },
+    },
     { payload: { $case: "rows", value: { features: { rows: 100, cols: 2, values }, labels, weights: [] } } },
   ]);
   const nerCsv = readFileSync(dataFile("ner.csv"));
   await bidi(h.crf.train(), crfTrainRequests({ modelName: NER, featurePreset: "book" }, nerCsv));
   // Every tag of the file: the model's labels (the holdout part holds no tag that training lacks here).
-  nerLabels = new Set(nerCsv.toString().trimEnd().split("\n").slice(1).map((l) => l.slice(l.lastIndexOf(",") + 1))).size;
+  nerLabels = new Set(
+    nerCsv
+      .toString()
+      .trimEnd()
+      .split("\n")
+      .slice(1)
+      .map((l) => l.slice(l.lastIndexOf(",") + 1)),
+  ).size;
   await bidi(h.crf.train(), [
-    { payload: { $case: "header", value: { modelName: TINY, algorithm: 0, parameters: { max_iterations: "20" }, featurePreset: "", seed: 0, noHoldout: true, failIfExists: false } } },
+    {
+      payload: {
+        $case: "header",
+        value: { modelName: TINY, algorithm: 0, parameters: { max_iterations: "20" }, featurePreset: "", seed: 0, noHoldout: true, failIfExists: false },
+      },
+    },
     {
       payload: {
         $case: "sequences",
         value: {
           sequences: [
-            { items: [{ attributes: [{ name: "w=London" }, { name: "a:b", weight: 1 }], attributeNames: [], attributeWeights: [] }, { attributes: [{ name: "w=is" }], attributeNames: [], attributeWeights: [] }], labels: ["B-geo", "O"] },
-            { items: [{ attributes: [{ name: "w=Paris" }], attributeNames: [], attributeWeights: [] }, { attributes: [{ name: "w=was" }], attributeNames: [], attributeWeights: [] }], labels: ["B-geo", "O"] },
+            {
+              items: [
+                { attributes: [{ name: "w=London" }, { name: "a:b", weight: 1 }], attributeNames: [], attributeWeights: [] },
+                { attributes: [{ name: "w=is" }], attributeNames: [], attributeWeights: [] },
+              ],
+              labels: ["B-geo", "O"],
+            },
+            {
+              items: [
+                { attributes: [{ name: "w=Paris" }], attributeNames: [], attributeWeights: [] },
+                { attributes: [{ name: "w=was" }], attributeNames: [], attributeWeights: [] },
+              ],
+              labels: ["B-geo", "O"],
+            },
           ],
         },
       },
@@ -70,7 +109,16 @@ afterAll(async () => {
 const call = <Req, Res>(method: keyof GRPCInferenceServiceClient, req: Req, md = new Metadata()): Promise<Res> =>
   unary((oip[method] as (...a: unknown[]) => unknown).bind(oip) as never, req, md);
 
-const EMPTY: InferTensorContents = { boolContents: [], intContents: [], int64Contents: [], uintContents: [], uint64Contents: [], fp32Contents: [], fp64Contents: [], bytesContents: [] };
+const EMPTY: InferTensorContents = {
+  boolContents: [],
+  intContents: [],
+  int64Contents: [],
+  uintContents: [],
+  uint64Contents: [],
+  fp32Contents: [],
+  fp64Contents: [],
+  bytesContents: [],
+};
 
 function input(name: string, datatype: string, shape: number[], contents?: Partial<InferTensorContents>): ModelInferRequest_InferInputTensor {
   return { name, datatype, shape, parameters: {}, contents: contents ? { ...EMPTY, ...contents } : undefined };
@@ -93,12 +141,14 @@ function f64le(values: number[]): Buffer {
   return b;
 }
 function bytesTensor(values: string[]): Buffer {
-  return Buffer.concat(values.flatMap((v) => {
-    const s = Buffer.from(v, "utf8");
-    const n = Buffer.alloc(4);
-    n.writeUInt32LE(s.length);
-    return [n, s];
-  }));
+  return Buffer.concat(
+    values.flatMap((v) => {
+      const s = Buffer.from(v, "utf8");
+      const n = Buffer.alloc(4);
+      n.writeUInt32LE(s.length);
+      return [n, s];
+    }),
+  );
 }
 function readRawBytes(b: Buffer): string[] {
   const out: string[] = [];
@@ -114,7 +164,11 @@ const rawF64 = (b: Buffer) => Array.from({ length: b.length / 8 }, (_, i) => b.r
 const rawI64 = (b: Buffer) => Array.from({ length: b.length / 8 }, (_, i) => Number(b.readBigInt64LE(i * 8)));
 
 async function mlbridgePredict(modelName: string, rows: number[][], output = PredictOutput.PREDICT_OUTPUT_PROBABILITIES) {
-  return unary(h.xgb.predict.bind(h.xgb), { modelName, output, input: { $case: "matrix", value: { rows: rows.length, cols: rows[0].length, values: rows.flat() } } });
+  return unary(h.xgb.predict.bind(h.xgb), {
+    modelName,
+    output,
+    input: { $case: "matrix", value: { rows: rows.length, cols: rows[0].length, values: rows.flat() } },
+  });
 }
 
 describe("server endpoints", () => {
@@ -212,7 +266,11 @@ describe("ModelInfer on XGBoost models", () => {
   });
 
   it("a regressor: predict holds the values XgboostService.Predict gives", async () => {
-    const rows = [[1, 2], [9, 4], [5, 0]];
+    const rows = [
+      [1, 2],
+      [9, 4],
+      [5, 0],
+    ];
     const res = await infer({ modelName: REG, inputs: [input("input", "FP32", [3, 2], { fp32Contents: rows.flat() })] });
     const own = await mlbridgePredict(REG, rows, PredictOutput.PREDICT_OUTPUT_UNSPECIFIED);
     expect(res.outputs.map((o) => [o.name, o.datatype, o.shape])).toEqual([["predict", "FP32", [3]]]);
@@ -227,11 +285,29 @@ describe("ModelInfer on XGBoost models", () => {
   it("a model trained through XgboostService.Train is servable at once, with the same store", async () => {
     const rows = Array.from({ length: 40 }, (_, i) => [i % 4, i % 3]);
     await bidi(h.xgb.train(), [
-      { payload: { $case: "header", value: { modelName: "fresh", preset: "", parameters: { objective: "binary:logistic" }, numRounds: 3, seed: 1, featureNames: [], classNames: ["no", "yes"], labelColumn: "", failIfExists: false } } },
+      {
+        payload: {
+          $case: "header",
+          value: {
+            modelName: "fresh",
+            preset: "",
+            parameters: { objective: "binary:logistic" },
+            numRounds: 3,
+            seed: 1,
+            featureNames: [],
+            classNames: ["no", "yes"],
+            labelColumn: "",
+            failIfExists: false,
+          },
+        },
+      },
       { payload: { $case: "rows", value: { features: { rows: 40, cols: 2, values: rows.flat() }, labels: rows.map((r) => (r[0] > 1 ? 1 : 0)), weights: [] } } },
     ]);
     const res = await infer({ modelName: "fresh", inputs: [input("input", "FP32", [2, 2], { fp32Contents: [3, 0, 0, 0] })] });
-    const own = await mlbridgePredict("fresh", [[3, 0], [0, 0]]);
+    const own = await mlbridgePredict("fresh", [
+      [3, 0],
+      [0, 0],
+    ]);
     expect(res.outputs[0].contents!.int64Contents).toEqual([1, 0]);
     expect(own.classNames).toEqual(["yes", "no"]);
     // binary: [P(no), P(yes)] per row, as scikit-learn's predict_proba
@@ -243,33 +319,79 @@ describe("ModelInfer on XGBoost models", () => {
 
   it("clear INVALID_ARGUMENT for a wrong datatype, shape, feature count or size", async () => {
     const bad = (req: Partial<ModelInferRequest>, msg: RegExp) => expectStatus(infer(req), status.INVALID_ARGUMENT, msg);
-    await bad({ inputs: [input("input", "INT32", [1, 4], { intContents: [1, 2, 3, 4] })] }, /inputs\[0\]\.datatype: tensor 'input' must be FP32 or FP64, got "INT32"/);
+    await bad(
+      { inputs: [input("input", "INT32", [1, 4], { intContents: [1, 2, 3, 4] })] },
+      /inputs\[0\]\.datatype: tensor 'input' must be FP32 or FP64, got "INT32"/,
+    );
     await bad({ inputs: [input("input", "FP32", [4], { fp32Contents: [1, 2, 3, 4] })] }, /inputs\[0\]\.shape: must be \[rows, features\], got \[4\]/);
-    await bad({ inputs: [input("input", "FP32", [1, 3], { fp32Contents: [1, 2, 3] })] }, /inputs\[0\]\.shape\[1\]: model 'iris\.oip' expects 4 features per row, got 3/);
-    await bad({ inputs: [input("input", "FP32", [2, 4], { fp32Contents: [1, 2, 3, 4] })] }, /inputs\[0\]\.contents\.fp32_contents: shape \[2, 4\] needs 8 values, got 4/);
-    await bad({ inputs: [input("input", "FP32", [1, 4], { fp64Contents: [1, 2, 3, 4] })] }, /fp64_contents: set for a FP32 tensor \(which uses fp32_contents\)/);
-    await bad({ inputs: [input("input", "FP32", [1, 4])], rawInputContents: [f32le([1, 2, 3])] }, /raw_input_contents\[0\]: shape \[1, 4\] of FP32 needs 16 bytes, got 12/);
-    await bad({ inputs: [input("input", "FP32", [1, 4], { fp32Contents: [1, 2, 3, 4] })], rawInputContents: [f32le([1, 2, 3, 4])] }, /inputs\[0\]\.contents: must be empty when raw_input_contents is used/);
-    await bad({ inputs: [input("input", "FP32", [1, 4])], rawInputContents: [f32le([1, 2, 3, 4]), f32le([1])] }, /raw_input_contents: give one entry per input tensor \(1\), got 2/);
+    await bad(
+      { inputs: [input("input", "FP32", [1, 3], { fp32Contents: [1, 2, 3] })] },
+      /inputs\[0\]\.shape\[1\]: model 'iris\.oip' expects 4 features per row, got 3/,
+    );
+    await bad(
+      { inputs: [input("input", "FP32", [2, 4], { fp32Contents: [1, 2, 3, 4] })] },
+      /inputs\[0\]\.contents\.fp32_contents: shape \[2, 4\] needs 8 values, got 4/,
+    );
+    await bad(
+      { inputs: [input("input", "FP32", [1, 4], { fp64Contents: [1, 2, 3, 4] })] },
+      /fp64_contents: set for a FP32 tensor \(which uses fp32_contents\)/,
+    );
+    await bad(
+      { inputs: [input("input", "FP32", [1, 4])], rawInputContents: [f32le([1, 2, 3])] },
+      /raw_input_contents\[0\]: shape \[1, 4\] of FP32 needs 16 bytes, got 12/,
+    );
+    await bad(
+      { inputs: [input("input", "FP32", [1, 4], { fp32Contents: [1, 2, 3, 4] })], rawInputContents: [f32le([1, 2, 3, 4])] },
+      /inputs\[0\]\.contents: must be empty when raw_input_contents is used/,
+    );
+    await bad(
+      { inputs: [input("input", "FP32", [1, 4])], rawInputContents: [f32le([1, 2, 3, 4]), f32le([1])] },
+      /raw_input_contents: give one entry per input tensor \(1\), got 2/,
+    );
     await bad({ inputs: [input("input", "FP32", [0, 4], { fp32Contents: [] })] }, /rows must be > 0/);
     await bad({ inputs: [input("input", "FP32", [-1, 4], { fp32Contents: [1, 2, 3, 4] })] }, /inputs\[0\]\.shape\[0\]: must be a non-negative integer, got -1/);
     await bad({ inputs: [] }, /inputs: at least one input tensor is required/);
-    await bad({ inputs: [input("a", "FP32", [1, 4], { fp32Contents: [1, 2, 3, 4] }), input("b", "FP32", [1, 4], { fp32Contents: [1, 2, 3, 4] })] }, /one input tensor/);
-    await bad({ inputs: [input("input", "FP32", [1, 4], { fp32Contents: [1, 2, 3, 4] })], outputs: wanted("proba") }, /outputs\[0\]\.name: model 'iris\.oip' has no output "proba" \(its outputs: predict, predict_proba\)/);
+    await bad(
+      { inputs: [input("a", "FP32", [1, 4], { fp32Contents: [1, 2, 3, 4] }), input("b", "FP32", [1, 4], { fp32Contents: [1, 2, 3, 4] })] },
+      /one input tensor/,
+    );
+    await bad(
+      { inputs: [input("input", "FP32", [1, 4], { fp32Contents: [1, 2, 3, 4] })], outputs: wanted("proba") },
+      /outputs\[0\]\.name: model 'iris\.oip' has no output "proba" \(its outputs: predict, predict_proba\)/,
+    );
     await bad({ modelName: "../etc", inputs: [] }, /model_name: "\.\.\/etc" is not a valid model name/);
-    await expectStatus(infer({ modelName: "nope", inputs: [input("input", "FP32", [1, 4], { fp32Contents: [1, 2, 3, 4] })] }), status.NOT_FOUND, "model 'nope' not found");
-    await expectStatus(infer({ modelVersion: "1", inputs: [input("input", "FP32", [1, 4], { fp32Contents: [1, 2, 3, 4] })] }), status.NOT_FOUND, /has no version '1'/);
+    await expectStatus(
+      infer({ modelName: "nope", inputs: [input("input", "FP32", [1, 4], { fp32Contents: [1, 2, 3, 4] })] }),
+      status.NOT_FOUND,
+      "model 'nope' not found",
+    );
+    await expectStatus(
+      infer({ modelVersion: "1", inputs: [input("input", "FP32", [1, 4], { fp32Contents: [1, 2, 3, 4] })] }),
+      status.NOT_FOUND,
+      /has no version '1'/,
+    );
   });
 });
 
 describe("ModelInfer on CRF models: BYTES tensors", () => {
   const sentence = ["thousand", "of", "demonstr", "have", "march", "through", "london"];
   const attrs = sentence.map((w, i) => `${w}\t${sentence[i + 1] ?? "."}:0.5`);
-  const items = sentence.map((w, i) => ({ attributes: [{ name: w, weight: 1 }, { name: sentence[i + 1] ?? ".", weight: 0.5 }], attributeNames: [], attributeWeights: [] }));
+  const items = sentence.map((w, i) => ({
+    attributes: [
+      { name: w, weight: 1 },
+      { name: sentence[i + 1] ?? ".", weight: 0.5 },
+    ],
+    attributeNames: [],
+    attributeWeights: [],
+  }));
 
   it("attributes in (typed), labels out: the same as CrfService.Tag", async () => {
     const tag = await unary(h.crf.tag.bind(h.crf), { modelName: NER, sequences: [{ items, labels: [] }], includeProbability: true, includeMarginals: true });
-    const res = await infer({ modelName: NER, id: "crf", inputs: [input("attributes", "BYTES", [attrs.length], { bytesContents: attrs.map((a) => Buffer.from(a)) })] });
+    const res = await infer({
+      modelName: NER,
+      id: "crf",
+      inputs: [input("attributes", "BYTES", [attrs.length], { bytesContents: attrs.map((a) => Buffer.from(a)) })],
+    });
     expect(res.id).toBe("crf");
     expect(res.outputs.map((o) => [o.name, o.datatype, o.shape])).toEqual([["labels", "BYTES", [7]]]);
     expect(res.outputs[0].contents!.bytesContents.map((b) => b.toString())).toEqual(tag.sequences[0].labels);
@@ -288,7 +410,10 @@ describe("ModelInfer on CRF models: BYTES tensors", () => {
   it("raw BYTES with sequence_lengths: several sentences, raw labels out", async () => {
     const tag = await unary(h.crf.tag.bind(h.crf), {
       modelName: NER,
-      sequences: [{ items: items.slice(0, 3), labels: [] }, { items: items.slice(3), labels: [] }],
+      sequences: [
+        { items: items.slice(0, 3), labels: [] },
+        { items: items.slice(3), labels: [] },
+      ],
       includeProbability: true,
       includeMarginals: false,
     });
@@ -308,7 +433,11 @@ describe("ModelInfer on CRF models: BYTES tensors", () => {
 
   it("tokens in (columns of the model's template): the same as CrfService.Predict on the CSV", async () => {
     const csv = readFileSync(dataFile("ner_predict.csv"));
-    const lines = csv.toString().trim().split("\n").map((l) => l.split(","));
+    const lines = csv
+      .toString()
+      .trim()
+      .split("\n")
+      .map((l) => l.split(","));
     const cols = ["lemma", "next-lemma"].map((c) => lines[0].indexOf(c));
     const cells = lines.slice(1).flatMap((l) => cols.map((c) => l[c]));
     const own = await unary(h.crf.predict.bind(h.crf), { modelName: NER, csv });
@@ -318,25 +447,51 @@ describe("ModelInfer on CRF models: BYTES tensors", () => {
 
   it("escaped names and weights in the attribute layout", async () => {
     // "a:b" (a name holding a colon) is written a\:b; weights after an unescaped colon.
-    const res = await infer({ modelName: TINY, inputs: [input("attributes", "BYTES", [2], { bytesContents: [Buffer.from("w=London\ta\\:b:1.0"), Buffer.from("w=is")] })] });
+    const res = await infer({
+      modelName: TINY,
+      inputs: [input("attributes", "BYTES", [2], { bytesContents: [Buffer.from("w=London\ta\\:b:1.0"), Buffer.from("w=is")] })],
+    });
     expect(res.outputs[0].contents!.bytesContents.map((b) => b.toString())).toEqual(["B-geo", "O"]);
   });
 
   it("errors name the tensor and element", async () => {
     const bad = (req: Partial<ModelInferRequest>, msg: RegExp) => expectStatus(infer({ modelName: NER, ...req }), status.INVALID_ARGUMENT, msg);
     await bad({ inputs: [input("attributes", "FP32", [1], { fp32Contents: [1] })] }, /tensor 'attributes' must be BYTES, got "FP32"/);
-    await bad({ inputs: [input("words", "BYTES", [1], { bytesContents: [Buffer.from("x")] })] }, /inputs\[0\]\.name: a CRF model takes inputs 'attributes' or 'tokens'/);
+    await bad(
+      { inputs: [input("words", "BYTES", [1], { bytesContents: [Buffer.from("x")] })] },
+      /inputs\[0\]\.name: a CRF model takes inputs 'attributes' or 'tokens'/,
+    );
     await bad({ inputs: [input("attributes", "BYTES", [1, 1], { bytesContents: [Buffer.from("x")] })] }, /must be \[tokens\], got \[1, 1\]/);
-    await bad({ inputs: [input("attributes", "BYTES", [1], { bytesContents: [Buffer.from("x:heavy")] })] }, /element 0: attribute "x:heavy": weight "heavy" is not a finite number/);
-    await bad({ inputs: [input("attributes", "BYTES", [2])], rawInputContents: [bytesTensor(["x"])] }, /raw_input_contents\[0\]: shape \[2\] needs 2 length-prefixed elements, got 1/);
+    await bad(
+      { inputs: [input("attributes", "BYTES", [1], { bytesContents: [Buffer.from("x:heavy")] })] },
+      /element 0: attribute "x:heavy": weight "heavy" is not a finite number/,
+    );
+    await bad(
+      { inputs: [input("attributes", "BYTES", [2])], rawInputContents: [bytesTensor(["x"])] },
+      /raw_input_contents\[0\]: shape \[2\] needs 2 length-prefixed elements, got 1/,
+    );
     await bad({ inputs: [input("attributes", "BYTES", [1])], rawInputContents: [Buffer.from([9, 0, 0, 0, 65])] }, /element 0: length 9 runs past the end/);
     await bad(
-      { inputs: [input("attributes", "BYTES", [2], { bytesContents: [Buffer.from("x"), Buffer.from("y")] }), input("sequence_lengths", "INT64", [1], { int64Contents: [3] })] },
+      {
+        inputs: [
+          input("attributes", "BYTES", [2], { bytesContents: [Buffer.from("x"), Buffer.from("y")] }),
+          input("sequence_lengths", "INT64", [1], { int64Contents: [3] }),
+        ],
+      },
       /the lengths add up to 3, but 2 tokens were given/,
     );
-    await bad({ inputs: [input("tokens", "BYTES", [1, 3], { bytesContents: ["a", "b", "c"].map((s) => Buffer.from(s)) })] }, /must be \[tokens, 2\] \(columns lemma, next-lemma\), got \[1, 3\]/);
-    await bad({ modelName: TINY, inputs: [input("tokens", "BYTES", [1, 1], { bytesContents: [Buffer.from("x")] })] }, /was trained on attributes, without a feature template: send 'attributes'/);
-    await bad({ inputs: [input("attributes", "BYTES", [1], { bytesContents: [Buffer.from("x")] })], outputs: wanted("predict") }, /has no output "predict" \(its outputs: labels, probability, marginals\)/);
+    await bad(
+      { inputs: [input("tokens", "BYTES", [1, 3], { bytesContents: ["a", "b", "c"].map((s) => Buffer.from(s)) })] },
+      /must be \[tokens, 2\] \(columns lemma, next-lemma\), got \[1, 3\]/,
+    );
+    await bad(
+      { modelName: TINY, inputs: [input("tokens", "BYTES", [1, 1], { bytesContents: [Buffer.from("x")] })] },
+      /was trained on attributes, without a feature template: send 'attributes'/,
+    );
+    await bad(
+      { inputs: [input("attributes", "BYTES", [1], { bytesContents: [Buffer.from("x")] })], outputs: wanted("predict") },
+      /has no output "predict" \(its outputs: labels, probability, marginals\)/,
+    );
   });
 });
 
@@ -349,7 +504,11 @@ describe("model repository extension", () => {
     expect(before.models.map((m) => m.name)).toEqual(expect.arrayContaining([IRIS, REG, NER, TINY]));
     expect(before.models.find((m) => m.name === IRIS)).toMatchObject({ state: "READY", reason: "" });
 
-    await call("repositoryModelUnload", { repositoryName: "", modelName: IRIS, parameters: { unload_dependents: { parameterChoice: { $case: "boolParam", value: false } } } });
+    await call("repositoryModelUnload", {
+      repositoryName: "",
+      modelName: IRIS,
+      parameters: { unload_dependents: { parameterChoice: { $case: "boolParam", value: false } } },
+    });
     expect(h.server.context.store.cached(IRIS)).toBeUndefined();
     expect(h.server.context.store.has(IRIS)).toBe(true);
     const after = await index();
@@ -377,7 +536,11 @@ describe("model repository extension", () => {
   it("errors: unknown model, invalid name, unsupported load parameters", async () => {
     await expectStatus(call("repositoryModelLoad", { repositoryName: "", modelName: "nope", parameters: {} }), status.NOT_FOUND, "model 'nope' not found");
     await expectStatus(call("repositoryModelUnload", { repositoryName: "", modelName: "nope", parameters: {} }), status.NOT_FOUND, "model 'nope' not found");
-    await expectStatus(call("repositoryModelLoad", { repositoryName: "", modelName: "", parameters: {} }), status.INVALID_ARGUMENT, /model_name: "" is not a valid model name/);
+    await expectStatus(
+      call("repositoryModelLoad", { repositoryName: "", modelName: "", parameters: {} }),
+      status.INVALID_ARGUMENT,
+      /model_name: "" is not a valid model name/,
+    );
     await expectStatus(
       call("repositoryModelLoad", { repositoryName: "", modelName: IRIS, parameters: { config: { parameterChoice: { $case: "stringParam", value: "{}" } } } }),
       status.INVALID_ARGUMENT,

@@ -74,7 +74,10 @@ describe("calls that end without a status of ours", () => {
   });
 
   it("warns when it listens beyond this machine without TLS or a token", async () => {
-    for (const [host, warned] of [["127.0.0.1", false], ["0.0.0.0", true]] as const) {
+    for (const [host, warned] of [
+      ["127.0.0.1", false],
+      ["0.0.0.0", true],
+    ] as const) {
       const { log, entries } = captureLog();
       const h = await startHarness(["--host", host], { log });
       await h.close();
@@ -89,7 +92,9 @@ describe("the mlbridge CLI", () => {
   it("logs JSON lines, serves, and exits 0 on SIGTERM", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "mlbridge-cli-"));
     const portFile = path.join(dir, "port");
-    const proc = spawn(bin, ["serve", "--port", "0", "--http-port", "0", "--model-dir", path.join(dir, "models"), "--port-file", portFile], { stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(bin, ["serve", "--port", "0", "--http-port", "0", "--model-dir", path.join(dir, "models"), "--port-file", portFile], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     proc.stdout.on("data", (d) => (out += d));
     try {
@@ -101,7 +106,10 @@ describe("the mlbridge CLI", () => {
       const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
       proc.kill("SIGTERM");
       expect(await exited).toBe(0);
-      const lines = out.trim().split("\n").map((l) => JSON.parse(l) as { msg: string; port?: number });
+      const lines = out
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { msg: string; port?: number });
       expect(lines.find((l) => l.msg === "mlbridge listening")?.port).toBe(Number(address.split(":")[1]));
       expect(lines.at(-1)!.msg).toBe("mlbridge stopped");
     } finally {
@@ -155,7 +163,6 @@ describe("native memory", () => {
     await new Promise((r) => setTimeout(r, 1200));
     expect(await trims(every)).toBe(after); // stopped with the server
   });
-
 });
 
 describe("HTTP/2 flow control window", () => {
@@ -163,7 +170,10 @@ describe("HTTP/2 flow control window", () => {
   async function granted(h: Harness): Promise<{ stream: number; connection: number }> {
     const session = http2.connect(`http://${h.address}`);
     try {
-      await new Promise<void>((resolve, reject) => { session.once("remoteSettings", () => resolve()); session.once("error", reject); });
+      await new Promise<void>((resolve, reject) => {
+        session.once("remoteSettings", () => resolve());
+        session.once("error", reject);
+      });
       // A ping's answer comes after every frame the server sent before it (its second SETTINGS, its WINDOW_UPDATE).
       await new Promise<void>((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
       return { stream: session.remoteSettings.initialWindowSize!, connection: session.state.remoteWindowSize! };
@@ -177,7 +187,11 @@ describe("HTTP/2 flow control window", () => {
     expect(FLOW_CONTROL_WINDOW).toBe(4 * 1024 * 1024);
     expect(loadConfig([], { MLBRIDGE_FLOW_CONTROL_WINDOW: "1048576" }).flowControlWindow).toBe(1048576);
     expect(() => loadConfig(["--flow-control-window", "1000"], {})).toThrow(/--flow-control-window: expected an integer in \[65535, 2147483647\]/);
-    const [wide, narrow, mib] = [await startHarness(), await startHarness(["--flow-control-window", "65535"]), await startHarness(["--flow-control-window", "1048576"])];
+    const [wide, narrow, mib] = [
+      await startHarness(),
+      await startHarness(["--flow-control-window", "65535"]),
+      await startHarness(["--flow-control-window", "1048576"]),
+    ];
     try {
       expect(await granted(wide)).toEqual({ stream: FLOW_CONTROL_WINDOW, connection: FLOW_CONTROL_WINDOW });
       expect(await granted(narrow)).toEqual({ stream: 65535, connection: 65535 });
@@ -214,7 +228,10 @@ describe("large inputs are parsed off the event loop", () => {
   it("other calls keep being answered while a 16 MB XGBoost CSV and an 8 MB one-line CRF predict CSV are processed", async () => {
     const h = await startHarness();
     try {
-      await bidi(h.crf.train(), crfTrainRequests({ modelName: "ner", featurePreset: "book", parameters: { max_iterations: "2" }, noHoldout: true }, readFileSync(dataFile("ner.csv"))));
+      await bidi(
+        h.crf.train(),
+        crfTrainRequests({ modelName: "ner", featurePreset: "book", parameters: { max_iterations: "2" }, noHoldout: true }, readFileSync(dataFile("ner.csv"))),
+      );
       const rows = ["a,b,c,d,label"];
       for (let i = 0, size = 0; size < 16e6; i++) {
         const r = `${i % 7},${i % 13},${(i % 101) / 3},${i % 5},${i % 3}`;
@@ -224,9 +241,16 @@ describe("large inputs are parsed off the event loop", () => {
       const csv = Buffer.from(rows.join("\n") + "\n");
       const { xgbTrainRequests } = await import("./helpers");
       const header = xgbTrainRequests({ modelName: "big", parameters: { objective: "multi:softmax", num_class: "3" }, numRounds: 1 }, Buffer.alloc(0))[0];
-      const upload = bidi(h.xgb.train(), [header, ...Array.from({ length: Math.ceil(csv.length / (1 << 20)) }, (_, i) => ({ payload: { $case: "csvChunk" as const, value: csv.subarray(i << 20, (i + 1) << 20) } }))]);
+      const upload = bidi(h.xgb.train(), [
+        header,
+        ...Array.from({ length: Math.ceil(csv.length / (1 << 20)) }, (_, i) => ({
+          payload: { $case: "csvChunk" as const, value: csv.subarray(i << 20, (i + 1) << 20) },
+        })),
+      ]);
       const nerHeader = readFileSync(dataFile("ner_predict.csv"), "utf8").split("\n")[0];
-      const line = unary(h.crf.predict.bind(h.crf), { modelName: "ner", csv: Buffer.concat([Buffer.from(nerHeader + "\n"), Buffer.alloc(8e6, "x,")]) }).catch((e: { code: number; details: string }) => e);
+      const line = unary(h.crf.predict.bind(h.crf), { modelName: "ner", csv: Buffer.concat([Buffer.from(nerHeader + "\n"), Buffer.alloc(8e6, "x,")]) }).catch(
+        (e: { code: number; details: string }) => e,
+      );
       let done = false;
       const all = Promise.all([upload, line]).finally(() => (done = true));
       // Probe the whole time: the longest wait for an answer. Parsing on the

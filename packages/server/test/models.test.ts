@@ -32,7 +32,12 @@ function exportModel(name: string, format = ModelFormat.MODEL_FORMAT_UNSPECIFIED
 function importModel(header: Partial<Extract<ImportModelRequest["payload"], { $case: "header" }>["value"]>, bytes: Buffer): Promise<ImportModelResponse> {
   return new Promise((resolve, reject) => {
     const call = h.models.importModel((err, res) => (err ? reject(err) : resolve(res!)));
-    call.write({ payload: { $case: "header", value: { name: "", kind: ModelKind.MODEL_KIND_UNSPECIFIED, format: 0, classNames: [], featureTemplate: undefined, failIfExists: false, ...header } } });
+    call.write({
+      payload: {
+        $case: "header",
+        value: { name: "", kind: ModelKind.MODEL_KIND_UNSPECIFIED, format: 0, classNames: [], featureTemplate: undefined, failIfExists: false, ...header },
+      },
+    });
     for (let i = 0; i < bytes.length; i += 100_000) call.write({ payload: { $case: "chunk", value: bytes.subarray(i, i + 100_000) } });
     call.end();
   });
@@ -78,11 +83,23 @@ describe("ModelService", () => {
     const before = await unary(h.models.getModel.bind(h.models), { name: "iris" });
     const ubj = await exportModel("iris");
     const crf = await exportModel("ner");
-    await expectStatus(importModel({ name: "iris", kind: ModelKind.MODEL_KIND_XGBOOST }, Buffer.from("garbage".repeat(100))), status.INVALID_ARGUMENT, /not an XGBoost model/);
-    await expectStatus(importModel({ name: "iris", kind: ModelKind.MODEL_KIND_XGBOOST }, ubj.subarray(0, ubj.length >> 1)), status.INVALID_ARGUMENT, /not an XGBoost model/);
+    await expectStatus(
+      importModel({ name: "iris", kind: ModelKind.MODEL_KIND_XGBOOST }, Buffer.from("garbage".repeat(100))),
+      status.INVALID_ARGUMENT,
+      /not an XGBoost model/,
+    );
+    await expectStatus(
+      importModel({ name: "iris", kind: ModelKind.MODEL_KIND_XGBOOST }, ubj.subarray(0, ubj.length >> 1)),
+      status.INVALID_ARGUMENT,
+      /not an XGBoost model/,
+    );
     await expectStatus(importModel({ name: "iris", kind: ModelKind.MODEL_KIND_XGBOOST }, crf), status.INVALID_ARGUMENT, /not an XGBoost model/);
     await expectStatus(importModel({ name: "ner", kind: ModelKind.MODEL_KIND_CRF }, ubj), status.INVALID_ARGUMENT, /not a CRFsuite model/);
-    await expectStatus(importModel({ name: "ner", kind: ModelKind.MODEL_KIND_CRF }, crf.subarray(0, crf.length - 100)), status.INVALID_ARGUMENT, /not a CRFsuite model/);
+    await expectStatus(
+      importModel({ name: "ner", kind: ModelKind.MODEL_KIND_CRF }, crf.subarray(0, crf.length - 100)),
+      status.INVALID_ARGUMENT,
+      /not a CRFsuite model/,
+    );
     await expectStatus(importModel({ name: "x", kind: ModelKind.MODEL_KIND_UNSPECIFIED }, crf), status.INVALID_ARGUMENT, /header\.kind: required/);
     await expectStatus(importModel({ name: "iris", kind: ModelKind.MODEL_KIND_XGBOOST }, Buffer.alloc(0)), status.INVALID_ARGUMENT, /no model bytes/);
     const after = await unary(h.models.getModel.bind(h.models), { name: "iris" });

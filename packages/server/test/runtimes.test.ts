@@ -25,7 +25,13 @@ interface ScaleModel {
 const scaleModel = (bytes: Buffer): ScaleModel => {
   const factor = Number(bytes.toString("utf8"));
   if (!Number.isFinite(factor)) throw new InvalidInputError(`chunk: not a scale model: ${JSON.stringify(bytes.toString("utf8").slice(0, 20))}`);
-  return { factor, disposed: false, dispose() { this.disposed = true; } };
+  return {
+    factor,
+    disposed: false,
+    dispose() {
+      this.disposed = true;
+    },
+  };
 };
 
 /** A third model kind, in 30 lines: what docs/architecture.md walks through. */
@@ -54,7 +60,16 @@ const scaleRuntime: ModelRuntime<ScaleModel> = {
 };
 
 const registry = () => new RuntimeRegistry([crfRuntime, xgboostRuntime, scaleRuntime]);
-const empty = { boolContents: [], intContents: [], int64Contents: [], uintContents: [], uint64Contents: [], fp32Contents: [], fp64Contents: [], bytesContents: [] };
+const empty = {
+  boolContents: [],
+  intContents: [],
+  int64Contents: [],
+  uintContents: [],
+  uint64Contents: [],
+  fp32Contents: [],
+  fp64Contents: [],
+  bytesContents: [],
+};
 
 let h: Harness;
 let oip: GRPCInferenceServiceClient;
@@ -83,7 +98,13 @@ describe("a model kind registered from outside the server", () => {
   it("ModelService lists, describes and exports it", async () => {
     const list = await unary(h.models.listModels.bind(h.models), { kind: ModelKind.MODEL_KIND_UNSPECIFIED });
     const info = list.models.find((m) => m.name === "double")!;
-    expect(info).toMatchObject({ kind: ModelKind.MODEL_KIND_UNSPECIFIED, format: "scale-text", parameters: { factor: "2" }, featureNames: ["x"], sizeBytes: 1 });
+    expect(info).toMatchObject({
+      kind: ModelKind.MODEL_KIND_UNSPECIFIED,
+      format: "scale-text",
+      parameters: { factor: "2" },
+      featureNames: ["x"],
+      sizeBytes: 1,
+    });
     const xgbOnly = await unary(h.models.listModels.bind(h.models), { kind: ModelKind.MODEL_KIND_XGBOOST });
     expect(xgbOnly.models.map((m) => m.name)).toEqual(["iris"]);
     const chunks: Buffer[] = [];
@@ -100,16 +121,31 @@ describe("a model kind registered from outside the server", () => {
     const meta = await unary(oip.modelMetadata.bind(oip), { name: "double", version: "" });
     expect(meta).toMatchObject({ platform: "scale_text", inputs: [{ name: "x", datatype: "FP32", shape: [-1] }], outputs: [{ name: "y" }] });
     const res = await unary(oip.modelInfer.bind(oip), {
-      modelName: "double", modelVersion: "", id: "", parameters: {}, outputs: [], rawInputContents: [],
+      modelName: "double",
+      modelVersion: "",
+      id: "",
+      parameters: {},
+      outputs: [],
+      rawInputContents: [],
       inputs: [{ name: "x", datatype: "FP32", shape: [3], parameters: {}, contents: { ...empty, fp32Contents: [1, 2, 3.5] } }],
     });
     expect(res.outputs[0].contents!.fp32Contents).toEqual([2, 4, 7]);
     const rest = await fetch(`http://127.0.0.1:${h.server.httpPort}/v2/models/double/infer`, {
-      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ inputs: [{ name: "x", datatype: "FP32", shape: [2], data: [5, 6] }] }),
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ inputs: [{ name: "x", datatype: "FP32", shape: [2], data: [5, 6] }] }),
     });
     expect((await rest.json()).outputs[0].data).toEqual([10, 12]);
     await expectStatus(
-      unary(oip.modelInfer.bind(oip), { modelName: "double", modelVersion: "", id: "", parameters: {}, outputs: [], rawInputContents: [], inputs: [{ name: "z", datatype: "FP32", shape: [1], parameters: {}, contents: { ...empty, fp32Contents: [1] } }] }),
+      unary(oip.modelInfer.bind(oip), {
+        modelName: "double",
+        modelVersion: "",
+        id: "",
+        parameters: {},
+        outputs: [],
+        rawInputContents: [],
+        inputs: [{ name: "z", datatype: "FP32", shape: [1], parameters: {}, contents: { ...empty, fp32Contents: [1] } }],
+      }),
       status.INVALID_ARGUMENT,
       "inputs: a scale model takes one input, 'x'",
     );
@@ -132,7 +168,15 @@ describe("a model kind registered from outside the server", () => {
       await again.close(true);
     }
     const lines: string[] = [];
-    const log = pino({ level: "error" }, new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } }));
+    const log = pino(
+      { level: "error" },
+      new Writable({
+        write(chunk, _enc, cb) {
+          lines.push(String(chunk));
+          cb();
+        },
+      }),
+    );
     const plain = await startHarness([], { modelDir: h.modelDir, log });
     try {
       const names = (await unary(plain.models.listModels.bind(plain.models), { kind: 0 })).models.map((m) => m.name);

@@ -20,7 +20,9 @@ const count = (hh: Harness, md = new Metadata()) => unary(hh.text.countWords.bin
 
 function healthClient(address: string): Client & { check: (...args: unknown[]) => unknown } {
   const def = loadSync(healthProto, { keepCase: true, enums: String });
-  const pkg = loadPackageDefinition(def) as unknown as { grpc: { health: { v1: { Health: new (a: string, c: unknown) => Client & { check: (...args: unknown[]) => unknown } } } } };
+  const pkg = loadPackageDefinition(def) as unknown as {
+    grpc: { health: { v1: { Health: new (a: string, c: unknown) => Client & { check: (...args: unknown[]) => unknown } } } };
+  };
   return new pkg.grpc.health.v1.Health(address, credentials.createInsecure());
 }
 
@@ -49,7 +51,9 @@ describe("token auth", () => {
     wrongCase.set("authorization", "Bearer S3CRET");
     await expectStatus(count(h, wrongCase), status.UNAUTHENTICATED, "invalid bearer token");
     const health = healthClient(h.address);
-    const res = await new Promise<{ status: string }>((resolve, reject) => health.check({ service: "" }, (e: Error | null, r: { status: string }) => (e ? reject(e) : resolve(r))));
+    const res = await new Promise<{ status: string }>((resolve, reject) =>
+      health.check({ service: "" }, (e: Error | null, r: { status: string }) => (e ? reject(e) : resolve(r))),
+    );
     expect(res.status).toBe("SERVING");
     health.close();
   });
@@ -61,10 +65,37 @@ describe("TLS", () => {
   const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
   ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca", "-keyout", f("ca.key"), "-out", f("ca.pem"));
   for (const who of ["server", "client"]) {
-    ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${who === "server" ? "localhost" : "client"}`, "-keyout", f(`${who}.key`), "-out", f(`${who}.csr`));
+    ssl(
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      `/CN=${who === "server" ? "localhost" : "client"}`,
+      "-keyout",
+      f(`${who}.key`),
+      "-out",
+      f(`${who}.csr`),
+    );
     const ext = f(`${who}.ext`);
     require("node:fs").writeFileSync(ext, who === "server" ? "subjectAltName=DNS:localhost,IP:127.0.0.1\n" : "extendedKeyUsage=clientAuth\n");
-    ssl("x509", "-req", "-in", f(`${who}.csr`), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", ext, "-out", f(`${who}.pem`));
+    ssl(
+      "x509",
+      "-req",
+      "-in",
+      f(`${who}.csr`),
+      "-CA",
+      f("ca.pem"),
+      "-CAkey",
+      f("ca.key"),
+      "-CAcreateserial",
+      "-days",
+      "1",
+      "-extfile",
+      ext,
+      "-out",
+      f(`${who}.pem`),
+    );
   }
   const ca = readFileSync(f("ca.pem"));
   const tlsName = { "grpc.ssl_target_name_override": "localhost", "grpc.default_authority": "localhost" };
@@ -94,7 +125,16 @@ describe("reflection", () => {
     h = await startHarness();
     const reflectionProto = path.join(path.dirname(require.resolve("@grpc/reflection/package.json")), "build/proto/grpc/reflection/v1/reflection.proto");
     const pkg = loadPackageDefinition(loadSync(reflectionProto, { keepCase: true })) as unknown as {
-      grpc: { reflection: { v1: { ServerReflection: new (a: string, c: unknown) => Client & { ServerReflectionInfo: () => NodeJS.ReadWriteStream & { write: (...args: unknown[]) => unknown } } } } };
+      grpc: {
+        reflection: {
+          v1: {
+            ServerReflection: new (
+              a: string,
+              c: unknown,
+            ) => Client & { ServerReflectionInfo: () => NodeJS.ReadWriteStream & { write: (...args: unknown[]) => unknown } };
+          };
+        };
+      };
     };
     const client = new pkg.grpc.reflection.v1.ServerReflection(h.address, credentials.createInsecure());
     const call = client.ServerReflectionInfo();
@@ -109,12 +149,23 @@ describe("reflection", () => {
       call.end();
     });
     const names = answers[0].list_services_response!.service.map((s) => s.name);
-    expect(names).toEqual(expect.arrayContaining(["mlbridge.v1.CrfService", "mlbridge.v1.XgboostService", "mlbridge.v1.TextService", "mlbridge.v1.ModelService", "inference.GRPCInferenceService", "grpc.health.v1.Health"]));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "mlbridge.v1.CrfService",
+        "mlbridge.v1.XgboostService",
+        "mlbridge.v1.TextService",
+        "mlbridge.v1.ModelService",
+        "inference.GRPCInferenceService",
+        "grpc.health.v1.Health",
+      ]),
+    );
     expect(answers[1].file_descriptor_response!.file_descriptor_proto.length).toBeGreaterThan(0);
     // Compiler-made descriptors (real file names, imports, `XxxEntry` map entries): protobuf-go
     // clients such as grpcurl reject the ones protobufjs rebuilds.
     const files = (i: number) => answers[i].file_descriptor_response!.file_descriptor_proto.map((b) => fromBinary(FileDescriptorProtoSchema, b));
-    expect(files(1).map((f) => f.name)).toEqual(expect.arrayContaining(["mlbridge/v1/crf_service.proto", "mlbridge/v1/types.proto", "google/protobuf/timestamp.proto"]));
+    expect(files(1).map((f) => f.name)).toEqual(
+      expect.arrayContaining(["mlbridge/v1/crf_service.proto", "mlbridge/v1/types.proto", "google/protobuf/timestamp.proto"]),
+    );
     expect(files(1)[0].dependency).toEqual(["mlbridge/v1/types.proto"]);
     const [oip] = files(2);
     expect(oip.name).toBe("inference/grpc_predict_v2.proto");
@@ -188,7 +239,8 @@ describe("training limits", () => {
     );
     await expect(call).rejects.toMatchObject({ code: status.DEADLINE_EXCEEDED });
     const training = crfTrainingProcesses().training;
-    while (Date.now() < deadline + 1000 && (h.server.context.trainings.active > 0 || crfTrainingProcesses().training.length > 0)) await new Promise((r) => setTimeout(r, 20));
+    while (Date.now() < deadline + 1000 && (h.server.context.trainings.active > 0 || crfTrainingProcesses().training.length > 0))
+      await new Promise((r) => setTimeout(r, 20));
     expect(h.server.context.trainings.active).toBe(0);
     expect(crfTrainingProcesses().training).toEqual([]);
     expect(Date.now() - deadline).toBeLessThan(1000);

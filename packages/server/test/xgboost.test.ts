@@ -59,7 +59,12 @@ describe("XgboostService on the book's iris data", () => {
           predict({ input: { $case: "matrix", value: matrix }, output }),
         ),
       );
-    const bad = () => expectStatus(predict({ input: { $case: "matrix", value: { rows: 1, cols: 4, values: [1, 2, 3] } } }), status.INVALID_ARGUMENT, /matrix\.values: expected rows × cols = 4 values, got 3/);
+    const bad = () =>
+      expectStatus(
+        predict({ input: { $case: "matrix", value: { rows: 1, cols: 4, values: [1, 2, 3] } } }),
+        status.INVALID_ARGUMENT,
+        /matrix\.values: expected rows × cols = 4 values, got 3/,
+      );
     expect(h.server.context.store.cached("xgb.model")).toBeDefined();
     const cached = await ask();
     await bad();
@@ -78,7 +83,22 @@ describe("XgboostService on the book's iris data", () => {
       labels.push(i % 10 > 4 ? 1 : 0);
     }
     const events = await bidi(h.xgb.train(), [
-      { payload: { $case: "header", value: { modelName: "binary", preset: "", parameters: { objective: "binary:logistic" }, numRounds: 5, seed: 1, featureNames: ["a", "b"], classNames: ["no", "yes"], labelColumn: "", failIfExists: false } } },
+      {
+        payload: {
+          $case: "header",
+          value: {
+            modelName: "binary",
+            preset: "",
+            parameters: { objective: "binary:logistic" },
+            numRounds: 5,
+            seed: 1,
+            featureNames: ["a", "b"],
+            classNames: ["no", "yes"],
+            labelColumn: "",
+            failIfExists: false,
+          },
+        },
+      },
       { payload: { $case: "rows", value: { features: { rows: 100, cols: 2, values: values.slice(0, 200) }, labels: labels.slice(0, 100), weights: [] } } },
       { payload: { $case: "rows", value: { features: { rows: 100, cols: 2, values: values.slice(200) }, labels: labels.slice(100), weights: [] } } },
     ]);
@@ -106,7 +126,8 @@ function irisRows(n: number): number[] {
   const hi = [7.9, 4.4, 6.9, 2.5];
   let a = 7;
   const out: number[] = [];
-  for (let i = 0; i < n; i++) for (let j = 0; j < 4; j++) out.push(Math.fround(lo[j] + (hi[j] - lo[j]) * ((a = (Math.imul(a, 1103515245) + 12345) >>> 0) / 2 ** 32)));
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < 4; j++) out.push(Math.fround(lo[j] + (hi[j] - lo[j]) * ((a = (Math.imul(a, 1103515245) + 12345) >>> 0) / 2 ** 32)));
   return out;
 }
 
@@ -123,7 +144,11 @@ describe("DenseMatrix.raw_values and Predict's raw_output", () => {
         const base = await predict({ input: { $case: "matrix", value: asValues }, output });
         expect(base.rawValues).toBeUndefined();
         expect(base.values).toHaveLength(rows * base.cols);
-        for (const [matrix, rawOutput] of [[asRaw, false], [asValues, true], [asRaw, true]] as const) {
+        for (const [matrix, rawOutput] of [
+          [asRaw, false],
+          [asValues, true],
+          [asRaw, true],
+        ] as const) {
           const res = await predict({ input: { $case: "matrix", value: matrix }, output, rawOutput });
           expect([res.rows, res.cols, res.classNames]).toEqual([base.rows, base.cols, base.classNames]);
           if (rawOutput) {
@@ -174,17 +199,41 @@ describe("DenseMatrix.raw_values and Predict's raw_output", () => {
   it("Train accepts rows in raw_values: the same model as from values", async () => {
     const values = irisRows(300);
     const labels = Array.from({ length: 300 }, (_, i) => (values[i * 4 + 2] > 4 ? 1 : 0));
-    const header = (modelName: string) => ({ payload: { $case: "header" as const, value: { modelName, preset: "", parameters: { objective: "binary:logistic", max_depth: "3" }, numRounds: 4, seed: 1, featureNames: [], classNames: ["short", "long"], labelColumn: "", failIfExists: false } } });
+    const header = (modelName: string) => ({
+      payload: {
+        $case: "header" as const,
+        value: {
+          modelName,
+          preset: "",
+          parameters: { objective: "binary:logistic", max_depth: "3" },
+          numRounds: 4,
+          seed: 1,
+          featureNames: [],
+          classNames: ["short", "long"],
+          labelColumn: "",
+          failIfExists: false,
+        },
+      },
+    });
     const rows = (from: number, to: number, raw: boolean) => ({
       payload: {
         $case: "rows" as const,
-        value: { features: raw ? { rows: to - from, cols: 4, values: [], rawValues: f32le(values.slice(from * 4, to * 4)) } : { rows: to - from, cols: 4, values: values.slice(from * 4, to * 4) }, labels: labels.slice(from, to), weights: [] },
+        value: {
+          features: raw
+            ? { rows: to - from, cols: 4, values: [], rawValues: f32le(values.slice(from * 4, to * 4)) }
+            : { rows: to - from, cols: 4, values: values.slice(from * 4, to * 4) },
+          labels: labels.slice(from, to),
+          weights: [],
+        },
       },
     });
     await bidi(h.xgb.train(), [header("rows.values"), rows(0, 100, false), rows(100, 300, false)]);
     await bidi(h.xgb.train(), [header("rows.raw"), rows(0, 100, true), rows(100, 300, true)]);
     const input = { $case: "matrix" as const, value: { rows: 300, cols: 4, values } };
-    const [a, b] = [await predict({ modelName: "rows.values", input, output: PredictOutput.PREDICT_OUTPUT_MARGINS }), await predict({ modelName: "rows.raw", input, output: PredictOutput.PREDICT_OUTPUT_MARGINS })];
+    const [a, b] = [
+      await predict({ modelName: "rows.values", input, output: PredictOutput.PREDICT_OUTPUT_MARGINS }),
+      await predict({ modelName: "rows.raw", input, output: PredictOutput.PREDICT_OUTPUT_MARGINS }),
+    ];
     expect(b.values).toEqual(a.values);
   });
 });
@@ -193,14 +242,27 @@ describe("XgboostService errors", () => {
   it("raw_values: both encodings at once, or a byte length other than rows × cols × 4, name the field", async () => {
     const I = status.INVALID_ARGUMENT;
     const raw = (rawValues: Buffer, values: number[] = []) => predict({ input: { $case: "matrix", value: { rows: 2, cols: 4, values, rawValues } } });
-    await expectStatus(raw(f32le(irisRows(2)), irisRows(2)), I, "matrix.values: must be empty when raw_values is set (got 8 values and 32 bytes): give one encoding");
+    await expectStatus(
+      raw(f32le(irisRows(2)), irisRows(2)),
+      I,
+      "matrix.values: must be empty when raw_values is set (got 8 values and 32 bytes): give one encoding",
+    );
     await expectStatus(raw(f32le(irisRows(2)).subarray(0, 31)), I, "matrix.raw_values: expected rows × cols × 4 = 32 bytes (little-endian float32), got 31");
     await expectStatus(raw(f32le(irisRows(3))), I, "matrix.raw_values: expected rows × cols × 4 = 32 bytes (little-endian float32), got 48");
     await expectStatus(raw(Buffer.alloc(0)), I, "matrix.raw_values: expected rows × cols × 4 = 32 bytes (little-endian float32), got 0");
-    await expectStatus(predict({ input: { $case: "matrix", value: { rows: 1, cols: 3, values: [], rawValues: f32le([1, 2, 3]) } } }), I, /expects 4 features per row, got 3/);
+    await expectStatus(
+      predict({ input: { $case: "matrix", value: { rows: 1, cols: 3, values: [], rawValues: f32le([1, 2, 3]) } } }),
+      I,
+      /expects 4 features per row, got 3/,
+    );
     await expectStatus(
       bidi(h.xgb.train(), [
-        { payload: { $case: "header", value: { modelName: "bad", preset: "", parameters: {}, seed: 0, featureNames: [], classNames: [], labelColumn: "", failIfExists: false } } },
+        {
+          payload: {
+            $case: "header",
+            value: { modelName: "bad", preset: "", parameters: {}, seed: 0, featureNames: [], classNames: [], labelColumn: "", failIfExists: false },
+          },
+        },
         { payload: { $case: "rows", value: { features: { rows: 2, cols: 2, values: [], rawValues: Buffer.alloc(12) }, labels: [0, 1], weights: [] } } },
       ]),
       I,
@@ -208,10 +270,17 @@ describe("XgboostService errors", () => {
     );
   });
 
-
   it("wrong feature count names the field", async () => {
-    await expectStatus(predict({ input: { $case: "matrix", value: { rows: 1, cols: 3, values: [1, 2, 3] } } }), status.INVALID_ARGUMENT, /expects 4 features per row, got 3/);
-    await expectStatus(predict({ input: { $case: "matrix", value: { rows: 2, cols: 4, values: [1, 2, 3] } } }), status.INVALID_ARGUMENT, /matrix\.values: expected rows × cols = 8 values, got 3/);
+    await expectStatus(
+      predict({ input: { $case: "matrix", value: { rows: 1, cols: 3, values: [1, 2, 3] } } }),
+      status.INVALID_ARGUMENT,
+      /expects 4 features per row, got 3/,
+    );
+    await expectStatus(
+      predict({ input: { $case: "matrix", value: { rows: 2, cols: 4, values: [1, 2, 3] } } }),
+      status.INVALID_ARGUMENT,
+      /matrix\.values: expected rows × cols = 8 values, got 3/,
+    );
   });
 
   it("a CSV with a bad value names line and column", async () => {
@@ -224,7 +293,11 @@ describe("XgboostService errors", () => {
   });
 
   it("unknown parameters are rejected, using a model of the other kind is FAILED_PRECONDITION", async () => {
-    await expectStatus(bidi(h.xgb.train(), xgbTrainRequests({ modelName: "x", parameters: { max_dept: "2" } }, iris)), status.INVALID_ARGUMENT, /max_dept: unknown XGBoost parameter/);
+    await expectStatus(
+      bidi(h.xgb.train(), xgbTrainRequests({ modelName: "x", parameters: { max_dept: "2" } }, iris)),
+      status.INVALID_ARGUMENT,
+      /max_dept: unknown XGBoost parameter/,
+    );
     await expectStatus(
       unary(h.crf.tag.bind(h.crf), { modelName: "xgb.model", sequences: [{ items: [], labels: [] }], includeProbability: false, includeMarginals: false }),
       status.FAILED_PRECONDITION,

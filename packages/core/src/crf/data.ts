@@ -140,7 +140,8 @@ export async function readNerCsvPackedHere(source: CsvSource, template: CrfFeatu
       counts.push(item.length);
       for (const [n, w] of item) {
         // NUL ends a name in the packed form (CRFsuite's names are C strings).
-        if (n.includes("\0")) throw new InvalidInputError(`${withTags ? "training" : "predict"} CSV line ${line}: a value holds a NUL character, which an attribute name cannot`);
+        if (n.includes("\0"))
+          throw new InvalidInputError(`${withTags ? "training" : "predict"} CSV line ${line}: a value holds a NUL character, which an attribute name cannot`);
         names.push(n);
         weights.push(w);
         if (w !== 1) allOnes = false;

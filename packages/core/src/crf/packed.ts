@@ -91,7 +91,8 @@ export function unpackSequences(p: PackedSequences, labels: readonly string[], f
   const lengths = p.sequenceLengths;
   let items = 0;
   for (const n of lengths) items += n;
-  if (items !== counts.length) throw new InvalidInputError(`${field}.sequence_lengths: the lengths add up to ${items} items, but item_attribute_counts has ${counts.length}`);
+  if (items !== counts.length)
+    throw new InvalidInputError(`${field}.sequence_lengths: the lengths add up to ${items} items, but item_attribute_counts has ${counts.length}`);
   if (labels.length !== items) throw new InvalidInputError(`${field}: expected ${items} labels (one per item), got ${labels.length}`);
   let attributes = 0;
   for (const n of counts) attributes += n;

@@ -63,7 +63,7 @@ interface Resolved {
  * @throws InvalidInputError naming the option or parameter
  */
 export function resolveCrfOptions(o: CrfFitOptions): Resolved {
-  const presetName = o.template ? o.preset : (o.preset || DEFAULT_CRF_PRESET);
+  const presetName = o.template ? o.preset : o.preset || DEFAULT_CRF_PRESET;
   const preset = presetName ? crfPreset(presetName) : undefined;
   const template = o.template ?? preset!.template;
   validateTemplate(template);
@@ -88,7 +88,13 @@ export async function fitCrf(sequences: CrfSequence[], options: CrfFitOptions, r
   const fraction = options.noHoldout ? 0 : checkFraction(options.testFraction);
   const seed = checkSeed(options.seed);
   const { train, test } = splitSequences(sequences, fraction, seed);
-  const trained = await trainCrf(train, { algorithm: resolved.algorithm, params: resolved.params, signal: options.signal, onProgress: options.onProgress, nice: options.nice });
+  const trained = await trainCrf(train, {
+    algorithm: resolved.algorithm,
+    params: resolved.params,
+    signal: options.signal,
+    onProgress: options.onProgress,
+    nice: options.nice,
+  });
   if (options.signal?.aborted) throw new CancelledError("training cancelled");
   const model = CrfModel.fromBuffer(trained.model);
   const metrics = await scoreHoldout(model, test);
@@ -124,7 +130,14 @@ export async function scoreHoldout(model: CrfModel, test: CrfSequence[]): Promis
   );
 }
 
-function fitResult(model: CrfModel, resolved: Resolved, metrics: CrfMetrics | undefined, counts: CrfCsvCounts, seconds: number, iterations: number): CrfFitResult {
+function fitResult(
+  model: CrfModel,
+  resolved: Resolved,
+  metrics: CrfMetrics | undefined,
+  counts: CrfCsvCounts,
+  seconds: number,
+  iterations: number,
+): CrfFitResult {
   const params: Record<string, string> = {};
   for (const [k, v] of Object.entries(resolved.params)) params[k] = String(v);
   return {

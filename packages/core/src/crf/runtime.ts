@@ -109,7 +109,10 @@ export const crfRuntime: ModelRuntime<CrfModel> = {
     const byName = new Map<string, TensorInput>();
     for (const input of inputs) {
       if (!known.includes(input.name)) {
-        throw invalidField(`${input.field}.name`, `a CRF model takes inputs 'attributes' or 'tokens', and optionally 'sequence_lengths'; got ${quoted(input.name)}`);
+        throw invalidField(
+          `${input.field}.name`,
+          `a CRF model takes inputs 'attributes' or 'tokens', and optionally 'sequence_lengths'; got ${quoted(input.name)}`,
+        );
       }
       if (byName.has(input.name)) throw invalidField(`${input.field}.name`, `input '${input.name}' given twice`);
       byName.set(input.name, input);
@@ -144,7 +147,8 @@ export const crfRuntime: ModelRuntime<CrfModel> = {
     const labels = model.labels;
     return wanted.map((name): TensorOutput => {
       if (name === "labels") return { name, shape: [n], data: { datatype: "BYTES", values: results.flatMap((r) => r.labels) } };
-      if (name === "probability") return { name, shape: [results.length], data: { datatype: "FP64", values: Float64Array.from(results, (r) => r.probability ?? 0) } };
+      if (name === "probability")
+        return { name, shape: [results.length], data: { datatype: "FP64", values: Float64Array.from(results, (r) => r.probability ?? 0) } };
       const m = new Float64Array(n * labels.length);
       let row = 0;
       for (const r of results) {

@@ -175,7 +175,10 @@ async function handle(msg: Message): Promise<void> {
     // One append: this process has no event loop to keep free (trainCrf sends parts for the caller's sake).
     trainer.appendPacked(packValidSequences(train.map((s) => s.items)), packLabels(train.flatMap((s) => s.labels!)), 0);
     heldOut = test;
-    process.send!({ type: "parsed", counts: { trainSequences: train.length, testSequences: test.length, trainTokens: countItems(train), testTokens: countItems(test) } });
+    process.send!({
+      type: "parsed",
+      counts: { trainSequences: train.length, testSequences: test.length, trainTokens: countItems(train), testTokens: countItems(test) },
+    });
   } else if (msg.type === "end") {
     lowerPriority(nice);
     const t = trainer!;

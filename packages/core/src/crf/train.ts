@@ -295,7 +295,8 @@ export async function trainCrfCsv(
       inFlight.push(send({ type: "csv", bytes: csv.subarray(at, at + CSV_CHUNK) }));
       if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
     }
-    if (!settled()) await send({ type: "fitCsv", algorithm: options.algorithm, params, template: spec.template, testFraction: spec.testFraction, seed: spec.seed });
+    if (!settled())
+      await send({ type: "fitCsv", algorithm: options.algorithm, params, template: spec.template, testFraction: spec.testFraction, seed: spec.seed });
   });
   return { ...result, counts: counts!, metrics };
 }

@@ -135,7 +135,11 @@ export async function scanCsv(
     for await (const rec of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
       if (badLine) break;
       if (!head) {
-        head = checkHeader(rec.record.map((h) => h.trim()), options, what);
+        head = checkHeader(
+          rec.record.map((h) => h.trim()),
+          options,
+          what,
+        );
         onHeader?.(head);
         continue;
       }

@@ -8,7 +8,10 @@ type Typed = Float32Array | Float64Array | Uint32Array;
 export class Growable<T extends Typed> {
   private buf: T;
   length = 0;
-  constructor(private readonly make: (n: number) => T, capacity = 1024) {
+  constructor(
+    private readonly make: (n: number) => T,
+    capacity = 1024,
+  ) {
     this.buf = make(capacity);
   }
   /** Makes room for `n` more values. */

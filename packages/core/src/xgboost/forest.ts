@@ -46,7 +46,7 @@ const u32 = new Uint32Array(f32.buffer);
 function nextFloat(x: number, up: boolean): number {
   f32[0] = x;
   if (f32[0] === 0) return up ? 1.401298464324817e-45 : -1.401298464324817e-45;
-  u32[0] += (f32[0] > 0) === up ? 1 : -1;
+  u32[0] += f32[0] > 0 === up ? 1 : -1;
   return f32[0];
 }
 
@@ -96,8 +96,14 @@ export function forestSpec(doc: Json, objective: string): NativeForestSpec | str
     spec.left.set(left, at);
     spec.right.set(t.right_children as number[], at);
     spec.split.set(t.split_indices as number[], at);
-    spec.cond.set((t.split_conditions as (number | null)[]).map((v) => v ?? Number.NaN), at);
-    spec.defaultLeft.set((t.default_left as (number | boolean)[]).map((v) => (v ? 1 : 0)), at);
+    spec.cond.set(
+      (t.split_conditions as (number | null)[]).map((v) => v ?? Number.NaN),
+      at,
+    );
+    spec.defaultLeft.set(
+      (t.default_left as (number | boolean)[]).map((v) => (v ? 1 : 0)),
+      at,
+    );
     at += left.length;
   }
   spec.treeStart[trees.length] = at;
@@ -147,7 +153,13 @@ export function compileForest(booster: NativeBooster, objective: string): Compil
     const rows = x.length / spec.numFeature;
     for (const margin of [true, false]) {
       const ours = forest.predict(x, rows, spec.numFeature, margin);
-      const theirs = booster.predictDense(x, rows, spec.numFeature, { type: margin ? 1 : 0, iterationBegin: 0, iterationEnd: 0, strictShape: false, missing: Number.NaN }).values;
+      const theirs = booster.predictDense(x, rows, spec.numFeature, {
+        type: margin ? 1 : 0,
+        iterationBegin: 0,
+        iterationEnd: 0,
+        strictShape: false,
+        missing: Number.NaN,
+      }).values;
       if (!ours || !sameBits(ours, theirs)) {
         forest.dispose();
         return { reason: `not compiled: its ${margin ? "margins" : "outputs"} differ from XGBoost's on probe rows` };

@@ -46,14 +46,22 @@ class UbjDecoder {
     const at = this.p;
     this.p += size;
     switch (marker) {
-      case 0x69: return b.readInt8(at);
-      case 0x55: return b[at];
-      case 0x49: return b.readInt16BE(at);
-      case 0x6c: return b.readInt32BE(at);
-      case 0x4c: return Number(b.readBigInt64BE(at));
-      case 0x64: return b.readFloatBE(at);
-      case 0x44: return b.readDoubleBE(at);
-      default: return b[at]; // C char
+      case 0x69:
+        return b.readInt8(at);
+      case 0x55:
+        return b[at];
+      case 0x49:
+        return b.readInt16BE(at);
+      case 0x6c:
+        return b.readInt32BE(at);
+      case 0x4c:
+        return Number(b.readBigInt64BE(at));
+      case 0x64:
+        return b.readFloatBE(at);
+      case 0x44:
+        return b.readDoubleBE(at);
+      default:
+        return b[at]; // C char
     }
   }
 
@@ -77,15 +85,24 @@ class UbjDecoder {
     if (depth > MAX_DEPTH) this.fail("nesting too deep");
     if (FIXED[marker]) return this.fixed(marker);
     switch (marker) {
-      case 0x5a: return null; // Z
-      case 0x4e: return undefined; // N
-      case 0x54: return true; // T
-      case 0x46: return false; // F
-      case 0x53: return this.string(); // S
-      case 0x48: return Number(this.string()); // H
-      case 0x5b: return this.container(false, depth + 1);
-      case 0x7b: return this.container(true, depth + 1);
-      default: return this.fail(`unknown marker 0x${marker.toString(16)}`);
+      case 0x5a:
+        return null; // Z
+      case 0x4e:
+        return undefined; // N
+      case 0x54:
+        return true; // T
+      case 0x46:
+        return false; // F
+      case 0x53:
+        return this.string(); // S
+      case 0x48:
+        return Number(this.string()); // H
+      case 0x5b:
+        return this.container(false, depth + 1);
+      case 0x7b:
+        return this.container(true, depth + 1);
+      default:
+        return this.fail(`unknown marker 0x${marker.toString(16)}`);
     }
   }
 
@@ -105,7 +122,8 @@ class UbjDecoder {
     if (!object && type !== undefined) typedArrays.set(out as unknown[], type);
     const put = (v: unknown, key?: string) => (object ? ((out as Record<string, unknown>)[key!] = v) : (out as unknown[]).push(v));
     if (count !== undefined) {
-      if (type !== undefined && FIXED[type]) this.need(count * FIXED[type]); // before allocating anything
+      if (type !== undefined && FIXED[type])
+        this.need(count * FIXED[type]); // before allocating anything
       else this.need(count); // every element takes at least a byte
       for (let i = 0; i < count; i++) {
         const key = object ? this.string() : undefined;
@@ -208,7 +226,17 @@ export function checkModelStructure(doc: Json, ubj = false): void {
     const left = arr(t.left_children);
     const right = arr(t.right_children);
     const split = arr(t.split_indices);
-    for (const [name, a] of [["left_children", left], ["right_children", right], ["split_indices", split], ["split_conditions", arr(t.split_conditions)], ["base_weights", arr(t.base_weights)], ["parents", arr(t.parents)], ["default_left", arr(t.default_left)], ["loss_changes", arr(t.loss_changes)], ["sum_hessian", arr(t.sum_hessian)]] as const) {
+    for (const [name, a] of [
+      ["left_children", left],
+      ["right_children", right],
+      ["split_indices", split],
+      ["split_conditions", arr(t.split_conditions)],
+      ["base_weights", arr(t.base_weights)],
+      ["parents", arr(t.parents)],
+      ["default_left", arr(t.default_left)],
+      ["loss_changes", arr(t.loss_changes)],
+      ["sum_hessian", arr(t.sum_hessian)],
+    ] as const) {
       if (a.length !== n) bad(`tree ${ti}: ${name} has ${a.length} entries for ${n} nodes`);
     }
     if (ubj) {
@@ -229,8 +257,10 @@ export function checkModelStructure(doc: Json, ubj = false): void {
       const l = left[i];
       const r = right[i];
       if (l === -1 && r === -1) continue;
-      if (!Number.isInteger(l) || !Number.isInteger(r) || l <= i || r <= i || l >= n || r >= n || l === r) bad(`tree ${ti} node ${i}: children ${l}, ${r} out of range`);
-      if (!Number.isInteger(split[i]) || split[i] < 0 || (numFeature > 0 && split[i] >= numFeature)) bad(`tree ${ti} node ${i}: split feature ${split[i]} out of range`);
+      if (!Number.isInteger(l) || !Number.isInteger(r) || l <= i || r <= i || l >= n || r >= n || l === r)
+        bad(`tree ${ti} node ${i}: children ${l}, ${r} out of range`);
+      if (!Number.isInteger(split[i]) || split[i] < 0 || (numFeature > 0 && split[i] >= numFeature))
+        bad(`tree ${ti} node ${i}: split feature ${split[i]} out of range`);
     }
     const cats = arr(t.categories);
     const nodes = arr(t.categories_nodes);

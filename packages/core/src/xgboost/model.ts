@@ -170,7 +170,9 @@ export class XgbModel {
     if (!reply.ok) {
       if (reply.code === "FAILED_PRECONDITION") throw new MlBridgeError("FAILED_PRECONDITION", reply.message!);
       throw new InvalidInputError(
-        reply.message!.startsWith("not an XGBoost model") ? reply.message! : `not an XGBoost model this server can read (XGBoost ${xgboostVersion()}): ${reply.message}`,
+        reply.message!.startsWith("not an XGBoost model")
+          ? reply.message!
+          : `not an XGBoost model this server can read (XGBoost ${xgboostVersion()}): ${reply.message}`,
       );
     }
     const canonical = reply.bytes!;
@@ -231,7 +233,8 @@ export class XgbModel {
     const cols = rows ? values.length / rows : 0;
     if (output === "probabilities" && this.objective === "multi:softmax") values = softmaxRows(values, rows, cols);
     const pred: XgbPrediction = { rows, cols, values };
-    if (opts.classNames !== false && this.isClassifier && this.classNames.length && output !== "margins") pred.classNames = this.decode(values, rows, cols, output);
+    if (opts.classNames !== false && this.isClassifier && this.classNames.length && output !== "margins")
+      pred.classNames = this.decode(values, rows, cols, output);
     return pred;
   }
 
@@ -284,7 +287,13 @@ export class XgbModel {
    * Predicts; inputs larger than 64 Ki values run off the event loop (on
    * compiled trees, split over `threads` threads: default every core).
    */
-  async predictAsync(input: Float32Values, rows: number, cols: number, output: PredictOutput = "default", opts: XgbPredictOptions = {}): Promise<XgbPrediction> {
+  async predictAsync(
+    input: Float32Values,
+    rows: number,
+    cols: number,
+    output: PredictOutput = "default",
+    opts: XgbPredictOptions = {},
+  ): Promise<XgbPrediction> {
     this.check(input, rows, cols);
     if (rows * cols <= ASYNC_VALUES) return this.predictChecked(input, rows, cols, output, opts);
     const values = nativeFloat32(input);

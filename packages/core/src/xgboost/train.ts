@@ -179,11 +179,16 @@ export async function trainXgboost(data: XgbTrainData, options: XgbTrainOptions 
     message(msg, done) {
       const m = msg as unknown as XgbWorkerMessage;
       if (m.type === "xgbProgress") options.onProgress?.(m.progress);
-      else if (m.type === "xgbDone") done(async () => ({ ...m.result, model: XgbModel.fromBuffer(Buffer.from(m.model.buffer, m.model.byteOffset, m.model.byteLength)) }));
+      else if (m.type === "xgbDone")
+        done(async () => ({ ...m.result, model: XgbModel.fromBuffer(Buffer.from(m.model.buffer, m.model.byteOffset, m.model.byteLength)) }));
     },
     async feed(send, settled) {
       const inFlight: Promise<void>[] = [];
-      const parts: [string, Float32Array | undefined][] = [["values", data.values], ["labels", data.labels], ["weights", data.weights]];
+      const parts: [string, Float32Array | undefined][] = [
+        ["values", data.values],
+        ["labels", data.labels],
+        ["weights", data.weights],
+      ];
       for (const [field, array] of parts) {
         for (let at = 0; array && at < array.length && !settled(); at += PART) {
           inFlight.push(send({ type: "xgbPart", field, part: array.subarray(at, at + PART) }));
@@ -192,7 +197,14 @@ export async function trainXgboost(data: XgbTrainData, options: XgbTrainOptions 
       }
       const { signal: _s, onProgress: _p, ...plain } = options;
       if (!settled()) {
-        await send({ type: "xgbTrain", rows: data.rows, cols: data.cols, featureNames: data.featureNames ?? [], classNames: data.classNames ?? [], options: plain });
+        await send({
+          type: "xgbTrain",
+          rows: data.rows,
+          cols: data.cols,
+          featureNames: data.featureNames ?? [],
+          classNames: data.classNames ?? [],
+          options: plain,
+        });
       }
     },
   });
@@ -254,7 +266,9 @@ export async function trainXgboostHere(data: XgbTrainData, options: XgbTrainOpti
     const probe = model.predict(subset(data, trainIdx.slice(0, probeRows)).values, probeRows, data.cols, "margins");
     if (!probe.values.every(Number.isFinite)) {
       model.dispose();
-      throw new InvalidInputError("the trained model predicts non-finite values (it diverged: check eta/learning_rate, max_delta_step and the labels); nothing was stored");
+      throw new InvalidInputError(
+        "the trained model predicts non-finite values (it diverged: check eta/learning_rate, max_delta_step and the labels); nothing was stored",
+      );
     }
     let validationAccuracy: number | undefined;
     if (valIdx.length && model.isClassifier) {

@@ -191,7 +191,14 @@ export interface Emulator {
  * Starts `aws-lambda-rie` with the runtime interface client as the bootstrap
  * (`node <ric>/bin/index.mjs index.handler`), in `taskRoot`, on free loopback ports.
  */
-export async function startEmulator(opts: { rie: string; ric: string; taskRoot: string; handler?: string; memoryMb?: number; timeoutS?: number }): Promise<Emulator> {
+export async function startEmulator(opts: {
+  rie: string;
+  ric: string;
+  taskRoot: string;
+  handler?: string;
+  memoryMb?: number;
+  timeoutS?: number;
+}): Promise<Emulator> {
   const port = await freePort();
   let apiPort = await freePort();
   while (apiPort === port) apiPort = await freePort();
@@ -226,10 +233,12 @@ export async function startEmulator(opts: { rie: string; ric: string; taskRoot: 
   child.stdout?.setEncoding("utf8").on("data", (d: string) => (out += d));
   child.stderr?.setEncoding("utf8").on("data", (d: string) => (out += d));
   let exited = false;
-  const exitedP = new Promise<void>((resolve) => child.once("exit", () => {
-    exited = true;
-    resolve();
-  }));
+  const exitedP = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      exited = true;
+      resolve();
+    }),
+  );
 
   const deadline = Date.now() + 15_000;
   while (!(await canConnect(port))) {

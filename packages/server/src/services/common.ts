@@ -51,7 +51,12 @@ export async function receiveBytes<T extends { payload?: { $case: string; value:
  * version freed) while the request was between awaits, runs once more with
  * the new version, so that predictions keep working during retraining.
  */
-export async function withModel<M extends RuntimeModel, T>(store: ModelStore, name: string, runtime: ModelRuntime<M>, fn: (model: M) => Promise<T> | T): Promise<T> {
+export async function withModel<M extends RuntimeModel, T>(
+  store: ModelStore,
+  name: string,
+  runtime: ModelRuntime<M>,
+  fn: (model: M) => Promise<T> | T,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     const loaded = await store.load(name, runtime);
     try {
@@ -65,5 +70,15 @@ export async function withModel<M extends RuntimeModel, T>(store: ModelStore, na
 
 /** A progress event of a training that started at `started` (performance.now()), defaults filled in. */
 export function progressEvent(started: number, p: Partial<TrainProgress>): TrainProgress {
-  return { stage: "", iteration: 0, loss: 0, activeFeatures: 0, elapsedSeconds: (performance.now() - started) / 1000, evalLog: "", metrics: {}, bytesReceived: 0, ...p };
+  return {
+    stage: "",
+    iteration: 0,
+    loss: 0,
+    activeFeatures: 0,
+    elapsedSeconds: (performance.now() - started) / 1000,
+    evalLog: "",
+    metrics: {},
+    bytesReceived: 0,
+    ...p,
+  };
 }

@@ -84,16 +84,22 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
       async receive(rest, progress) {
         // CSV chunks or structured sequences, not both.
         const sequences: CrfSequence[] = [];
-        const csv = await receiveBytes(rest, "csvChunk", config.maxUploadBytes, (bytes) => progress({ stage: "receiving", bytesReceived: bytes }), (msg, i) => {
-          if (msg.payload?.$case === "sequences") {
-            const batch = msg.payload.value;
-            const field = `message ${i}: sequences`;
-            if (!batch.sequences) throw invalid(`${field}.sequences`, "required");
-            for (const s of unpackSequences(toPacked(batch.sequences), batch.labels, `${field}.sequences`)) sequences.push(s);
-            return true;
-          }
-          return false;
-        });
+        const csv = await receiveBytes(
+          rest,
+          "csvChunk",
+          config.maxUploadBytes,
+          (bytes) => progress({ stage: "receiving", bytesReceived: bytes }),
+          (msg, i) => {
+            if (msg.payload?.$case === "sequences") {
+              const batch = msg.payload.value;
+              const field = `message ${i}: sequences`;
+              if (!batch.sequences) throw invalid(`${field}.sequences`, "required");
+              for (const s of unpackSequences(toPacked(batch.sequences), batch.labels, `${field}.sequences`)) sequences.push(s);
+              return true;
+            }
+            return false;
+          },
+        );
         if (csv && sequences.length) throw invalid("payload", "send either csv_chunk or sequences messages, not both");
         if (!csv && !sequences.length) throw invalid("payload", "no training data was sent after the header");
         // Structured data: the attributes are the caller's, no template unless given.
@@ -112,7 +118,9 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
       },
       stored(fit) {
         const m = fit.metrics;
-        const metrics: Record<string, number> = m ? { book_accuracy: m.bookAccuracy, token_accuracy: m.tokenAccuracy, sequence_accuracy: m.sequenceAccuracy, macro_f1: m.macroF1 } : {};
+        const metrics: Record<string, number> = m
+          ? { book_accuracy: m.bookAccuracy, token_accuracy: m.tokenAccuracy, sequence_accuracy: m.sequenceAccuracy, macro_f1: m.macroF1 }
+          : {};
         return {
           fields: {
             format: "crfsuite",
@@ -135,7 +143,9 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
         const m = fit.metrics;
         return {
           model: toModelInfo(meta),
-          metrics: m ? { bookAccuracy: m.bookAccuracy, tokenAccuracy: m.tokenAccuracy, sequenceAccuracy: m.sequenceAccuracy, macroF1: m.macroF1, labels: m.labels } : undefined,
+          metrics: m
+            ? { bookAccuracy: m.bookAccuracy, tokenAccuracy: m.tokenAccuracy, sequenceAccuracy: m.sequenceAccuracy, macroF1: m.macroF1, labels: m.labels }
+            : undefined,
           trainSequences: fit.trainSequences,
           testSequences: fit.testSequences,
           trainTokens: fit.trainTokens,

@@ -26,7 +26,8 @@ export function textService(ctx: ServiceContext): TextServiceServer {
       const wc = new WordCounter();
       for await (const msg of messages<CountWordsStreamRequest>(call)) {
         wc.push(msg.chunk);
-        if (wc.totalBytes > config.maxUploadBytes) throw statusError(status.RESOURCE_EXHAUSTED, `the text exceeds the server's limit of ${config.maxUploadBytes} bytes`);
+        if (wc.totalBytes > config.maxUploadBytes)
+          throw statusError(status.RESOURCE_EXHAUSTED, `the text exceeds the server's limit of ${config.maxUploadBytes} bytes`);
       }
       const counts = wc.finish();
       return { counts: countsToObject(counts), totalWords: wc.totalWords, totalBytes: wc.totalBytes };

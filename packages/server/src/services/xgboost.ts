@@ -1,5 +1,20 @@
 import type { ServerDuplexStream } from "@grpc/grpc-js";
-import { float32FromBytes, joinRows, readFeatureCsv, readLabelledCsv, trainXgboost, xgbPreset, checkXgbParams, xgboostRuntime, type XgbRowsPart, type Float32Values, type PredictOutput, type XgbModel, type XgbPrediction, type XgbTrainData } from "@mlbridge/core";
+import {
+  float32FromBytes,
+  joinRows,
+  readFeatureCsv,
+  readLabelledCsv,
+  trainXgboost,
+  xgbPreset,
+  checkXgbParams,
+  xgboostRuntime,
+  type XgbRowsPart,
+  type Float32Values,
+  type PredictOutput,
+  type XgbModel,
+  type XgbPrediction,
+  type XgbTrainData,
+} from "@mlbridge/core";
 import {
   PredictOutput as ApiOutput,
   type XgboostServiceServer,
@@ -66,17 +81,29 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
         // CSV chunks or rows messages, not both.
         const parts: XgbRowsPart[] = [];
         let cols = 0;
-        const csv = await receiveBytes(rest, "csvChunk", config.maxUploadBytes, (bytes) => progress({ stage: "receiving", bytesReceived: bytes }), (msg, i) => {
-          if (msg.payload?.$case !== "rows") return false;
-          const r = msg.payload.value;
-          const m = matrixValues(r.features, `message ${i}: rows.features`);
-          if (cols && m.cols !== cols) throw invalid(`message ${i}: rows.features.cols`, `expected ${cols} like the earlier rows, got ${m.cols}`);
-          cols = m.cols;
-          if (r.labels.length !== m.rows) throw invalid(`message ${i}: rows.labels`, `expected ${m.rows} labels, got ${r.labels.length}`);
-          if (r.weights.length && r.weights.length !== m.rows) throw invalid(`message ${i}: rows.weights`, `expected ${m.rows} weights, got ${r.weights.length}`);
-          parts.push({ values: m.values, rows: m.rows, labels: Float32Array.from(r.labels), weights: r.weights.length ? Float32Array.from(r.weights) : undefined });
-          return true;
-        });
+        const csv = await receiveBytes(
+          rest,
+          "csvChunk",
+          config.maxUploadBytes,
+          (bytes) => progress({ stage: "receiving", bytesReceived: bytes }),
+          (msg, i) => {
+            if (msg.payload?.$case !== "rows") return false;
+            const r = msg.payload.value;
+            const m = matrixValues(r.features, `message ${i}: rows.features`);
+            if (cols && m.cols !== cols) throw invalid(`message ${i}: rows.features.cols`, `expected ${cols} like the earlier rows, got ${m.cols}`);
+            cols = m.cols;
+            if (r.labels.length !== m.rows) throw invalid(`message ${i}: rows.labels`, `expected ${m.rows} labels, got ${r.labels.length}`);
+            if (r.weights.length && r.weights.length !== m.rows)
+              throw invalid(`message ${i}: rows.weights`, `expected ${m.rows} weights, got ${r.weights.length}`);
+            parts.push({
+              values: m.values,
+              rows: m.rows,
+              labels: Float32Array.from(r.labels),
+              weights: r.weights.length ? Float32Array.from(r.weights) : undefined,
+            });
+            return true;
+          },
+        );
         if (csv && parts.length) throw invalid("payload", "send either csv_chunk or rows messages, not both");
         if (parts.length) return joinRows(parts, cols, { featureNames: h.featureNames, classNames: h.classNames });
         if (!csv) throw invalid("payload", "no training data was sent after the header");
