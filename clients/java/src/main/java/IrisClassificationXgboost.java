@@ -16,7 +16,7 @@ public class IrisClassificationXgboost {
   /** Trains the book's booster, printing each boosting round's evaluation line. */
   public static void fit() {
     try (MlBridgeClient client = MlBridgeClient.builder().build()) {
-      client.trainXgboost(MODEL, Path.of("data/iris.csv"), XgboostTrainOptions.iris(), progress -> {
+      client.xgboost().train(MODEL, Path.of("data/iris.csv"), XgboostTrainOptions.iris(), progress -> {
         if (!progress.getEvalLog().isEmpty()) {
           System.out.println(progress.getEvalLog());
         }
@@ -27,7 +27,7 @@ public class IrisClassificationXgboost {
   /** The predicted species of the first row of {@code data/predict.csv}. */
   public static String predict() {
     try (MlBridgeClient client = MlBridgeClient.builder().build()) {
-      return client.predictCsv(MODEL, Path.of("data/predict.csv")).className(0);
+      return client.xgboost().predictCsv(MODEL, Path.of("data/predict.csv")).className(0);
     }
   }
 

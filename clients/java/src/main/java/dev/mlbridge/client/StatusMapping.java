@@ -5,7 +5,11 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 
-/** The one place where gRPC failures become {@link MlBridgeException}s. */
+/**
+ * The one place where gRPC failures become {@link MlBridgeException}s. The status → class table
+ * is the clients' shared one, {@code clients/errors.json} ({@code StatusMappingTableTest} checks
+ * this class against it): codes it does not list are the base class.
+ */
 final class StatusMapping {
   private StatusMapping() {}
 
@@ -23,11 +27,14 @@ final class StatusMapping {
     String description = status.getDescription();
     String message = description == null || description.isBlank() ? code.name() : description;
     switch (code) {
-      case NOT_FOUND:
-        return new ModelNotFoundException(message, t);
       case INVALID_ARGUMENT:
+      case FAILED_PRECONDITION:
       case OUT_OF_RANGE:
         return new InvalidInputException(code, message, t);
+      case NOT_FOUND:
+        return new ModelNotFoundException(message, t);
+      case ALREADY_EXISTS:
+        return new ModelExistsException(message, t);
       case UNAVAILABLE: {
         Throwable cause = status.getCause();
         String why = cause != null && cause.getMessage() != null ? message + " (" + cause.getMessage() + ")" : message;
@@ -38,6 +45,10 @@ final class StatusMapping {
       case UNAUTHENTICATED:
       case PERMISSION_DENIED:
         return new AuthenticationException(code, message, t);
+      case RESOURCE_EXHAUSTED:
+        return new ResourceExhaustedException(message, t);
+      case CANCELLED:
+        return new CancelledException(message, t);
       case UNKNOWN:
         if (status.getCause() != null && description == null) {
           return new MlBridgeException(code, String.valueOf(status.getCause()), t);

@@ -1,6 +1,5 @@
 package dev.mlbridge.client;
 
-import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
@@ -48,7 +47,7 @@ final class StreamingUpload<Req, Resp> implements ClientResponseObserver<Req, Re
     } catch (InterruptedException e) {
       upload.requests.cancel("interrupted", e);
       Thread.currentThread().interrupt();
-      throw new MlBridgeException(Status.Code.CANCELLED, "interrupted while waiting for the server", e);
+      throw new CancelledException("interrupted while waiting for the server", e);
     } catch (ExecutionException e) {
       RuntimeException local = upload.localFailure;
       if (local != null) {

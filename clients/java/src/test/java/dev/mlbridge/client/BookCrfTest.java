@@ -28,7 +28,7 @@ class BookCrfTest {
   @BeforeAll
   void train(ServerProcess server) {
     client = server.client();
-    report = client.trainCrf(MODEL, TestPaths.book("ner.csv"), CrfTrainOptions.book(), null);
+    report = client.crf().train(MODEL, TestPaths.book("ner.csv"), CrfTrainOptions.book(), null);
   }
 
   @AfterAll
@@ -56,7 +56,7 @@ class BookCrfTest {
   void predictTagsTheBooksSentence() {
     // "Thousands of demonstrators have marched through London to protest": 9 rows, and the
     // book's model tags London (row 6) B-geo, every other token O (measured).
-    List<String> labels = client.predictCrf(MODEL, TestPaths.book("ner_predict.csv"));
+    List<String> labels = client.crf().predict(MODEL, TestPaths.book("ner_predict.csv"));
     assertEquals(List.of("O", "O", "O", "O", "O", "O", "B-geo", "O", "O"), labels);
   }
 }

@@ -24,13 +24,13 @@ class ErrorsTest {
   void unknownModel(ServerProcess server) {
     try (MlBridgeClient client = server.client()) {
       ModelNotFoundException e = assertThrows(ModelNotFoundException.class,
-          () -> client.predict("no-such-model", new float[][] {{1f, 2f, 3f, 4f}}));
+          () -> client.xgboost().predict("no-such-model", new float[][] {{1f, 2f, 3f, 4f}}));
       assertEquals(Status.Code.NOT_FOUND, e.getStatusCode());
       assertTrue(e.getMessage().contains("no-such-model"), e.getMessage());
-      assertThrows(ModelNotFoundException.class, () -> client.getModel("no-such-model"));
-      assertThrows(ModelNotFoundException.class, () -> client.predictCrf("no-such-model", TestPaths.data("ner_predict.csv")));
+      assertThrows(ModelNotFoundException.class, () -> client.models().get("no-such-model"));
+      assertThrows(ModelNotFoundException.class, () -> client.crf().predict("no-such-model", TestPaths.data("ner_predict.csv")));
       ExecutionException async = assertThrows(ExecutionException.class,
-          () -> client.predictAsync("no-such-model", new float[] {1f, 2f, 3f, 4f}, 1, 4).get(30, TimeUnit.SECONDS));
+          () -> client.xgboost().predictAsync("no-such-model", new float[] {1f, 2f, 3f, 4f}, 1, 4).get(30, TimeUnit.SECONDS));
       assertTrue(async.getCause() instanceof ModelNotFoundException, String.valueOf(async.getCause()));
     }
   }
@@ -44,10 +44,22 @@ class ErrorsTest {
         + "7.0,3.2,4.7,1.4,versicolor\n");
     try (MlBridgeClient client = server.client()) {
       InvalidInputException e = assertThrows(InvalidInputException.class,
-          () -> client.trainXgboost("bad-iris", csv, XgboostTrainOptions.iris(), null));
+          () -> client.xgboost().train("bad-iris", csv, XgboostTrainOptions.iris(), null));
       assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatusCode());
       assertTrue(e.getMessage().contains("line 3"), e.getMessage());
-      assertThrows(ModelNotFoundException.class, () -> client.getModel("bad-iris"));
+      assertThrows(ModelNotFoundException.class, () -> client.models().get("bad-iris"));
+    }
+  }
+
+  @Test
+  void failIfExistsRefusesAStoredName(ServerProcess server) {
+    try (MlBridgeClient client = server.client()) {
+      client.xgboost().train("iris-exists", TestPaths.data("iris.csv"), XgboostTrainOptions.iris(), null);
+      XgboostTrainOptions refuse = XgboostTrainOptions.builder().preset("iris").failIfExists(true).build();
+      ModelExistsException e = assertThrows(ModelExistsException.class,
+          () -> client.xgboost().train("iris-exists", TestPaths.data("iris.csv"), refuse, null));
+      assertEquals(Status.Code.ALREADY_EXISTS, e.getStatusCode());
+      assertTrue(e.getMessage().contains("iris-exists"), e.getMessage());
     }
   }
 
@@ -58,11 +70,11 @@ class ErrorsTest {
       port = s.getLocalPort();
     }
     try (MlBridgeClient client = MlBridgeClient.builder().address("127.0.0.1:" + port).build()) {
-      ServerUnavailableException e = assertThrows(ServerUnavailableException.class, () -> client.countWords("a b"));
+      ServerUnavailableException e = assertThrows(ServerUnavailableException.class, () -> client.text().countWords("a b"));
       assertEquals(Status.Code.UNAVAILABLE, e.getStatusCode());
       assertTrue(e.getMessage().contains("127.0.0.1:" + port), e.getMessage());
       assertThrows(ServerUnavailableException.class,
-          () -> client.trainXgboost("x", TestPaths.data("iris.csv"), XgboostTrainOptions.iris(), null));
+          () -> client.xgboost().train("x", TestPaths.data("iris.csv"), XgboostTrainOptions.iris(), null));
     }
   }
 
@@ -70,12 +82,12 @@ class ErrorsTest {
   void deadlineExceeded(ServerProcess server) throws Exception {
     try (MlBridgeClient client = server.client(b -> b.deadline(Duration.ofMillis(1)))) {
       DeadlineExceededException e = assertThrows(DeadlineExceededException.class,
-          () -> client.trainCrf("ner-deadline", TestPaths.data("ner.csv"), CrfTrainOptions.book(), null));
+          () -> client.crf().train("ner-deadline", TestPaths.data("ner.csv"), CrfTrainOptions.book(), null));
       assertEquals(Status.Code.DEADLINE_EXCEEDED, e.getStatusCode());
     }
     try (MlBridgeClient client = server.client()) {
       Thread.sleep(200);
-      assertThrows(ModelNotFoundException.class, () -> client.getModel("ner-deadline"), "a cancelled training stores nothing");
+      assertThrows(ModelNotFoundException.class, () -> client.models().get("ner-deadline"), "a cancelled training stores nothing");
     }
   }
 
@@ -83,15 +95,15 @@ class ErrorsTest {
   void bearerToken() {
     try (ServerProcess secured = ServerProcess.start("--auth-token", "s3cret")) {
       try (MlBridgeClient anonymous = secured.client()) {
-        AuthenticationException e = assertThrows(AuthenticationException.class, () -> anonymous.countWords("a"));
+        AuthenticationException e = assertThrows(AuthenticationException.class, () -> anonymous.text().countWords("a"));
         assertEquals(Status.Code.UNAUTHENTICATED, e.getStatusCode());
       }
       try (MlBridgeClient wrong = secured.client(b -> b.token("nope"))) {
-        assertThrows(AuthenticationException.class, () -> wrong.listModels());
+        assertThrows(AuthenticationException.class, () -> wrong.models().list());
       }
       try (MlBridgeClient client = secured.client(b -> b.token("s3cret"))) {
-        assertEquals(1L, client.countWords("a").get("a"));
-        assertTrue(client.listModels().isEmpty());
+        assertEquals(1L, client.text().countWords("a").get("a"));
+        assertTrue(client.models().list().isEmpty());
       }
     }
   }
@@ -100,7 +112,7 @@ class ErrorsTest {
   void missingLocalFileFailsBeforeAnyCall(ServerProcess server, @TempDir Path dir) {
     try (MlBridgeClient client = server.client()) {
       UncheckedIOException e = assertThrows(UncheckedIOException.class,
-          () -> client.trainCrf("x", dir.resolve("missing.csv"), null, null));
+          () -> client.crf().train("x", dir.resolve("missing.csv"), null, null));
       assertTrue(e.getMessage().contains("missing.csv"), e.getMessage());
     }
   }

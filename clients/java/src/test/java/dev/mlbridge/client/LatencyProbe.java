@@ -7,7 +7,7 @@ import java.util.Locale;
  * Measures the latency of single-row XGBoost predictions from Java: trains the book's iris model
  * (the {@code iris} preset, on the project's own iris.csv from {@link TestPaths#data()}, so it
  * needs no book data), warms up, then times {@code calls} sequential blocking {@link
- * MlBridgeClient#predict(String, float[][])} calls of one row each and prints the distribution.
+ * XgboostClient#predict(String, float[][])} calls of one row each and prints the distribution.
  * Not a test: it asserts nothing.
  *
  * <pre>
@@ -68,16 +68,16 @@ public final class LatencyProbe {
     }
     String model = "latency-iris";
     try (MlBridgeClient client = MlBridgeClient.builder().address(address).build()) {
-      client.trainXgboost(model, TestPaths.data("iris.csv"), XgboostTrainOptions.iris(), null);
+      client.xgboost().train(model, TestPaths.data("iris.csv"), XgboostTrainOptions.iris(), null);
       float[][] row = {{5.1f, 3.5f, 1.4f, 0.2f}};
       for (int i = 0; i < warmup; i++) {
-        client.predict(model, row);
+        client.xgboost().predict(model, row);
       }
       long[] nanos = new long[calls];
       long start = System.nanoTime();
       for (int i = 0; i < calls; i++) {
         long t0 = System.nanoTime();
-        Prediction p = client.predict(model, row);
+        Prediction p = client.xgboost().predict(model, row);
         nanos[i] = System.nanoTime() - t0;
         if (p.rows() != 1) {
           throw new IllegalStateException("expected one row, got " + p);

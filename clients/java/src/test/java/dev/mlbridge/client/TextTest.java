@@ -24,7 +24,7 @@ class TextTest {
   @Test
   void countWords(ServerProcess server) {
     try (MlBridgeClient client = server.client()) {
-      Map<String, Long> counts = client.countWords(TEXT);
+      Map<String, Long> counts = client.text().countWords(TEXT);
       assertEquals(3L, counts.get("the"));
       assertEquals(1L, counts.get("The"));
       assertEquals(1L, counts.get("end_of"));
@@ -39,20 +39,20 @@ class TextTest {
     Path file = dir.resolve("text.txt");
     Files.writeString(file, TEXT);
     try (MlBridgeClient client = server.client()) {
-      Map<String, Long> direct = client.countWords(TEXT);
-      assertEquals(direct, client.countWordsAsync(TEXT).get(30, TimeUnit.SECONDS));
-      assertEquals(direct, client.countWordsInFile(file));
-      assertEquals(List.copyOf(direct.keySet()), List.copyOf(client.countWordsInFile(file).keySet()));
+      Map<String, Long> direct = client.text().countWords(TEXT);
+      assertEquals(direct, client.text().countWordsAsync(TEXT).get(30, TimeUnit.SECONDS));
+      assertEquals(direct, client.text().countWordsInFile(file));
+      assertEquals(List.copyOf(direct.keySet()), List.copyOf(client.text().countWordsInFile(file).keySet()));
     }
   }
 
   @Test
   void emptyTextIsInvalid(ServerProcess server) {
     try (MlBridgeClient client = server.client()) {
-      InvalidInputException e = assertThrows(InvalidInputException.class, () -> client.countWords(""));
+      InvalidInputException e = assertThrows(InvalidInputException.class, () -> client.text().countWords(""));
       assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatusCode());
       assertTrue(e.getMessage().contains("Empty input string"), e.getMessage());
-      ExecutionException async = assertThrows(ExecutionException.class, () -> client.countWordsAsync("").get(30, TimeUnit.SECONDS));
+      ExecutionException async = assertThrows(ExecutionException.class, () -> client.text().countWordsAsync("").get(30, TimeUnit.SECONDS));
       assertTrue(async.getCause() instanceof InvalidInputException, String.valueOf(async.getCause()));
     }
   }
@@ -60,7 +60,7 @@ class TextTest {
   @Test
   void clientOverAnExistingChannel(ServerProcess server) {
     try (MlBridgeClient client = new MlBridgeClient(ManagedChannelBuilder.forTarget(server.address()).usePlaintext().build())) {
-      assertEquals(2L, client.countWords("a b a").get("a"));
+      assertEquals(2L, client.text().countWords("a b a").get("a"));
     }
   }
 }

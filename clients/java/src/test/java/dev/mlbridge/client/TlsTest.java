@@ -27,15 +27,15 @@ class TlsTest {
     try (ServerProcess server = ServerProcess.start(
         "--tls-cert", cert.toString(), "--tls-key", key.toString(), "--auth-token", "tls-token")) {
       try (MlBridgeClient client = server.client(b -> b.trustCertificates(cert).token("tls-token"))) {
-        assertEquals(2L, client.countWords("x y x").get("x"));
+        assertEquals(2L, client.text().countWords("x y x").get("x"));
       }
       // A plaintext client cannot talk to a TLS server.
       try (MlBridgeClient plaintext = server.client(b -> b.token("tls-token"))) {
-        assertThrows(MlBridgeException.class, () -> plaintext.countWords("x"));
+        assertThrows(MlBridgeException.class, () -> plaintext.text().countWords("x"));
       }
       // The JVM's default trust store does not trust a self-signed certificate.
       try (MlBridgeClient untrusted = server.client(b -> b.tls().token("tls-token"))) {
-        assertThrows(ServerUnavailableException.class, () -> untrusted.countWords("x"));
+        assertThrows(ServerUnavailableException.class, () -> untrusted.text().countWords("x"));
       }
     }
   }

@@ -35,7 +35,7 @@ class XgboostTest {
   @BeforeAll
   void train(ServerProcess server) {
     client = server.client();
-    matrixReport = client.trainXgboost("iris-matrix", iris.features, iris.labels,
+    matrixReport = client.xgboost().train("iris-matrix", iris.features, iris.labels,
         XgboostTrainOptions.builder().preset("iris").featureNames(iris.featureNames).classNames(iris.classNames).seed(7).build(),
         progress::add);
   }
@@ -65,7 +65,7 @@ class XgboostTest {
   @Test
   void csvTrainingWithTheBookPreset() {
     List<String> evalLines = new CopyOnWriteArrayList<>();
-    XgboostTrainReport report = client.trainXgboost("iris-csv", TestPaths.data("iris.csv"), XgboostTrainOptions.iris(),
+    XgboostTrainReport report = client.xgboost().train("iris-csv", TestPaths.data("iris.csv"), XgboostTrainOptions.iris(),
         p -> {
           if (!p.getEvalLog().isEmpty()) {
             evalLines.add(p.getEvalLog());
@@ -81,12 +81,12 @@ class XgboostTest {
     assertEquals(List.of("setosa", "versicolor", "virginica"), report.getModel().getLabelsList());
     assertEquals(2, evalLines.size(), evalLines.toString());
     assertTrue(evalLines.get(0).contains("train-merror") && evalLines.get(0).contains("test-merror"), evalLines.get(0));
-    assertEquals("setosa", client.predictCsv("iris-csv", TestPaths.data("predict.csv")).className(0));
+    assertEquals("setosa", client.xgboost().predictCsv("iris-csv", TestPaths.data("predict.csv")).className(0));
   }
 
   @Test
   void predictRows() {
-    Prediction p = client.predict("iris-matrix", new float[][] {SETOSA, VIRGINICA});
+    Prediction p = client.xgboost().predict("iris-matrix", new float[][] {SETOSA, VIRGINICA});
     assertEquals(2, p.rows());
     assertEquals(1, p.cols());
     assertEquals(List.of("setosa", "virginica"), p.classNames());
@@ -99,13 +99,13 @@ class XgboostTest {
     float[] values = new float[8];
     System.arraycopy(VIRGINICA, 0, values, 0, 4);
     System.arraycopy(SETOSA, 0, values, 4, 4);
-    Prediction p = client.predict("iris-matrix", values, 2, 4);
+    Prediction p = client.xgboost().predict("iris-matrix", values, 2, 4);
     assertEquals(List.of("virginica", "setosa"), p.classNames());
   }
 
   @Test
   void predictProbabilities() {
-    Prediction p = client.predict("iris-matrix", new float[][] {SETOSA}, PredictOutput.PREDICT_OUTPUT_PROBABILITIES);
+    Prediction p = client.xgboost().predict("iris-matrix", new float[][] {SETOSA}, PredictOutput.PREDICT_OUTPUT_PROBABILITIES);
     assertEquals(1, p.rows());
     assertEquals(3, p.cols());
     float sum = 0;
@@ -118,15 +118,15 @@ class XgboostTest {
 
   @Test
   void predictCsvWithMatrixModel() {
-    Prediction p = client.predictCsv("iris-matrix", TestPaths.data("predict.csv"));
+    Prediction p = client.xgboost().predictCsv("iris-matrix", TestPaths.data("predict.csv"));
     assertEquals(1, p.rows());
     assertEquals("setosa", p.className(0));
   }
 
   @Test
   void predictAsync() throws Exception {
-    Prediction a = client.predictAsync("iris-matrix", new float[][] {SETOSA}).get(30, TimeUnit.SECONDS);
-    Prediction b = client.predictAsync("iris-matrix", VIRGINICA, 1, 4).get(30, TimeUnit.SECONDS);
+    Prediction a = client.xgboost().predictAsync("iris-matrix", new float[][] {SETOSA}).get(30, TimeUnit.SECONDS);
+    Prediction b = client.xgboost().predictAsync("iris-matrix", VIRGINICA, 1, 4).get(30, TimeUnit.SECONDS);
     assertEquals("setosa", a.className(0));
     assertEquals("virginica", b.className(0));
   }
@@ -134,8 +134,8 @@ class XgboostTest {
   @Test
   void raggedRowsAreRejectedLocally() {
     IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-        () -> client.predict("iris-matrix", new float[][] {SETOSA, {1f, 2f}}));
+        () -> client.xgboost().predict("iris-matrix", new float[][] {SETOSA, {1f, 2f}}));
     assertTrue(e.getMessage().contains("row 1"), e.getMessage());
-    assertFalse(client.listModels(ModelKind.MODEL_KIND_XGBOOST).isEmpty());
+    assertFalse(client.models().list(ModelKind.MODEL_KIND_XGBOOST).isEmpty());
   }
 }
