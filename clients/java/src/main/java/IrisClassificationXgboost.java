@@ -4,11 +4,11 @@ import dev.mlbridge.client.XgboostTrainOptions;
 import java.nio.file.Path;
 
 /**
- * The book's Java example (chapter 8), with the JNI library replaced by the mlbridge server:
- * {@link #fit()} trains the iris classifier on {@code data/iris.csv} and stores it as {@code
- * xgb.model}; {@link #predict()} classifies the first row of {@code data/predict.csv}. Both paths
- * are relative to the working directory, as in the book; the server is at {@code
- * $MLBRIDGE_ADDRESS} (default {@code localhost:50051}).
+ * The book's Java example (chapter 8), with the JNI library replaced by the mlbridge server: {@link
+ * #fit()} trains the iris classifier on {@code data/iris.csv} and stores it as {@code xgb.model};
+ * {@link #predict()} classifies the first row of {@code data/predict.csv}. Both paths are relative
+ * to the working directory, as in the book; the server is at {@code $MLBRIDGE_ADDRESS} (default
+ * {@code localhost:50051}).
  */
 public class IrisClassificationXgboost {
   static final String MODEL = "xgb.model";
@@ -16,11 +16,17 @@ public class IrisClassificationXgboost {
   /** Trains the book's booster, printing each boosting round's evaluation line. */
   public static void fit() {
     try (MlBridgeClient client = MlBridgeClient.builder().build()) {
-      client.xgboost().train(MODEL, Path.of("data/iris.csv"), XgboostTrainOptions.iris(), progress -> {
-        if (!progress.getEvalLog().isEmpty()) {
-          System.out.println(progress.getEvalLog());
-        }
-      });
+      client
+          .xgboost()
+          .train(
+              MODEL,
+              Path.of("data/iris.csv"),
+              XgboostTrainOptions.iris(),
+              progress -> {
+                if (!progress.getEvalLog().isEmpty()) {
+                  System.out.println(progress.getEvalLog());
+                }
+              });
     }
   }
 

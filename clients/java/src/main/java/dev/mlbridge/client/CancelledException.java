@@ -3,8 +3,8 @@ package dev.mlbridge.client;
 import io.grpc.Status;
 
 /**
- * The call was cancelled before it finished (gRPC CANCELLED): by the caller (an interrupted
- * thread, a cancelled future) or by the server. A cancelled training stores nothing.
+ * The call was cancelled before it finished (gRPC CANCELLED): by the caller (an interrupted thread,
+ * a cancelled future) or by the server. A cancelled training stores nothing.
  */
 public class CancelledException extends MlBridgeException {
   private static final long serialVersionUID = 1L;

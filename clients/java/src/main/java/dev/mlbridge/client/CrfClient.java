@@ -41,14 +41,16 @@ public final class CrfClient {
    *
    * @param options the feature preset or template, algorithm and holdout; null for the server's
    *     defaults
-   * @param onProgress receives each progress event (on a gRPC thread); may be null. What it
-   *     throws cancels the training and is rethrown.
+   * @param onProgress receives each progress event (on a gRPC thread); may be null. What it throws
+   *     cancels the training and is rethrown.
    * @return the final report
    * @throws java.io.UncheckedIOException when the file cannot be read (before any call)
    */
-  public CrfTrainReport train(String model, Path csv, CrfTrainOptions options, Consumer<TrainProgress> onProgress) {
+  public CrfTrainReport train(
+      String model, Path csv, CrfTrainOptions options, Consumer<TrainProgress> onProgress) {
     try (FileChunks chunks = new FileChunks(csv, MlBridgeClient.CHUNK_SIZE)) {
-      Iterator<CrfServiceTrainRequest> data = Rpc.map(chunks, c -> CrfServiceTrainRequest.newBuilder().setCsvChunk(c).build());
+      Iterator<CrfServiceTrainRequest> data =
+          Rpc.map(chunks, c -> CrfServiceTrainRequest.newBuilder().setCsvChunk(c).build());
       return train(model, options, data, onProgress);
     }
   }
@@ -58,22 +60,30 @@ public final class CrfClient {
    * ItemSequence#withLabels(List)}), sent packed in messages of about 64 Ki attributes. The
    * sequences are read once, lazily, as the upload proceeds (on a gRPC thread); one the wire form
    * cannot carry (e.g. without labels, {@code sequences[3]: ...}) cancels the training and is
-   * thrown as an {@link IllegalArgumentException}; the server refuses the rest of bad data
-   * ({@link InvalidInputException}, naming the position). Feature presets and templates do not
-   * apply: the attributes are the sequences'.
+   * thrown as an {@link IllegalArgumentException}; the server refuses the rest of bad data ({@link
+   * InvalidInputException}, naming the position). Feature presets and templates do not apply: the
+   * attributes are the sequences'.
    *
    * @see #train(String, Path, CrfTrainOptions, Consumer)
    */
   public CrfTrainReport train(
-      String model, Iterable<ItemSequence> sequences, CrfTrainOptions options, Consumer<TrainProgress> onProgress) {
+      String model,
+      Iterable<ItemSequence> sequences,
+      CrfTrainOptions options,
+      Consumer<TrainProgress> onProgress) {
     Objects.requireNonNull(sequences, "sequences");
-    Iterator<CrfServiceTrainRequest> data = Rpc.map(
-        CrfPacking.labelledBatches(sequences, "sequences"), b -> CrfServiceTrainRequest.newBuilder().setSequences(b).build());
+    Iterator<CrfServiceTrainRequest> data =
+        Rpc.map(
+            CrfPacking.labelledBatches(sequences, "sequences"),
+            b -> CrfServiceTrainRequest.newBuilder().setSequences(b).build());
     return train(model, options, data, onProgress);
   }
 
   private CrfTrainReport train(
-      String model, CrfTrainOptions options, Iterator<CrfServiceTrainRequest> data, Consumer<TrainProgress> onProgress) {
+      String model,
+      CrfTrainOptions options,
+      Iterator<CrfServiceTrainRequest> data,
+      Consumer<TrainProgress> onProgress) {
     CrfTrainOptions opts = options == null ? CrfTrainOptions.defaults() : options;
     return Training.run(
         rpc,
@@ -93,8 +103,8 @@ public final class CrfClient {
   }
 
   /**
-   * Tags sequences (their labels, if any, are ignored): one {@link TaggedSequence} per sequence,
-   * in order.
+   * Tags sequences (their labels, if any, are ignored): one {@link TaggedSequence} per sequence, in
+   * order.
    *
    * @throws IllegalArgumentException for a name the wire form cannot carry (a NUL), naming its
    *     position ({@code sequences[2][0]: ...})
@@ -111,16 +121,22 @@ public final class CrfClient {
    *
    * @see #tag(String, List)
    */
-  public List<TaggedSequence> tag(String model, List<ItemSequence> sequences, boolean probability, boolean marginals) {
+  public List<TaggedSequence> tag(
+      String model, List<ItemSequence> sequences, boolean probability, boolean marginals) {
     Objects.requireNonNull(sequences, "sequences");
-    CrfServiceTagRequest request = CrfServiceTagRequest.newBuilder()
-        .setModelName(model)
-        .setPacked(CrfPacking.pack(sequences, "sequences"))
-        .setIncludeProbability(probability)
-        .setIncludeMarginals(marginals)
-        .build();
+    CrfServiceTagRequest request =
+        CrfServiceTagRequest.newBuilder()
+            .setModelName(model)
+            .setPacked(CrfPacking.pack(sequences, "sequences"))
+            .setIncludeProbability(probability)
+            .setIncludeMarginals(marginals)
+            .build();
     CrfServiceTagResponse response = rpc.call(() -> rpc.stub(blocking).tag(request));
     return CrfPacking.unpack(
-        response.getPacked(), response.getLabelsList(), request.getPacked().getSequenceLengthsList(), probability, marginals);
+        response.getPacked(),
+        response.getLabelsList(),
+        request.getPacked().getSequenceLengthsList(),
+        probability,
+        marginals);
   }
 }

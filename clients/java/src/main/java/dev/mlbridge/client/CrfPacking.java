@@ -18,15 +18,14 @@ import java.util.OptionalDouble;
 
 /**
  * {@link ItemSequence}s to and from the CRF wire form: {@link CrfPackedSequences} (every attribute
- * name NUL-terminated in one byte string, plus three number lists; no message per sequence, item
- * or attribute), {@link CrfLabelledSequences} for training, and {@link CrfPackedTags} back to
- * {@link TaggedSequence}s. As the Python client's {@code _crf_wire}, it refuses only what the
- * wire form cannot carry: a NUL in a name (the separator), an unpaired surrogate (which UTF-8
- * cannot encode; Java would send {@code ?} instead), and labels that are not one per item (they
- * would shift onto other items). Empty names or labels and weights that are not finite are the
- * server's to refuse, once, naming the position. Refusals here are {@link
- * IllegalArgumentException}s naming the position, e.g. {@code sequences[2][0]} (item 0 of the
- * third sequence).
+ * name NUL-terminated in one byte string, plus three number lists; no message per sequence, item or
+ * attribute), {@link CrfLabelledSequences} for training, and {@link CrfPackedTags} back to {@link
+ * TaggedSequence}s. As the Python client's {@code _crf_wire}, it refuses only what the wire form
+ * cannot carry: a NUL in a name (the separator), an unpaired surrogate (which UTF-8 cannot encode;
+ * Java would send {@code ?} instead), and labels that are not one per item (they would shift onto
+ * other items). Empty names or labels and weights that are not finite are the server's to refuse,
+ * once, naming the position. Refusals here are {@link IllegalArgumentException}s naming the
+ * position, e.g. {@code sequences[2][0]} (item 0 of the third sequence).
  */
 final class CrfPacking {
   /**
@@ -35,6 +34,7 @@ final class CrfPacking {
    * its training process in smaller parts as they arrive.
    */
   static final int BATCH_ATTRIBUTES = 64 * 1024;
+
   /** ...or this many items: bounds a message of items with few or no attributes. */
   static final int BATCH_ITEMS = 64 * 1024;
 
@@ -51,11 +51,12 @@ final class CrfPacking {
   }
 
   /**
-   * Training sequences in batches ({@link #BATCH_ATTRIBUTES}, {@link #BATCH_ITEMS}), packed
-   * lazily as they are taken: none when there are no sequences. A sequence's position in errors
-   * counts from the first of {@code sequences}.
+   * Training sequences in batches ({@link #BATCH_ATTRIBUTES}, {@link #BATCH_ITEMS}), packed lazily
+   * as they are taken: none when there are no sequences. A sequence's position in errors counts
+   * from the first of {@code sequences}.
    */
-  static Iterator<CrfLabelledSequences> labelledBatches(Iterable<ItemSequence> sequences, String what) {
+  static Iterator<CrfLabelledSequences> labelledBatches(
+      Iterable<ItemSequence> sequences, String what) {
     Iterator<ItemSequence> source = sequences.iterator();
     return new Iterator<CrfLabelledSequences>() {
       private int index;
@@ -86,21 +87,33 @@ final class CrfPacking {
    * @throws MlBridgeException INTERNAL when the response does not fit the request
    */
   static List<TaggedSequence> unpack(
-      CrfPackedTags packed, List<String> labels, List<Integer> sequenceLengths, boolean probability, boolean marginals) {
+      CrfPackedTags packed,
+      List<String> labels,
+      List<Integer> sequenceLengths,
+      boolean probability,
+      boolean marginals) {
     long items = 0;
     for (int n : sequenceLengths) {
       items += n;
     }
     int k = labels.size();
     if (packed.getLabelIndicesCount() != items) {
-      throw mismatch(items + " items were sent but " + packed.getLabelIndicesCount() + " label indices came back");
+      throw mismatch(
+          items
+              + " items were sent but "
+              + packed.getLabelIndicesCount()
+              + " label indices came back");
     }
     if (probability && packed.getProbabilitiesCount() != sequenceLengths.size()) {
       throw mismatch(
-          sequenceLengths.size() + " sequences were sent but " + packed.getProbabilitiesCount() + " probabilities came back");
+          sequenceLengths.size()
+              + " sequences were sent but "
+              + packed.getProbabilitiesCount()
+              + " probabilities came back");
     }
     if (marginals && packed.getMarginalsCount() != items * k) {
-      throw mismatch("expected " + items + " × " + k + " marginals, got " + packed.getMarginalsCount());
+      throw mismatch(
+          "expected " + items + " × " + k + " marginals, got " + packed.getMarginalsCount());
     }
     List<TaggedSequence> out = new ArrayList<>(sequenceLengths.size());
     int item = 0;
@@ -111,8 +124,14 @@ final class CrfPacking {
       for (int t = 0; t < n; t++, item++) {
         int index = packed.getLabelIndices(item);
         if (index < 0 || index >= k) {
-          throw mismatch("label index " + Integer.toUnsignedString(index) + " of item " + item
-              + " is outside the model's " + k + " labels");
+          throw mismatch(
+              "label index "
+                  + Integer.toUnsignedString(index)
+                  + " of item "
+                  + item
+                  + " is outside the model's "
+                  + k
+                  + " labels");
         }
         path.add(labels.get(index));
         if (marginals) {
@@ -123,14 +142,16 @@ final class CrfPacking {
           m.add(Collections.unmodifiableMap(row));
         }
       }
-      OptionalDouble p = probability ? OptionalDouble.of(packed.getProbabilities(s)) : OptionalDouble.empty();
+      OptionalDouble p =
+          probability ? OptionalDouble.of(packed.getProbabilities(s)) : OptionalDouble.empty();
       out.add(new TaggedSequence(path, p, m));
     }
     return out;
   }
 
   private static MlBridgeException mismatch(String what) {
-    return new MlBridgeException(Status.Code.INTERNAL, "the server's tags do not fit the request: " + what);
+    return new MlBridgeException(
+        Status.Code.INTERNAL, "the server's tags do not fit the request: " + what);
   }
 
   /** Appends sequences to the flat fields of one message. */
@@ -140,8 +161,10 @@ final class CrfPacking {
     private final List<String> labels = new ArrayList<>();
     private byte[] names = new byte[4096];
     private int nameBytes;
+
     /** Every attribute's weight so far, sent only when one is not 1.0. */
     private double[] weights = new double[256];
+
     private boolean weighted;
     int attributes;
     int items;
@@ -161,10 +184,14 @@ final class CrfPacking {
         itemLabels = s.labelsOrNull();
         if (itemLabels == null) {
           throw new IllegalArgumentException(
-              what + "[" + index + "]: no labels (a training sequence has one label per item; see ItemSequence.withLabels)");
+              what
+                  + "["
+                  + index
+                  + "]: no labels (a training sequence has one label per item; see ItemSequence.withLabels)");
         }
         if (itemLabels.size() != n) {
-          throw new IllegalArgumentException(what + "[" + index + "]: " + n + " items but " + itemLabels.size() + " labels");
+          throw new IllegalArgumentException(
+              what + "[" + index + "]: " + n + " items but " + itemLabels.size() + " labels");
         }
       }
       for (int t = 0; t < n; t++) {
@@ -174,11 +201,23 @@ final class CrfPacking {
           String name = itemNames[a];
           if (name.indexOf('\0') >= 0) {
             throw new IllegalArgumentException(
-                what + "[" + index + "][" + t + "]: an attribute name must hold no NUL character, got " + quote(name));
+                what
+                    + "["
+                    + index
+                    + "]["
+                    + t
+                    + "]: an attribute name must hold no NUL character, got "
+                    + quote(name));
           }
           if (!wellFormed(name)) {
-            throw new IllegalArgumentException(what + "[" + index + "][" + t
-                + "]: an attribute name must be valid Unicode (it holds an unpaired surrogate), got " + quote(name));
+            throw new IllegalArgumentException(
+                what
+                    + "["
+                    + index
+                    + "]["
+                    + t
+                    + "]: an attribute name must be valid Unicode (it holds an unpaired surrogate), got "
+                    + quote(name));
           }
           double w = itemWeights == null ? 1.0 : itemWeights[a];
           appendName(name);
@@ -192,8 +231,14 @@ final class CrfPacking {
         if (labelled) {
           String label = itemLabels.get(t);
           if (!wellFormed(label)) {
-            throw new IllegalArgumentException(what + "[" + index + "][" + t
-                + "]: a label must be valid Unicode (it holds an unpaired surrogate), got " + quote(label));
+            throw new IllegalArgumentException(
+                what
+                    + "["
+                    + index
+                    + "]["
+                    + t
+                    + "]: a label must be valid Unicode (it holds an unpaired surrogate), got "
+                    + quote(label));
           }
           labels.add(label);
         }

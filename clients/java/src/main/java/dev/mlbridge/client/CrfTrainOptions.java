@@ -60,13 +60,14 @@ public final class CrfTrainOptions {
 
   /** The header of a training of {@code modelName} with these options. */
   CrfTrainHeader toHeader(String modelName) {
-    CrfTrainHeader.Builder h = CrfTrainHeader.newBuilder()
-        .setModelName(modelName)
-        .setAlgorithm(algorithm)
-        .putAllParameters(parameters)
-        .setSeed(seed)
-        .setNoHoldout(noHoldout)
-        .setFailIfExists(failIfExists);
+    CrfTrainHeader.Builder h =
+        CrfTrainHeader.newBuilder()
+            .setModelName(modelName)
+            .setAlgorithm(algorithm)
+            .putAllParameters(parameters)
+            .setSeed(seed)
+            .setNoHoldout(noHoldout)
+            .setFailIfExists(failIfExists);
     if (featurePreset != null) {
       h.setFeaturePreset(featurePreset);
     }

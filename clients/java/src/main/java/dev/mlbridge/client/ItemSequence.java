@@ -39,8 +39,10 @@ import java.util.Objects;
 public final class ItemSequence {
   /** Per item, its attribute names. */
   private final String[][] names;
+
   /** Per item, its attribute weights, or null when every one is 1.0. */
   private final double[][] weights;
+
   /** One label per item, or null for an unlabelled sequence. */
   private final List<String> labels;
 
@@ -61,19 +63,21 @@ public final class ItemSequence {
    */
   public static ItemSequence of(List<? extends Collection<String>> attributeNamesPerItem) {
     Builder b = builder();
-    for (Collection<String> names : Objects.requireNonNull(attributeNamesPerItem, "attributeNamesPerItem")) {
+    for (Collection<String> names :
+        Objects.requireNonNull(attributeNamesPerItem, "attributeNamesPerItem")) {
       b.item(names);
     }
     return b.build();
   }
 
   /**
-   * A sequence whose items have the given attributes, name → weight (in the map's iteration
-   * order), e.g. {@code [{"london": 1.0, "to": 0.5}, ...]}.
+   * A sequence whose items have the given attributes, name → weight (in the map's iteration order),
+   * e.g. {@code [{"london": 1.0, "to": 0.5}, ...]}.
    */
   public static ItemSequence ofWeighted(List<? extends Map<String, Double>> attributesPerItem) {
     Builder b = builder();
-    for (Map<String, Double> attributes : Objects.requireNonNull(attributesPerItem, "attributesPerItem")) {
+    for (Map<String, Double> attributes :
+        Objects.requireNonNull(attributesPerItem, "attributesPerItem")) {
       b.item(attributes);
     }
     return b.build();
@@ -128,7 +132,9 @@ public final class ItemSequence {
     return names[item];
   }
 
-  /** The weights of item {@code item}, not copied, or null when every one is 1.0: for the packer. */
+  /**
+   * The weights of item {@code item}, not copied, or null when every one is 1.0: for the packer.
+   */
   double[] weightsOrNull(int item) {
     return weights[item];
   }
@@ -151,7 +157,8 @@ public final class ItemSequence {
       return false;
     }
     for (int i = 0; i < names.length; i++) {
-      if (!Arrays.equals(names[i], other.names[i]) || !Arrays.equals(attributeWeights(i), other.attributeWeights(i))) {
+      if (!Arrays.equals(names[i], other.names[i])
+          || !Arrays.equals(attributeWeights(i), other.attributeWeights(i))) {
         return false;
       }
     }
@@ -233,15 +240,21 @@ public final class ItemSequence {
     }
 
     /**
-     * Adds an item with these attributes: {@code names[a]} of weight {@code weights[a]}. Unlike
-     * a map, it may name an attribute twice (e.g. the book's lemma and next lemma when equal).
+     * Adds an item with these attributes: {@code names[a]} of weight {@code weights[a]}. Unlike a
+     * map, it may name an attribute twice (e.g. the book's lemma and next lemma when equal).
      */
     public Builder item(List<String> attributeNames, double[] attributeWeights) {
       Objects.requireNonNull(attributeNames, "attributeNames");
       Objects.requireNonNull(attributeWeights, "attributeWeights");
       if (attributeNames.size() != attributeWeights.length) {
-        throw new IllegalArgumentException("item " + names.size() + ": " + attributeNames.size() + " attribute names but "
-            + attributeWeights.length + " weights");
+        throw new IllegalArgumentException(
+            "item "
+                + names.size()
+                + ": "
+                + attributeNames.size()
+                + " attribute names but "
+                + attributeWeights.length
+                + " weights");
       }
       String[] n = new String[attributeWeights.length];
       boolean weighted = false;
@@ -265,7 +278,8 @@ public final class ItemSequence {
         n[a] = requireName(e.getKey(), a);
         Double weight = e.getValue();
         if (weight == null) {
-          throw new NullPointerException("item " + names.size() + ": the weight of " + n[a] + " is null");
+          throw new NullPointerException(
+              "item " + names.size() + ": the weight of " + n[a] + " is null");
         }
         w[a] = weight;
         weighted |= w[a] != 1.0;
@@ -283,12 +297,14 @@ public final class ItemSequence {
     }
 
     public ItemSequence build() {
-      return new ItemSequence(names.toArray(new String[0][]), weights.toArray(new double[0][]), labels);
+      return new ItemSequence(
+          names.toArray(new String[0][]), weights.toArray(new double[0][]), labels);
     }
 
     private String requireName(String name, int attribute) {
       if (name == null) {
-        throw new NullPointerException("item " + names.size() + ": attribute " + attribute + " has a null name");
+        throw new NullPointerException(
+            "item " + names.size() + ": attribute " + attribute + " has a null name");
       }
       return name;
     }

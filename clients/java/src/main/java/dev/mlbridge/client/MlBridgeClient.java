@@ -28,7 +28,8 @@ import java.util.concurrent.TimeUnit;
  * }</pre>
  *
  * <ul>
- *   <li>{@link #crf()}: CRFsuite sequence taggers (train from CSV or {@link ItemSequence}s, predict, tag);
+ *   <li>{@link #crf()}: CRFsuite sequence taggers (train from CSV or {@link ItemSequence}s,
+ *       predict, tag);
  *   <li>{@link #xgboost()}: XGBoost boosters (train from CSV or a matrix, predict);
  *   <li>{@link #text()}: the book's word count;
  *   <li>{@link #models()}: the model store (list, get, delete, export, import).
@@ -46,10 +47,13 @@ import java.util.concurrent.TimeUnit;
 public final class MlBridgeClient implements AutoCloseable {
   /** Environment variable holding the server address ({@code host:port}). */
   public static final String ADDRESS_ENV = "MLBRIDGE_ADDRESS";
+
   /** Address used when {@value #ADDRESS_ENV} is not set. */
   public static final String DEFAULT_ADDRESS = "localhost:50051";
+
   /** Size of the chunks that uploads are sent in. */
   static final int CHUNK_SIZE = 1 << 20;
+
   /** Largest message received; the server's default limit. */
   static final int DEFAULT_MAX_MESSAGE_BYTES = 64 << 20;
 
@@ -68,7 +72,10 @@ public final class MlBridgeClient implements AutoCloseable {
   MlBridgeClient(ManagedChannel channel, String target, String token, Duration deadline) {
     this.channel = Objects.requireNonNull(channel, "channel");
     this.target = target;
-    Channel ch = token == null ? channel : ClientInterceptors.intercept(channel, new BearerTokenInterceptor(token));
+    Channel ch =
+        token == null
+            ? channel
+            : ClientInterceptors.intercept(channel, new BearerTokenInterceptor(token));
     Rpc rpc = new Rpc(ch, target, deadline);
     this.crf = new CrfClient(rpc);
     this.xgboost = new XgboostClient(rpc);
@@ -161,7 +168,8 @@ public final class MlBridgeClient implements AutoCloseable {
 
     /** Uses TLS and presents a client certificate (for servers that require mutual TLS). */
     public Builder clientCertificate(Path certificateChainPem, Path privateKeyPem) {
-      this.clientCertificateChain = Objects.requireNonNull(certificateChainPem, "certificateChainPem");
+      this.clientCertificateChain =
+          Objects.requireNonNull(certificateChainPem, "certificateChainPem");
       this.clientPrivateKey = Objects.requireNonNull(privateKeyPem, "privateKeyPem");
       this.tls = true;
       return this;
@@ -219,7 +227,8 @@ public final class MlBridgeClient implements AutoCloseable {
       } else {
         credentials = InsecureChannelCredentials.create();
       }
-      ManagedChannelBuilder<?> cb = Grpc.newChannelBuilder(address, credentials).maxInboundMessageSize(maxMessageBytes);
+      ManagedChannelBuilder<?> cb =
+          Grpc.newChannelBuilder(address, credentials).maxInboundMessageSize(maxMessageBytes);
       if (authority != null) {
         cb.overrideAuthority(authority);
       }

@@ -74,7 +74,8 @@ public final class ModelsClient {
    * model has arrived; returns the model's description.
    */
   public ModelInfo export(String name, ModelFormat format, Path file) {
-    ExportModelRequest request = ExportModelRequest.newBuilder().setName(name).setFormat(format).build();
+    ExportModelRequest request =
+        ExportModelRequest.newBuilder().setName(name).setFormat(format).build();
     Path absolute = file.toAbsolutePath();
     Path dir = absolute.getParent();
     Path tmp = null;
@@ -93,7 +94,8 @@ public final class ModelsClient {
       } catch (StatusRuntimeException e) {
         throw StatusMapping.map(e, rpc.target);
       }
-      Files.move(tmp, absolute, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      Files.move(
+          tmp, absolute, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
       tmp = null;
       return info == null ? ModelInfo.getDefaultInstance() : info;
     } catch (IOException e) {

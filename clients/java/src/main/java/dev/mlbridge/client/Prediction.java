@@ -5,9 +5,9 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The result of an XGBoost prediction: {@code rows × cols} values, row-major (one value per row
- * for class indices and regressions; one per class for probabilities and margins), and for
- * classifiers the predicted class name of each row.
+ * The result of an XGBoost prediction: {@code rows × cols} values, row-major (one value per row for
+ * class indices and regressions; one per class for probabilities and margins), and for classifiers
+ * the predicted class name of each row.
  */
 public final class Prediction {
   private final int rows;
@@ -28,7 +28,8 @@ public final class Prediction {
     for (int i = 0; i < n; i++) {
       values[i] = response.getValues(i);
     }
-    return new Prediction(response.getRows(), response.getCols(), values, response.getClassNamesList());
+    return new Prediction(
+        response.getRows(), response.getCols(), values, response.getClassNamesList());
   }
 
   public int rows() {
@@ -42,7 +43,8 @@ public final class Prediction {
   /** The value at {@code row}, {@code col}. */
   public float value(int row, int col) {
     if (row < 0 || row >= rows || col < 0 || col >= cols) {
-      throw new IndexOutOfBoundsException("(" + row + ", " + col + ") outside " + rows + "×" + cols);
+      throw new IndexOutOfBoundsException(
+          "(" + row + ", " + col + ") outside " + rows + "×" + cols);
     }
     return values[row * cols + col];
   }
@@ -65,7 +67,9 @@ public final class Prediction {
     return values.clone();
   }
 
-  /** The predicted class name of each row (empty unless the model is a classifier with class names). */
+  /**
+   * The predicted class name of each row (empty unless the model is a classifier with class names).
+   */
   public List<String> classNames() {
     return classNames;
   }
@@ -73,7 +77,8 @@ public final class Prediction {
   /** The predicted class name of {@code row}. */
   public String className(int row) {
     if (classNames.isEmpty()) {
-      throw new IllegalStateException("the model returned no class names (not a classifier with class names)");
+      throw new IllegalStateException(
+          "the model returned no class names (not a classifier with class names)");
     }
     return classNames.get(row);
   }

@@ -22,14 +22,16 @@ import java.util.function.Supplier;
 
 /**
  * What the service clients of one {@link MlBridgeClient} share: the channel (with the token
- * interceptor), the server address for messages, the per-call deadline, and the ways of running
- * a call so that every failure becomes a {@link MlBridgeException}.
+ * interceptor), the server address for messages, the per-call deadline, and the ways of running a
+ * call so that every failure becomes a {@link MlBridgeException}.
  */
 final class Rpc {
   /** The channel to make stubs on; sends the bearer token when one is set. */
   final Channel channel;
+
   /** The server address, for error messages. */
   final String target;
+
   private final Duration deadline;
 
   Rpc(Channel channel, String target, Duration deadline) {
@@ -40,7 +42,9 @@ final class Rpc {
 
   /** {@code stub} with the client's deadline, counted from now; call once per call. */
   <S extends AbstractStub<S>> S stub(S stub) {
-    return deadline == null ? stub : stub.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS);
+    return deadline == null
+        ? stub
+        : stub.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS);
   }
 
   /** Runs a blocking call, mapping its failure. */
@@ -53,8 +57,8 @@ final class Rpc {
   }
 
   /**
-   * Starts a unary call on an async stub's method; the future completes with the converted
-   * response or a {@link MlBridgeException}, and cancelling it cancels the call.
+   * Starts a unary call on an async stub's method; the future completes with the converted response
+   * or a {@link MlBridgeException}, and cancelling it cancels the call.
    */
   <Req, Resp, T> CompletableFuture<T> callAsync(
       BiConsumer<Req, StreamObserver<Resp>> method, Req request, Function<Resp, T> convert) {
@@ -71,7 +75,8 @@ final class Rpc {
    * Runs a client-streaming call ({@code start}, an async stub's method) that sends {@code
    * requests} with flow control, and returns its one response.
    */
-  <Req, Resp> Resp upload(Function<StreamObserver<Resp>, StreamObserver<Req>> start, Iterator<Req> requests) {
+  <Req, Resp> Resp upload(
+      Function<StreamObserver<Resp>, StreamObserver<Req>> start, Iterator<Req> requests) {
     AtomicReference<Resp> response = new AtomicReference<>();
     StreamingUpload.run(start, requests, response::set, target);
     return requireResult(response.get());
@@ -80,7 +85,8 @@ final class Rpc {
   /** {@code result}, or an INTERNAL failure when the server ended the call without one. */
   static <T> T requireResult(T result) {
     if (result == null) {
-      throw new MlBridgeException(Status.Code.INTERNAL, "the server ended the call without a result");
+      throw new MlBridgeException(
+          Status.Code.INTERNAL, "the server ended the call without a result");
     }
     return result;
   }

@@ -6,9 +6,9 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 
 /**
- * The one place where gRPC failures become {@link MlBridgeException}s. The status → class table
- * is the clients' shared one, {@code clients/errors.json} ({@code StatusMappingTableTest} checks
- * this class against it): codes it does not list are the base class.
+ * The one place where gRPC failures become {@link MlBridgeException}s. The status → class table is
+ * the clients' shared one, {@code clients/errors.json} ({@code StatusMappingTableTest} checks this
+ * class against it): codes it does not list are the base class.
  */
 final class StatusMapping {
   private StatusMapping() {}
@@ -35,11 +35,16 @@ final class StatusMapping {
         return new ModelNotFoundException(message, t);
       case ALREADY_EXISTS:
         return new ModelExistsException(message, t);
-      case UNAVAILABLE: {
-        Throwable cause = status.getCause();
-        String why = cause != null && cause.getMessage() != null ? message + " (" + cause.getMessage() + ")" : message;
-        return new ServerUnavailableException("mlbridge server at " + target + " is unavailable: " + why, t);
-      }
+      case UNAVAILABLE:
+        {
+          Throwable cause = status.getCause();
+          String why =
+              cause != null && cause.getMessage() != null
+                  ? message + " (" + cause.getMessage() + ")"
+                  : message;
+          return new ServerUnavailableException(
+              "mlbridge server at " + target + " is unavailable: " + why, t);
+        }
       case DEADLINE_EXCEEDED:
         return new DeadlineExceededException(message, t);
       case UNAUTHENTICATED:
@@ -60,11 +65,15 @@ final class StatusMapping {
   }
 
   private static Throwable unwrap(Throwable t) {
-    while ((t instanceof ExecutionException || t instanceof CompletionException) && t.getCause() != null) {
+    while ((t instanceof ExecutionException || t instanceof CompletionException)
+        && t.getCause() != null) {
       t = t.getCause();
     }
     if (t instanceof CancellationException) {
-      return Status.CANCELLED.withDescription("cancelled by the caller").withCause(t).asRuntimeException();
+      return Status.CANCELLED
+          .withDescription("cancelled by the caller")
+          .withCause(t)
+          .asRuntimeException();
     }
     return t;
   }

@@ -20,7 +20,10 @@ final class StreamingUpload<Req, Resp> implements ClientResponseObserver<Req, Re
   private final CompletableFuture<Void> done = new CompletableFuture<>();
   private ClientCallStreamObserver<Req> requests;
   private boolean halfClosed;
-  /** A failure on our side (reading the source, or the sink), reported in preference to CANCELLED. */
+
+  /**
+   * A failure on our side (reading the source, or the sink), reported in preference to CANCELLED.
+   */
   private volatile RuntimeException localFailure;
 
   private StreamingUpload(Iterator<Req> source, Consumer<Resp> sink) {

@@ -15,7 +15,8 @@ public final class TaggedSequence {
   private final OptionalDouble probability;
   private final List<Map<String, Double>> marginals;
 
-  TaggedSequence(List<String> labels, OptionalDouble probability, List<Map<String, Double>> marginals) {
+  TaggedSequence(
+      List<String> labels, OptionalDouble probability, List<Map<String, Double>> marginals) {
     this.labels = List.copyOf(labels);
     this.probability = Objects.requireNonNull(probability, "probability");
     this.marginals = List.copyOf(marginals);
@@ -48,7 +49,9 @@ public final class TaggedSequence {
       return false;
     }
     TaggedSequence other = (TaggedSequence) o;
-    return labels.equals(other.labels) && probability.equals(other.probability) && marginals.equals(other.marginals);
+    return labels.equals(other.labels)
+        && probability.equals(other.probability)
+        && marginals.equals(other.marginals);
   }
 
   @Override
@@ -58,8 +61,10 @@ public final class TaggedSequence {
 
   @Override
   public String toString() {
-    return "TaggedSequence{labels=" + labels
+    return "TaggedSequence{labels="
+        + labels
         + (probability.isPresent() ? ", probability=" + probability.getAsDouble() : "")
-        + (marginals.isEmpty() ? "" : ", marginals=" + marginals) + "}";
+        + (marginals.isEmpty() ? "" : ", marginals=" + marginals)
+        + "}";
   }
 }

@@ -40,23 +40,27 @@ public final class TextClient {
   /** {@link #countWords(String)} without blocking; cancelling the future cancels the call. */
   public CompletableFuture<Map<String, Long>> countWordsAsync(String text) {
     return rpc.callAsync(
-        rpc.stub(async)::countWords, CountWordsRequest.newBuilder().setText(text).build(), r -> sortedCounts(r.getCountsMap()));
+        rpc.stub(async)::countWords,
+        CountWordsRequest.newBuilder().setText(text).build(),
+        r -> sortedCounts(r.getCountsMap()));
   }
 
   /** Counts the words of a UTF-8 text file of any size, streamed in 1 MiB chunks. */
   public Map<String, Long> countWordsInFile(Path file) {
     try (FileChunks chunks = new FileChunks(file, MlBridgeClient.CHUNK_SIZE)) {
-      return sortedCounts(rpc.upload(
-              rpc.stub(async)::countWordsStream,
-              Rpc.map(chunks, c -> CountWordsStreamRequest.newBuilder().setChunk(c).build()))
-          .getCountsMap());
+      return sortedCounts(
+          rpc.upload(
+                  rpc.stub(async)::countWordsStream,
+                  Rpc.map(chunks, c -> CountWordsStreamRequest.newBuilder().setChunk(c).build()))
+              .getCountsMap());
     }
   }
 
   private static Map<String, Long> sortedCounts(Map<String, Long> counts) {
     List<Map.Entry<String, Long>> entries = new ArrayList<>(counts.entrySet());
-    entries.sort(Map.Entry.<String, Long>comparingByValue(Comparator.reverseOrder())
-        .thenComparing(Map.Entry.comparingByKey()));
+    entries.sort(
+        Map.Entry.<String, Long>comparingByValue(Comparator.reverseOrder())
+            .thenComparing(Map.Entry.comparingByKey()));
     Map<String, Long> out = new LinkedHashMap<>();
     for (Map.Entry<String, Long> e : entries) {
       out.put(e.getKey(), e.getValue());

@@ -59,7 +59,8 @@ final class Training {
         },
         rpc.target);
     if (report.get() == null) {
-      throw new MlBridgeException(Status.Code.INTERNAL, "the server ended the training without a report");
+      throw new MlBridgeException(
+          Status.Code.INTERNAL, "the server ended the training without a report");
     }
     return report.get();
   }

@@ -27,11 +27,12 @@ final class UnaryFuture<Req, Resp, T> implements ClientResponseObserver<Req, Res
 
   @Override
   public void beforeStart(ClientCallStreamObserver<Req> requestStream) {
-    future.whenComplete((value, failure) -> {
-      if (future.isCancelled()) {
-        requestStream.cancel("cancelled by the caller", null);
-      }
-    });
+    future.whenComplete(
+        (value, failure) -> {
+          if (future.isCancelled()) {
+            requestStream.cancel("cancelled by the caller", null);
+          }
+        });
   }
 
   @Override

@@ -43,12 +43,13 @@ public final class XgboostClient {
    * ({@link CancelledException}); the server then stores nothing.
    *
    * @param options preset, parameters, rounds and splits; null for the server's defaults
-   * @param onProgress receives each progress event (one per boosting round, with its eval log),
-   *     on a gRPC thread; may be null. What it throws cancels the training and is rethrown.
+   * @param onProgress receives each progress event (one per boosting round, with its eval log), on
+   *     a gRPC thread; may be null. What it throws cancels the training and is rethrown.
    * @return the final report
    * @throws java.io.UncheckedIOException when the file cannot be read (before any call)
    */
-  public XgboostTrainReport train(String model, Path csv, XgboostTrainOptions options, Consumer<TrainProgress> onProgress) {
+  public XgboostTrainReport train(
+      String model, Path csv, XgboostTrainOptions options, Consumer<TrainProgress> onProgress) {
     try (FileChunks chunks = new FileChunks(csv, MlBridgeClient.CHUNK_SIZE)) {
       Iterator<XgboostServiceTrainRequest> data =
           Rpc.map(chunks, c -> XgboostServiceTrainRequest.newBuilder().setCsvChunk(c).build());
@@ -63,17 +64,25 @@ public final class XgboostClient {
    * @see #train(String, Path, XgboostTrainOptions, Consumer)
    */
   public XgboostTrainReport train(
-      String model, float[][] features, float[] labels, XgboostTrainOptions options, Consumer<TrainProgress> onProgress) {
+      String model,
+      float[][] features,
+      float[] labels,
+      XgboostTrainOptions options,
+      Consumer<TrainProgress> onProgress) {
     Objects.requireNonNull(features, "features");
     Objects.requireNonNull(labels, "labels");
     if (labels.length != features.length) {
-      throw new IllegalArgumentException(features.length + " rows but " + labels.length + " labels");
+      throw new IllegalArgumentException(
+          features.length + " rows but " + labels.length + " labels");
     }
     return train(model, options, rowsMessages(features, labels, columns(features)), onProgress);
   }
 
   private XgboostTrainReport train(
-      String model, XgboostTrainOptions options, Iterator<XgboostServiceTrainRequest> data, Consumer<TrainProgress> onProgress) {
+      String model,
+      XgboostTrainOptions options,
+      Iterator<XgboostServiceTrainRequest> data,
+      Consumer<TrainProgress> onProgress) {
     XgboostTrainOptions opts = options == null ? XgboostTrainOptions.defaults() : options;
     return Training.run(
         rpc,
@@ -85,8 +94,11 @@ public final class XgboostClient {
         onProgress);
   }
 
-  /** The rows in messages of about 1 MiB, made as they are sent; one (empty) when there are none. */
-  private static Iterator<XgboostServiceTrainRequest> rowsMessages(float[][] features, float[] labels, int cols) {
+  /**
+   * The rows in messages of about 1 MiB, made as they are sent; one (empty) when there are none.
+   */
+  private static Iterator<XgboostServiceTrainRequest> rowsMessages(
+      float[][] features, float[] labels, int cols) {
     int rowsPerMessage = Math.max(1, MlBridgeClient.CHUNK_SIZE / (4 * (cols + 1)));
     return new Iterator<XgboostServiceTrainRequest>() {
       private int start;
@@ -123,7 +135,9 @@ public final class XgboostClient {
     return predict(model, rows, PredictOutput.PREDICT_OUTPUT_UNSPECIFIED);
   }
 
-  /** Predicts rows (one array per row); {@code output} chooses classes, probabilities or margins. */
+  /**
+   * Predicts rows (one array per row); {@code output} chooses classes, probabilities or margins.
+   */
   public Prediction predict(String model, float[][] rows, PredictOutput output) {
     return predict(matrixRequest(model, rows, output));
   }
@@ -134,7 +148,8 @@ public final class XgboostClient {
   }
 
   /** Predicts {@code rows × cols} values given row-major, with the chosen output. */
-  public Prediction predict(String model, float[] rowMajor, int rows, int cols, PredictOutput output) {
+  public Prediction predict(
+      String model, float[] rowMajor, int rows, int cols, PredictOutput output) {
     return predict(matrixRequest(model, rowMajor, rows, cols, output));
   }
 
@@ -145,11 +160,12 @@ public final class XgboostClient {
 
   /** Predicts the rows of a CSV file, with the chosen output. */
   public Prediction predictCsv(String model, Path csv, PredictOutput output) {
-    return predict(XgboostServicePredictRequest.newBuilder()
-        .setModelName(model)
-        .setCsv(Rpc.readFile(csv))
-        .setOutput(output)
-        .build());
+    return predict(
+        XgboostServicePredictRequest.newBuilder()
+            .setModelName(model)
+            .setCsv(Rpc.readFile(csv))
+            .setOutput(output)
+            .build());
   }
 
   /** Predicts with a full request. */
@@ -163,8 +179,10 @@ public final class XgboostClient {
   }
 
   /** {@link #predict(String, float[], int, int)} without blocking. */
-  public CompletableFuture<Prediction> predictAsync(String model, float[] rowMajor, int rows, int cols) {
-    return predictAsync(matrixRequest(model, rowMajor, rows, cols, PredictOutput.PREDICT_OUTPUT_UNSPECIFIED));
+  public CompletableFuture<Prediction> predictAsync(
+      String model, float[] rowMajor, int rows, int cols) {
+    return predictAsync(
+        matrixRequest(model, rowMajor, rows, cols, PredictOutput.PREDICT_OUTPUT_UNSPECIFIED));
   }
 
   /**
@@ -179,13 +197,15 @@ public final class XgboostClient {
     int cols = rows.length == 0 ? 0 : Objects.requireNonNull(rows[0], "row 0").length;
     for (int r = 1; r < rows.length; r++) {
       if (Objects.requireNonNull(rows[r], "row " + r).length != cols) {
-        throw new IllegalArgumentException("row " + r + " has " + rows[r].length + " values, row 0 has " + cols);
+        throw new IllegalArgumentException(
+            "row " + r + " has " + rows[r].length + " values, row 0 has " + cols);
       }
     }
     return cols;
   }
 
-  private static XgboostServicePredictRequest matrixRequest(String model, float[][] rows, PredictOutput output) {
+  private static XgboostServicePredictRequest matrixRequest(
+      String model, float[][] rows, PredictOutput output) {
     int cols = columns(rows);
     DenseMatrix.Builder m = DenseMatrix.newBuilder().setRows(rows.length).setCols(cols);
     for (float[] row : rows) {
@@ -193,19 +213,32 @@ public final class XgboostClient {
         m.addValues(v);
       }
     }
-    return XgboostServicePredictRequest.newBuilder().setModelName(model).setMatrix(m).setOutput(output).build();
+    return XgboostServicePredictRequest.newBuilder()
+        .setModelName(model)
+        .setMatrix(m)
+        .setOutput(output)
+        .build();
   }
 
   private static XgboostServicePredictRequest matrixRequest(
       String model, float[] rowMajor, int rows, int cols, PredictOutput output) {
     if (rows < 0 || cols < 0 || (long) rows * cols != rowMajor.length) {
       throw new IllegalArgumentException(
-          "rowMajor has " + rowMajor.length + " values, expected rows × cols = " + rows + " × " + cols);
+          "rowMajor has "
+              + rowMajor.length
+              + " values, expected rows × cols = "
+              + rows
+              + " × "
+              + cols);
     }
     DenseMatrix.Builder m = DenseMatrix.newBuilder().setRows(rows).setCols(cols);
     for (float v : rowMajor) {
       m.addValues(v);
     }
-    return XgboostServicePredictRequest.newBuilder().setModelName(model).setMatrix(m).setOutput(output).build();
+    return XgboostServicePredictRequest.newBuilder()
+        .setModelName(model)
+        .setMatrix(m)
+        .setOutput(output)
+        .build();
   }
 }

@@ -63,13 +63,14 @@ public final class XgboostTrainOptions {
 
   /** The header of a training of {@code modelName} with these options. */
   XgboostTrainHeader toHeader(String modelName) {
-    XgboostTrainHeader.Builder h = XgboostTrainHeader.newBuilder()
-        .setModelName(modelName)
-        .putAllParameters(parameters)
-        .setSeed(seed)
-        .addAllFeatureNames(featureNames)
-        .addAllClassNames(classNames)
-        .setFailIfExists(failIfExists);
+    XgboostTrainHeader.Builder h =
+        XgboostTrainHeader.newBuilder()
+            .setModelName(modelName)
+            .putAllParameters(parameters)
+            .setSeed(seed)
+            .addAllFeatureNames(featureNames)
+            .addAllClassNames(classNames)
+            .setFailIfExists(failIfExists);
     if (preset != null) {
       h.setPreset(preset);
     }

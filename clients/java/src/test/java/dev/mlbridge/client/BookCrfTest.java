@@ -47,9 +47,15 @@ class BookCrfTest {
     assertEquals(9_999, report.getTrainTokens() + report.getTestTokens(), report.toString());
     // Measured (seed 0): book (non-O) accuracy 0.556 (183/329), token accuracy 0.867, 100 AROW
     // iterations.
-    assertTrue(report.getMetrics().getBookAccuracy() > 0.45, "book accuracy " + report.getMetrics().getBookAccuracy());
-    assertTrue(report.getMetrics().getTokenAccuracy() > 0.83, "token accuracy " + report.getMetrics().getTokenAccuracy());
-    assertTrue(report.getAccuracyLine().matches("accuracy=0\\.\\d{4} \\(\\d+/\\d+ non-O tokens.*"), report.getAccuracyLine());
+    assertTrue(
+        report.getMetrics().getBookAccuracy() > 0.45,
+        "book accuracy " + report.getMetrics().getBookAccuracy());
+    assertTrue(
+        report.getMetrics().getTokenAccuracy() > 0.83,
+        "token accuracy " + report.getMetrics().getTokenAccuracy());
+    assertTrue(
+        report.getAccuracyLine().matches("accuracy=0\\.\\d{4} \\(\\d+/\\d+ non-O tokens.*"),
+        report.getAccuracyLine());
   }
 
   @Test

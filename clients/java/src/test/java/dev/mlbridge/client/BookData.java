@@ -27,7 +27,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
       return TestPaths.hasBook()
           ? ConditionEvaluationResult.enabled("the book's data is at " + TestPaths.book())
           : ConditionEvaluationResult.disabled(
-              "reproduces the book's own files, which are not at " + TestPaths.shared().resolve("data").resolve("book")
+              "reproduces the book's own files, which are not at "
+                  + TestPaths.shared().resolve("data").resolve("book")
                   + " (set MLBRIDGE_SHARED to the folder holding data/book)");
     }
   }

@@ -20,23 +20,27 @@ import org.junit.jupiter.api.io.TempDir;
 class BookExampleTest {
 
   /** What a run of {@code java IrisClassificationXgboost} did. */
-  private record Run(boolean exited, int exitValue, List<String> stdout, String stderr, long millis) {}
+  private record Run(
+      boolean exited, int exitValue, List<String> stdout, String stderr, long millis) {}
 
   /**
    * Runs the book's main class in {@code dir}, whose {@code data} links to {@code data} for the
    * run, against the server at {@code address}.
    */
-  private static Run runMain(Path dir, Path data, String address, long timeoutSeconds) throws IOException, InterruptedException {
+  private static Run runMain(Path dir, Path data, String address, long timeoutSeconds)
+      throws IOException, InterruptedException {
     Path link = Files.createSymbolicLink(dir.resolve("data"), data);
     Path out = dir.resolve("stdout.txt");
     Path err = dir.resolve("stderr.txt");
-    ProcessBuilder pb = new ProcessBuilder(
-            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-            "-cp", System.getProperty("java.class.path"),
-            "IrisClassificationXgboost")
-        .directory(dir.toFile())
-        .redirectOutput(out.toFile())
-        .redirectError(err.toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                "IrisClassificationXgboost")
+            .directory(dir.toFile())
+            .redirectOutput(out.toFile())
+            .redirectError(err.toFile());
     pb.environment().put(MlBridgeClient.ADDRESS_ENV, address);
     long start = System.nanoTime();
     Process p = pb.start();
@@ -47,7 +51,12 @@ class BookExampleTest {
         p.destroyForcibly();
         p.waitFor(10, TimeUnit.SECONDS);
       }
-      return new Run(exited, exited ? p.exitValue() : -1, Files.readAllLines(out), Files.readString(err), millis);
+      return new Run(
+          exited,
+          exited ? p.exitValue() : -1,
+          Files.readAllLines(out),
+          Files.readString(err),
+          millis);
     } finally {
       Files.delete(link); // the link, not the data it points to
     }
@@ -55,29 +64,41 @@ class BookExampleTest {
 
   /** The book's run: one eval line per boosting round (2 rounds), then the species. */
   private static void assertTrainsThenPrintsSetosa(Run run, String which) {
-    System.out.println("book main on " + which + " (new JVM: fit + predict) took " + run.millis() + " ms; it printed:");
+    System.out.println(
+        "book main on "
+            + which
+            + " (new JVM: fit + predict) took "
+            + run.millis()
+            + " ms; it printed:");
     run.stdout().forEach(l -> System.out.println("  | " + l));
     assertTrue(run.exited(), "IrisClassificationXgboost did not finish in 120 s");
     assertEquals(0, run.exitValue(), "exit status; stderr:\n" + run.stderr());
     List<String> lines = run.stdout();
     assertTrue(!lines.isEmpty(), "no output; stderr:\n" + run.stderr());
     assertEquals("setosa", lines.get(lines.size() - 1), "last line of stdout");
-    assertTrue(lines.stream().anyMatch(l -> l.contains("train-merror")), "a train-merror eval line");
+    assertTrue(
+        lines.stream().anyMatch(l -> l.contains("train-merror")), "a train-merror eval line");
     assertTrue(lines.stream().anyMatch(l -> l.contains("test-merror")), "a test-merror eval line");
-    assertEquals(2, lines.stream().filter(l -> l.contains("merror")).count(), "one eval line per round (2 rounds)");
+    assertEquals(
+        2,
+        lines.stream().filter(l -> l.contains("merror")).count(),
+        "one eval line per round (2 rounds)");
   }
 
   /** The behaviour on any folder holding data/iris.csv and data/predict.csv: the project's own. */
   @Test
   void mainTrainsThenPrintsSetosa(ServerProcess server, @TempDir Path dir) throws Exception {
-    assertTrainsThenPrintsSetosa(runMain(dir, TestPaths.data(), server.address(), 120), "the project's data");
+    assertTrainsThenPrintsSetosa(
+        runMain(dir, TestPaths.data(), server.address(), 120), "the project's data");
   }
 
   /** The book's own run, on the book's own files. */
   @Test
   @BookData
-  void mainTrainsThenPrintsSetosaOnTheBooksData(ServerProcess server, @TempDir Path dir) throws Exception {
-    assertTrainsThenPrintsSetosa(runMain(dir, TestPaths.book(), server.address(), 120), "the book's data");
+  void mainTrainsThenPrintsSetosaOnTheBooksData(ServerProcess server, @TempDir Path dir)
+      throws Exception {
+    assertTrainsThenPrintsSetosa(
+        runMain(dir, TestPaths.book(), server.address(), 120), "the book's data");
   }
 
   @Test
@@ -90,7 +111,8 @@ class BookExampleTest {
     String output = String.join("\n", run.stdout()) + "\n" + run.stderr();
     assertTrue(run.exited(), "IrisClassificationXgboost did not finish in 60 s");
     assertEquals(1, run.exitValue(), output);
-    assertTrue(run.stderr().contains("UNAVAILABLE") && run.stderr().contains("127.0.0.1:" + port), output);
+    assertTrue(
+        run.stderr().contains("UNAVAILABLE") && run.stderr().contains("127.0.0.1:" + port), output);
     assertTrue(!output.contains("StatusRuntimeException") && !output.contains("\tat "), output);
   }
 }

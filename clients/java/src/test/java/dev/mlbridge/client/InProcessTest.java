@@ -40,9 +40,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The client's training loop and error mapping against an in-process fake of CrfService.Train
- * (no Node server needed): chunking, packed sequence batches, half-close, progress, report,
- * failures and cancellation.
+ * The client's training loop and error mapping against an in-process fake of CrfService.Train (no
+ * Node server needed): chunking, packed sequence batches, half-close, progress, report, failures
+ * and cancellation.
  */
 class InProcessTest {
   private final AtomicReference<CrfTrainHeader> header = new AtomicReference<>();
@@ -52,15 +52,22 @@ class InProcessTest {
   private final CountDownLatch headerSeen = new CountDownLatch(1);
   private final CountDownLatch cancelled = new CountDownLatch(1);
   private volatile Status failWith;
+
   /** When set, the fake never answers: the call ends only when the client cancels it. */
   private volatile boolean hang;
+
   private Server server;
   private MlBridgeClient client;
 
   @BeforeEach
   void start() throws Exception {
     String name = InProcessServerBuilder.generateName();
-    server = InProcessServerBuilder.forName(name).directExecutor().addService(new FakeCrf()).build().start();
+    server =
+        InProcessServerBuilder.forName(name)
+            .directExecutor()
+            .addService(new FakeCrf())
+            .build()
+            .start();
     ManagedChannel channel = InProcessChannelBuilder.forName(name).build();
     client = new MlBridgeClient(channel);
   }
@@ -105,18 +112,26 @@ class InProcessTest {
     client.crf().train("m", wide, null, null);
     assertEquals(List.of(2185, 15), sequenceCounts());
     assertEquals(wide, unpackReceived());
-    assertTrue(batches.stream().allMatch(b -> b.getSequences().getAttributeWeightsCount() == 0), "all weights 1.0: none sent");
+    assertTrue(
+        batches.stream().allMatch(b -> b.getSequences().getAttributeWeightsCount() == 0),
+        "all weights 1.0: none sent");
 
     // One attribute per sequence, one weight not 1.0: weights go in its batch only.
     batches.clear();
     List<ItemSequence> narrow = new ArrayList<>();
     for (int s = 0; s < 70_000; s++) {
-      narrow.add(ItemSequence.builder().item(List.of("w=" + s), new double[] {s == 300 ? 0.5 : 1.0}).labels(List.of("O")).build());
+      narrow.add(
+          ItemSequence.builder()
+              .item(List.of("w=" + s), new double[] {s == 300 ? 0.5 : 1.0})
+              .labels(List.of("O"))
+              .build());
     }
     client.crf().train("m", narrow, null, null);
     assertEquals(List.of(65_536, 4464), sequenceCounts());
     assertEquals(narrow, unpackReceived());
-    assertEquals(List.of(65_536, 0), batches.stream().map(b -> b.getSequences().getAttributeWeightsCount()).toList());
+    assertEquals(
+        List.of(65_536, 0),
+        batches.stream().map(b -> b.getSequences().getAttributeWeightsCount()).toList());
   }
 
   @Test
@@ -124,14 +139,22 @@ class InProcessTest {
     Path csv = dir.resolve("x.csv");
     Files.writeString(csv, "a,b\n");
     failWith = Status.INVALID_ARGUMENT.withDescription("line 3: bad");
-    InvalidInputException e = assertThrows(InvalidInputException.class, () -> client.crf().train("m", csv, null, null));
+    InvalidInputException e =
+        assertThrows(InvalidInputException.class, () -> client.crf().train("m", csv, null, null));
     assertEquals("line 3: bad", e.getMessage());
     failWith = Status.RESOURCE_EXHAUSTED.withDescription("too many trainings");
-    ResourceExhaustedException other = assertThrows(ResourceExhaustedException.class, () -> client.crf().train("m", csv, null, null));
+    ResourceExhaustedException other =
+        assertThrows(
+            ResourceExhaustedException.class, () -> client.crf().train("m", csv, null, null));
     assertEquals(Status.Code.RESOURCE_EXHAUSTED, other.getStatusCode());
     assertEquals("too many trainings", other.getMessage());
     failWith = Status.ALREADY_EXISTS.withDescription("model 'm' already exists");
-    assertThrows(ModelExistsException.class, () -> client.crf().train("m", csv, CrfTrainOptions.builder().failIfExists(true).build(), null));
+    assertThrows(
+        ModelExistsException.class,
+        () ->
+            client
+                .crf()
+                .train("m", csv, CrfTrainOptions.builder().failIfExists(true).build(), null));
   }
 
   @Test
@@ -139,9 +162,19 @@ class InProcessTest {
     Path csv = dir.resolve("x.csv");
     Files.writeString(csv, "a,b\n");
     IllegalStateException boom = new IllegalStateException("boom");
-    IllegalStateException e = assertThrows(IllegalStateException.class, () -> client.crf().train("m", csv, null, p -> {
-      throw boom;
-    }));
+    IllegalStateException e =
+        assertThrows(
+            IllegalStateException.class,
+            () ->
+                client
+                    .crf()
+                    .train(
+                        "m",
+                        csv,
+                        null,
+                        p -> {
+                          throw boom;
+                        }));
     assertSame(boom, e);
   }
 
@@ -152,14 +185,16 @@ class InProcessTest {
     hang = true;
     AtomicReference<Throwable> thrown = new AtomicReference<>();
     AtomicReference<Boolean> stillInterrupted = new AtomicReference<>();
-    Thread caller = new Thread(() -> {
-      try {
-        client.crf().train("m", csv, null, null);
-      } catch (Throwable t) {
-        thrown.set(t);
-      }
-      stillInterrupted.set(Thread.currentThread().isInterrupted());
-    });
+    Thread caller =
+        new Thread(
+            () -> {
+              try {
+                client.crf().train("m", csv, null, null);
+              } catch (Throwable t) {
+                thrown.set(t);
+              }
+              stillInterrupted.set(Thread.currentThread().isInterrupted());
+            });
     caller.start();
     assertTrue(headerSeen.await(30, TimeUnit.SECONDS), "the header arrives");
     caller.interrupt();
@@ -177,8 +212,12 @@ class InProcessTest {
       sequences.add(ItemSequence.of(List.of(List.of("w=" + s))).withLabels(List.of("O")));
     }
     sequences.set(69_000, ItemSequence.of(List.of(List.of("w=a\0b"))).withLabels(List.of("O")));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> client.crf().train("m", sequences, null, null));
-    assertEquals("sequences[69000][0]: an attribute name must hold no NUL character, got \"w=a\\u0000b\"", e.getMessage());
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> client.crf().train("m", sequences, null, null));
+    assertEquals(
+        "sequences[69000][0]: an attribute name must hold no NUL character, got \"w=a\\u0000b\"",
+        e.getMessage());
     // Batches of 65,536 attributes: sequence 69,000 is in the second, which is never sent.
     assertTrue(batches.size() <= 1, batches.size() + " batches");
     assertTrue(cancelled.await(30, TimeUnit.SECONDS), "the server sees the call cancelled");
@@ -220,9 +259,11 @@ class InProcessTest {
   /** Collects the upload; answers with progress per chunk received and a report at half-close. */
   private final class FakeCrf extends CrfServiceGrpc.CrfServiceImplBase {
     @Override
-    public StreamObserver<CrfServiceTrainRequest> train(StreamObserver<CrfServiceTrainResponse> responses) {
+    public StreamObserver<CrfServiceTrainRequest> train(
+        StreamObserver<CrfServiceTrainResponse> responses) {
       // Called however far the call got (onError below is not, once the client has half-closed).
-      ((ServerCallStreamObserver<CrfServiceTrainResponse>) responses).setOnCancelHandler(cancelled::countDown);
+      ((ServerCallStreamObserver<CrfServiceTrainResponse>) responses)
+          .setOnCancelHandler(cancelled::countDown);
       return new StreamObserver<>() {
         private long bytes;
 
@@ -258,13 +299,22 @@ class InProcessTest {
           if (failWith != null || hang) {
             return;
           }
-          responses.onNext(CrfServiceTrainResponse.newBuilder()
-              .setProgress(TrainProgress.newBuilder().setStage("receiving").setBytesReceived(bytes / 2)).build());
-          responses.onNext(CrfServiceTrainResponse.newBuilder()
-              .setProgress(TrainProgress.newBuilder().setStage("receiving").setBytesReceived(bytes)).build());
-          responses.onNext(CrfServiceTrainResponse.newBuilder()
-              .setReport(CrfTrainReport.newBuilder().setModel(ModelInfo.newBuilder().setName(header.get().getModelName())))
-              .build());
+          responses.onNext(
+              CrfServiceTrainResponse.newBuilder()
+                  .setProgress(
+                      TrainProgress.newBuilder().setStage("receiving").setBytesReceived(bytes / 2))
+                  .build());
+          responses.onNext(
+              CrfServiceTrainResponse.newBuilder()
+                  .setProgress(
+                      TrainProgress.newBuilder().setStage("receiving").setBytesReceived(bytes))
+                  .build());
+          responses.onNext(
+              CrfServiceTrainResponse.newBuilder()
+                  .setReport(
+                      CrfTrainReport.newBuilder()
+                          .setModel(ModelInfo.newBuilder().setName(header.get().getModelName())))
+                  .build());
           responses.onCompleted();
         }
       };

@@ -7,8 +7,8 @@ import java.util.Locale;
  * Measures the latency of single-row XGBoost predictions from Java: trains the book's iris model
  * (the {@code iris} preset, on the project's own iris.csv from {@link TestPaths#data()}, so it
  * needs no book data), warms up, then times {@code calls} sequential blocking {@link
- * XgboostClient#predict(String, float[][])} calls of one row each and prints the distribution.
- * Not a test: it asserts nothing.
+ * XgboostClient#predict(String, float[][])} calls of one row each and prints the distribution. Not
+ * a test: it asserts nothing.
  *
  * <pre>
  * cd clients/java
@@ -16,7 +16,8 @@ import java.util.Locale;
  *     [-Dexec.args="CALLS WARMUP"]
  * </pre>
  *
- * Uses the server at {@code $MLBRIDGE_ADDRESS} when set, else starts one ({@code packages/server/dist}).
+ * Uses the server at {@code $MLBRIDGE_ADDRESS} when set, else starts one ({@code
+ * packages/server/dist}).
  */
 public final class LatencyProbe {
   private LatencyProbe() {}
@@ -55,10 +56,18 @@ public final class LatencyProbe {
 
     @Override
     public String toString() {
-      return String.format(Locale.ROOT,
+      return String.format(
+          Locale.ROOT,
           "single-row predict over %d sequential calls: median %.1f µs, p90 %.1f µs, p99 %.1f µs, "
               + "min %.1f µs, max %.1f µs, mean %.1f µs (%.0f calls/s)",
-          calls, medianMicros, p90Micros, p99Micros, minMicros, maxMicros, meanMicros, callsPerSecond);
+          calls,
+          medianMicros,
+          p90Micros,
+          p99Micros,
+          minMicros,
+          maxMicros,
+          meanMicros,
+          callsPerSecond);
     }
   }
 
@@ -94,8 +103,14 @@ public final class LatencyProbe {
     ServerProcess server = address == null || address.isBlank() ? ServerProcess.start() : null;
     try {
       String target = server != null ? server.address() : address;
-      System.out.println("server " + target + (server != null ? " (started by the probe)" : "")
-          + ", warm-up " + warmup + " calls, JVM " + System.getProperty("java.version"));
+      System.out.println(
+          "server "
+              + target
+              + (server != null ? " (started by the probe)" : "")
+              + ", warm-up "
+              + warmup
+              + " calls, JVM "
+              + System.getProperty("java.version"));
       System.out.println(run(target, calls, warmup));
     } finally {
       if (server != null) {

@@ -9,8 +9,8 @@ import java.util.List;
 
 /**
  * A NER CSV in the book's format (no quoted fields) read as the server's {@code book} preset reads
- * it: sentences of consecutive rows with the same {@code sentence_idx}, each token an item with
- * the lemma (weight 1) and the next lemma (weight 0.5), unprefixed; with the {@code tag} column as
+ * it: sentences of consecutive rows with the same {@code sentence_idx}, each token an item with the
+ * lemma (weight 1) and the next lemma (weight 0.5), unprefixed; with the {@code tag} column as
  * labels when the file has one.
  */
 final class NerData {
@@ -59,7 +59,8 @@ final class NerData {
     return out;
   }
 
-  private static ItemSequence finish(ItemSequence.Builder items, List<String> labels, boolean labelled) {
+  private static ItemSequence finish(
+      ItemSequence.Builder items, List<String> labels, boolean labelled) {
     return labelled ? items.labels(labels).build() : items.build();
   }
 }

@@ -14,8 +14,8 @@ import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 
 /**
- * The real mlbridge server ({@code node packages/server/dist/cli.js serve}) on a free loopback
- * port with a fresh model store in a temporary folder; {@link #close()} stops it with SIGTERM and
+ * The real mlbridge server ({@code node packages/server/dist/cli.js serve}) on a free loopback port
+ * with a fresh model store in a temporary folder; {@link #close()} stops it with SIGTERM and
  * removes the folder.
  */
 final class ServerProcess implements AutoCloseable {
@@ -37,27 +37,46 @@ final class ServerProcess implements AutoCloseable {
     this.port = port;
   }
 
-  /** Starts a server with {@code extraArgs} (e.g. {@code --auth-token t}) and waits until it serves. */
+  /**
+   * Starts a server with {@code extraArgs} (e.g. {@code --auth-token t}) and waits until it serves.
+   */
   static ServerProcess start(String... extraArgs) {
     Path cli = TestPaths.serverCli();
     if (!Files.isRegularFile(cli)) {
       throw new IllegalStateException(
-          "the server is not built: " + cli + " is missing (run: cd " + TestPaths.repo() + " && npx nx run server:build)");
+          "the server is not built: "
+              + cli
+              + " is missing (run: cd "
+              + TestPaths.repo()
+              + " && npx nx run server:build)");
     }
     try {
       Path dir = Files.createTempDirectory("mlbridge-java-test-");
       Path models = Files.createDirectories(dir.resolve("models"));
       Path portFile = dir.resolve("port");
       Path log = dir.resolve("server.log");
-      List<String> command = new ArrayList<>(List.of(
-          System.getenv().getOrDefault("NODE", "node"), cli.toString(), "serve",
-          "--host", "127.0.0.1", "--port", "0", "--http-port", "0",
-          "--model-dir", models.toString(), "--port-file", portFile.toString()));
+      List<String> command =
+          new ArrayList<>(
+              List.of(
+                  System.getenv().getOrDefault("NODE", "node"),
+                  cli.toString(),
+                  "serve",
+                  "--host",
+                  "127.0.0.1",
+                  "--port",
+                  "0",
+                  "--http-port",
+                  "0",
+                  "--model-dir",
+                  models.toString(),
+                  "--port-file",
+                  portFile.toString()));
       command.addAll(List.of(extraArgs));
-      ProcessBuilder pb = new ProcessBuilder(command)
-          .directory(TestPaths.repo().toFile())
-          .redirectErrorStream(true)
-          .redirectOutput(log.toFile());
+      ProcessBuilder pb =
+          new ProcessBuilder(command)
+              .directory(TestPaths.repo().toFile())
+              .redirectErrorStream(true)
+              .redirectOutput(log.toFile());
       // The server reads MLBRIDGE_* settings from its environment: start it from a clean slate.
       pb.environment().keySet().removeIf(k -> k.startsWith("MLBRIDGE_"));
       Process process = pb.start();
@@ -69,11 +88,18 @@ final class ServerProcess implements AutoCloseable {
         }
         if (!process.isAlive()) {
           throw new IllegalStateException(
-              "the server exited with " + process.exitValue() + " before serving:\n" + Files.readString(log));
+              "the server exited with "
+                  + process.exitValue()
+                  + " before serving:\n"
+                  + Files.readString(log));
         }
         if (System.nanoTime() > deadline) {
           process.destroyForcibly();
-          throw new IllegalStateException("the server did not write its port within " + START_TIMEOUT + ":\n" + Files.readString(log));
+          throw new IllegalStateException(
+              "the server did not write its port within "
+                  + START_TIMEOUT
+                  + ":\n"
+                  + Files.readString(log));
         }
         Thread.sleep(25);
       }

@@ -31,10 +31,23 @@ class StatusMappingTableTest {
     }
     for (Status.Code code : Status.Code.values()) {
       String name = table.get(code.name());
-      Class<?> expected = name == null ? MlBridgeException.class : Class.forName("dev.mlbridge.client." + name + "Exception");
-      assertTrue(MlBridgeException.class.isAssignableFrom(expected), expected + " extends MlBridgeException");
-      MlBridgeException e = StatusMapping.map(code.toStatus().withDescription("x").asRuntimeException(), "addr");
-      assertSame(expected, e.getClass(), code + " → " + e.getClass().getSimpleName() + ", the table says " + expected.getSimpleName());
+      Class<?> expected =
+          name == null
+              ? MlBridgeException.class
+              : Class.forName("dev.mlbridge.client." + name + "Exception");
+      assertTrue(
+          MlBridgeException.class.isAssignableFrom(expected),
+          expected + " extends MlBridgeException");
+      MlBridgeException e =
+          StatusMapping.map(code.toStatus().withDescription("x").asRuntimeException(), "addr");
+      assertSame(
+          expected,
+          e.getClass(),
+          code
+              + " → "
+              + e.getClass().getSimpleName()
+              + ", the table says "
+              + expected.getSimpleName());
       assertEquals(code, e.getStatusCode(), "the status code is kept");
       assertTrue(e.getMessage().contains("x"), code + ": the server's message: " + e.getMessage());
     }
@@ -43,7 +56,8 @@ class StatusMappingTableTest {
   /** {@code clients/errors.json}: status code name → error class name, without its comment. */
   private static Map<String, String> table() throws IOException {
     Path file = TestPaths.repo().resolve("clients").resolve("errors.json");
-    Map<String, String> table = new FlatJsonObject(Files.readString(file, StandardCharsets.UTF_8)).read();
+    Map<String, String> table =
+        new FlatJsonObject(Files.readString(file, StandardCharsets.UTF_8)).read();
     table.keySet().removeIf(k -> k.startsWith("//"));
     return table;
   }

@@ -14,8 +14,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <ul>
  *   <li>the project's own ({@link #data()}: {@code build/test-data}, made by {@code
- *       scripts/make-test-data.mjs} from what the repository ships): always there, so a plain
- *       clone runs every test but the book's own;
+ *       scripts/make-test-data.mjs} from what the repository ships): always there, so a plain clone
+ *       runs every test but the book's own;
  *   <li>the book's files ({@link #book()}: {@code ../shared/data/book} beside the checkout, or
  *       {@code $MLBRIDGE_SHARED/data/book}): optional; the tests that reproduce them are marked
  *       {@link BookData} and are skipped when {@link #hasBook()} is false.
@@ -56,31 +56,45 @@ final class TestPaths {
   private static Path makeData(Path dir) {
     Path script = repo().resolve("scripts").resolve("make-test-data.mjs");
     if (!Files.isRegularFile(script)) {
-      throw new IllegalStateException("the project's test data cannot be made: " + script + " is missing");
+      throw new IllegalStateException(
+          "the project's test data cannot be made: " + script + " is missing");
     }
-    List<String> command = List.of(System.getenv().getOrDefault("NODE", "node"), script.toString(), dir.toString());
+    List<String> command =
+        List.of(System.getenv().getOrDefault("NODE", "node"), script.toString(), dir.toString());
     String how = String.join(" ", command);
     try {
       Path log = Files.createTempFile("mlbridge-make-test-data-", ".log");
       try {
-        Process p = new ProcessBuilder(command)
-            .directory(repo().toFile())
-            .redirectErrorStream(true)
-            .redirectOutput(log.toFile())
-            .start();
+        Process p =
+            new ProcessBuilder(command)
+                .directory(repo().toFile())
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
         if (!p.waitFor(MAKE_DATA_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
           p.destroyForcibly();
-          throw new IllegalStateException("making the project's test data took over " + MAKE_DATA_TIMEOUT_SECONDS
-              + " s (" + how + "):\n" + Files.readString(log, StandardCharsets.UTF_8));
+          throw new IllegalStateException(
+              "making the project's test data took over "
+                  + MAKE_DATA_TIMEOUT_SECONDS
+                  + " s ("
+                  + how
+                  + "):\n"
+                  + Files.readString(log, StandardCharsets.UTF_8));
         }
         String output = Files.readString(log, StandardCharsets.UTF_8);
         if (p.exitValue() != 0) {
-          throw new IllegalStateException("making the project's test data failed with exit status " + p.exitValue()
-              + " (" + how + "):\n" + output);
+          throw new IllegalStateException(
+              "making the project's test data failed with exit status "
+                  + p.exitValue()
+                  + " ("
+                  + how
+                  + "):\n"
+                  + output);
         }
         for (String file : List.of("iris.csv", "predict.csv", "ner.csv", "ner_predict.csv")) {
           if (!Files.isRegularFile(dir.resolve(file))) {
-            throw new IllegalStateException(how + " exited 0 but " + dir.resolve(file) + " is missing:\n" + output);
+            throw new IllegalStateException(
+                how + " exited 0 but " + dir.resolve(file) + " is missing:\n" + output);
           }
         }
         return dir;
@@ -88,14 +102,18 @@ final class TestPaths {
         Files.deleteIfExists(log);
       }
     } catch (IOException e) {
-      throw new UncheckedIOException("could not run " + how + " (is node on the PATH, or $NODE set?)", e);
+      throw new UncheckedIOException(
+          "could not run " + how + " (is node on the PATH, or $NODE set?)", e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while making the project's test data", e);
     }
   }
 
-  /** The shared folder holding {@code data/}: {@code $MLBRIDGE_SHARED}, else {@code <repo>/../shared}. */
+  /**
+   * The shared folder holding {@code data/}: {@code $MLBRIDGE_SHARED}, else {@code
+   * <repo>/../shared}.
+   */
   static Path shared() {
     String env = System.getenv("MLBRIDGE_SHARED");
     if (env != null && !env.isBlank()) {
@@ -109,12 +127,14 @@ final class TestPaths {
   }
 
   /**
-   * Whether the book's files are there (iris.csv and ner.csv, as the Node runners check). When
-   * they are not, prints once per JVM the line saying which tests are skipped and why.
+   * Whether the book's files are there (iris.csv and ner.csv, as the Node runners check). When they
+   * are not, prints once per JVM the line saying which tests are skipped and why.
    */
   static synchronized boolean hasBook() {
     Path book = bookDir();
-    boolean present = Files.isRegularFile(book.resolve("iris.csv")) && Files.isRegularFile(book.resolve("ner.csv"));
+    boolean present =
+        Files.isRegularFile(book.resolve("iris.csv"))
+            && Files.isRegularFile(book.resolve("ner.csv"));
     if (!present && !bookNoticePrinted) {
       bookNoticePrinted = true;
       System.err.println("mlbridge: " + bookSkippedLine());
@@ -124,17 +144,23 @@ final class TestPaths {
 
   /** The one line said when the book's tests are skipped (the same as the Node runners'). */
   static String bookSkippedLine() {
-    return "the book's own data is not at " + bookDir()
+    return "the book's own data is not at "
+        + bookDir()
         + " (set MLBRIDGE_SHARED to the folder holding data/book): the tests that reproduce the book's files are skipped;"
         + " every other test runs on the project's own data (build/test-data)";
   }
 
-  /** The book's data folder (iris.csv, predict.csv, ner.csv, ner_predict.csv); only for {@link BookData} tests. */
+  /**
+   * The book's data folder (iris.csv, predict.csv, ner.csv, ner_predict.csv); only for {@link
+   * BookData} tests.
+   */
   static Path book() {
     Path book = bookDir();
     if (!Files.isRegularFile(book.resolve("iris.csv"))) {
-      throw new IllegalStateException("the book's data is missing at " + book
-          + " (set MLBRIDGE_SHARED to the folder holding data/book; a test that needs it must be marked @BookData)");
+      throw new IllegalStateException(
+          "the book's data is missing at "
+              + book
+              + " (set MLBRIDGE_SHARED to the folder holding data/book; a test that needs it must be marked @BookData)");
     }
     return book;
   }

@@ -42,24 +42,32 @@ class TextTest {
       Map<String, Long> direct = client.text().countWords(TEXT);
       assertEquals(direct, client.text().countWordsAsync(TEXT).get(30, TimeUnit.SECONDS));
       assertEquals(direct, client.text().countWordsInFile(file));
-      assertEquals(List.copyOf(direct.keySet()), List.copyOf(client.text().countWordsInFile(file).keySet()));
+      assertEquals(
+          List.copyOf(direct.keySet()), List.copyOf(client.text().countWordsInFile(file).keySet()));
     }
   }
 
   @Test
   void emptyTextIsInvalid(ServerProcess server) {
     try (MlBridgeClient client = server.client()) {
-      InvalidInputException e = assertThrows(InvalidInputException.class, () -> client.text().countWords(""));
+      InvalidInputException e =
+          assertThrows(InvalidInputException.class, () -> client.text().countWords(""));
       assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatusCode());
       assertTrue(e.getMessage().contains("Empty input string"), e.getMessage());
-      ExecutionException async = assertThrows(ExecutionException.class, () -> client.text().countWordsAsync("").get(30, TimeUnit.SECONDS));
-      assertTrue(async.getCause() instanceof InvalidInputException, String.valueOf(async.getCause()));
+      ExecutionException async =
+          assertThrows(
+              ExecutionException.class,
+              () -> client.text().countWordsAsync("").get(30, TimeUnit.SECONDS));
+      assertTrue(
+          async.getCause() instanceof InvalidInputException, String.valueOf(async.getCause()));
     }
   }
 
   @Test
   void clientOverAnExistingChannel(ServerProcess server) {
-    try (MlBridgeClient client = new MlBridgeClient(ManagedChannelBuilder.forTarget(server.address()).usePlaintext().build())) {
+    try (MlBridgeClient client =
+        new MlBridgeClient(
+            ManagedChannelBuilder.forTarget(server.address()).usePlaintext().build())) {
       assertEquals(2L, client.text().countWords("a b a").get("a"));
     }
   }

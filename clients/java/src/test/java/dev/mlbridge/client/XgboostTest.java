@@ -18,8 +18,8 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * XGBoost on the project's own iris data (Fisher's 150 rows, the book's columns): the book's
- * {@code iris} preset, trained from a matrix and from the CSV, then predictions.
+ * XGBoost on the project's own iris data (Fisher's 150 rows, the book's columns): the book's {@code
+ * iris} preset, trained from a matrix and from the CSV, then predictions.
  */
 @ExtendWith(MlBridgeServerExtension.class)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -35,9 +35,20 @@ class XgboostTest {
   @BeforeAll
   void train(ServerProcess server) {
     client = server.client();
-    matrixReport = client.xgboost().train("iris-matrix", iris.features, iris.labels,
-        XgboostTrainOptions.builder().preset("iris").featureNames(iris.featureNames).classNames(iris.classNames).seed(7).build(),
-        progress::add);
+    matrixReport =
+        client
+            .xgboost()
+            .train(
+                "iris-matrix",
+                iris.features,
+                iris.labels,
+                XgboostTrainOptions.builder()
+                    .preset("iris")
+                    .featureNames(iris.featureNames)
+                    .classNames(iris.classNames)
+                    .seed(7)
+                    .build(),
+                progress::add);
   }
 
   @AfterAll
@@ -50,14 +61,22 @@ class XgboostTest {
     assertEquals("iris-matrix", matrixReport.getModel().getName());
     assertEquals(ModelKind.MODEL_KIND_XGBOOST, matrixReport.getModel().getKind());
     assertEquals(2, matrixReport.getRounds());
-    assertEquals(150, matrixReport.getTrainRows() + matrixReport.getTestRows() + matrixReport.getValidationRows());
+    assertEquals(
+        150,
+        matrixReport.getTrainRows()
+            + matrixReport.getTestRows()
+            + matrixReport.getValidationRows());
     assertEquals(List.of("setosa", "versicolor", "virginica"), iris.classNames);
     assertEquals(iris.classNames, matrixReport.getModel().getLabelsList());
     // Measured on build/test-data/iris.csv with seed 7: 90/30/30 rows, validation accuracy 0.933
     // (28/30), test-merror 0.033.
     assertEquals(30, matrixReport.getValidationRows());
-    assertTrue(matrixReport.getValidationAccuracy() >= 0.85, "validation accuracy " + matrixReport.getValidationAccuracy());
-    assertTrue(matrixReport.getMetricsOrThrow("test-merror") <= 0.15, matrixReport.getMetricsMap().toString());
+    assertTrue(
+        matrixReport.getValidationAccuracy() >= 0.85,
+        "validation accuracy " + matrixReport.getValidationAccuracy());
+    assertTrue(
+        matrixReport.getMetricsOrThrow("test-merror") <= 0.15,
+        matrixReport.getMetricsMap().toString());
     long rounds = progress.stream().filter(p -> p.getEvalLog().contains("merror")).count();
     assertEquals(2, rounds, "one eval line per round: " + progress);
   }
@@ -65,23 +84,36 @@ class XgboostTest {
   @Test
   void csvTrainingWithTheBookPreset() {
     List<String> evalLines = new CopyOnWriteArrayList<>();
-    XgboostTrainReport report = client.xgboost().train("iris-csv", TestPaths.data("iris.csv"), XgboostTrainOptions.iris(),
-        p -> {
-          if (!p.getEvalLog().isEmpty()) {
-            evalLines.add(p.getEvalLog());
-          }
-        });
+    XgboostTrainReport report =
+        client
+            .xgboost()
+            .train(
+                "iris-csv",
+                TestPaths.data("iris.csv"),
+                XgboostTrainOptions.iris(),
+                p -> {
+                  if (!p.getEvalLog().isEmpty()) {
+                    evalLines.add(p.getEvalLog());
+                  }
+                });
     assertEquals(2, report.getRounds());
-    assertTrue(report.getMetricsMap().containsKey("test-merror"), report.getMetricsMap().toString());
+    assertTrue(
+        report.getMetricsMap().containsKey("test-merror"), report.getMetricsMap().toString());
     // Measured on build/test-data/iris.csv (and on the book's copy alike): train-merror 0.011,
     // test-merror 0.100 (3 of 30 rows), validation accuracy 0.90.
     assertTrue(report.getMetricsOrThrow("train-merror") <= 0.05, report.getMetricsMap().toString());
     assertTrue(report.getMetricsOrThrow("test-merror") <= 0.2, report.getMetricsMap().toString());
-    assertTrue(report.getValidationAccuracy() >= 0.8, "validation accuracy " + report.getValidationAccuracy());
+    assertTrue(
+        report.getValidationAccuracy() >= 0.8,
+        "validation accuracy " + report.getValidationAccuracy());
     assertEquals(List.of("setosa", "versicolor", "virginica"), report.getModel().getLabelsList());
     assertEquals(2, evalLines.size(), evalLines.toString());
-    assertTrue(evalLines.get(0).contains("train-merror") && evalLines.get(0).contains("test-merror"), evalLines.get(0));
-    assertEquals("setosa", client.xgboost().predictCsv("iris-csv", TestPaths.data("predict.csv")).className(0));
+    assertTrue(
+        evalLines.get(0).contains("train-merror") && evalLines.get(0).contains("test-merror"),
+        evalLines.get(0));
+    assertEquals(
+        "setosa",
+        client.xgboost().predictCsv("iris-csv", TestPaths.data("predict.csv")).className(0));
   }
 
   @Test
@@ -105,7 +137,11 @@ class XgboostTest {
 
   @Test
   void predictProbabilities() {
-    Prediction p = client.xgboost().predict("iris-matrix", new float[][] {SETOSA}, PredictOutput.PREDICT_OUTPUT_PROBABILITIES);
+    Prediction p =
+        client
+            .xgboost()
+            .predict(
+                "iris-matrix", new float[][] {SETOSA}, PredictOutput.PREDICT_OUTPUT_PROBABILITIES);
     assertEquals(1, p.rows());
     assertEquals(3, p.cols());
     float sum = 0;
@@ -125,16 +161,23 @@ class XgboostTest {
 
   @Test
   void predictAsync() throws Exception {
-    Prediction a = client.xgboost().predictAsync("iris-matrix", new float[][] {SETOSA}).get(30, TimeUnit.SECONDS);
-    Prediction b = client.xgboost().predictAsync("iris-matrix", VIRGINICA, 1, 4).get(30, TimeUnit.SECONDS);
+    Prediction a =
+        client
+            .xgboost()
+            .predictAsync("iris-matrix", new float[][] {SETOSA})
+            .get(30, TimeUnit.SECONDS);
+    Prediction b =
+        client.xgboost().predictAsync("iris-matrix", VIRGINICA, 1, 4).get(30, TimeUnit.SECONDS);
     assertEquals("setosa", a.className(0));
     assertEquals("virginica", b.className(0));
   }
 
   @Test
   void raggedRowsAreRejectedLocally() {
-    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-        () -> client.xgboost().predict("iris-matrix", new float[][] {SETOSA, {1f, 2f}}));
+    IllegalArgumentException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalArgumentException.class,
+            () -> client.xgboost().predict("iris-matrix", new float[][] {SETOSA, {1f, 2f}}));
     assertTrue(e.getMessage().contains("row 1"), e.getMessage());
     assertFalse(client.models().list(ModelKind.MODEL_KIND_XGBOOST).isEmpty());
   }
