@@ -28,7 +28,8 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v javac >/dev/null || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v openssl >/dev/null || missing+=(openssl)
-command -v go >/dev/null || missing+=(golang-go)          # builds the Lambda runtime emulator
+command -v go >/dev/null || missing+=(golang-go)          # builds the Lambda runtime emulator and versitygw
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)   # the gRPC balancer of the replica tests
 # The Lambda runtime interface client (aws-lambda-ric) compiles curl with autotools.
 command -v autoconf >/dev/null || missing+=(autoconf)
 command -v automake >/dev/null || missing+=(automake)
@@ -53,4 +54,21 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   say "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
+fi
+
+# --- versitygw (the S3-compatible server of the shared-store tests) ----------
+# Built once with `go install` from the Go module proxy, outside the clone
+# (~/.cache/mlbridge/bin; MLBRIDGE_VERSITYGW points elsewhere). ~3 minutes on 2 cores.
+VERSITYGW_VERSION=v1.8.0
+vgw="${MLBRIDGE_VERSITYGW:-$HOME/.cache/mlbridge/bin/versitygw}"
+if [ ! -x "$vgw" ]; then
+  if command -v go >/dev/null; then
+    say "building versitygw $VERSITYGW_VERSION with go install (once, into $(dirname "$vgw"))"
+    mkdir -p "$(dirname "$vgw")"
+    if ! GOBIN="$(dirname "$vgw")" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" >/tmp/mlbridge-versitygw-install.log 2>&1; then
+      say "go install of versitygw failed (see /tmp/mlbridge-versitygw-install.log): the shared-store tests will be skipped"
+    fi
+  else
+    say "no Go toolchain: versitygw not built, the shared-store tests will be skipped"
+  fi
 fi

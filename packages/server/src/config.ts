@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import os from "node:os";
 import path from "node:path";
+import { parseS3Url } from "./storage/s3";
 
 /** Server configuration: CLI flags, each also settable by an environment variable. */
 export interface ServerConfig {
@@ -8,8 +9,16 @@ export interface ServerConfig {
   host: string;
   /** Port (MLBRIDGE_PORT); default 50051; 0 picks a free one. */
   port: number;
-  /** Model store directory (MLBRIDGE_MODEL_DIR); default ~/.mlbridge/models. */
+  /** Model store directory (MLBRIDGE_MODEL_DIR); default ~/.mlbridge/models. Unused with `store`. */
   modelDir: string;
+  /** Shared model store on S3-compatible object storage, `s3://bucket/prefix` (MLBRIDGE_STORE); unset: the folder `modelDir`. */
+  store?: string;
+  /** Seconds between reads of a shared store's pointers (MLBRIDGE_STORE_POLL_SECONDS); default 2. */
+  storePollSeconds: number;
+  /** S3-compatible server's URL (MLBRIDGE_S3_ENDPOINT, else AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL); unset: AWS. */
+  s3Endpoint?: string;
+  /** Path-style S3 URLs (MLBRIDGE_S3_PATH_STYLE=1); default on with an endpoint, off for AWS. */
+  s3PathStyle: boolean;
   /** Largest gRPC message accepted or sent, bytes (MLBRIDGE_MAX_MESSAGE_BYTES); default 64 MiB. */
   maxMessageBytes: number;
   /** Largest training upload (all chunks), bytes (MLBRIDGE_MAX_UPLOAD_BYTES); default 256 MiB (peak RSS measured at ~7 MiB per MB of CSV in flight: bench/stress.mjs). */
@@ -29,7 +38,6 @@ export interface ServerConfig {
   trainNice: number;
   /** Seconds between returns of freed native memory to the system (MLBRIDGE_TRIM_SECONDS); 0 = never; default 5. */
   trimSeconds: number;
-  /** V8 old-generation growth between major GCs, percent (MLBRIDGE_HEAP_GROWTH_PERCENT); 0 = V8's own; default 10. */
   /** Concurrent streams per HTTP/2 connection (MLBRIDGE_MAX_STREAMS); default 100. */
   maxConcurrentStreams: number;
   /** HTTP/2 receive window per connection and per stream, bytes (MLBRIDGE_FLOW_CONTROL_WINDOW); default 4 MiB. */
@@ -64,6 +72,10 @@ const FLAGS = {
   host: { type: "string", env: "MLBRIDGE_HOST" },
   port: { type: "string", env: "MLBRIDGE_PORT" },
   "model-dir": { type: "string", env: "MLBRIDGE_MODEL_DIR" },
+  store: { type: "string", env: "MLBRIDGE_STORE" },
+  "store-poll-seconds": { type: "string", env: "MLBRIDGE_STORE_POLL_SECONDS" },
+  "s3-endpoint": { type: "string", env: "MLBRIDGE_S3_ENDPOINT" },
+  "s3-path-style": { type: "string", env: "MLBRIDGE_S3_PATH_STYLE" },
   "max-message-bytes": { type: "string", env: "MLBRIDGE_MAX_MESSAGE_BYTES" },
   "max-upload-bytes": { type: "string", env: "MLBRIDGE_MAX_UPLOAD_BYTES" },
   "max-trainings": { type: "string", env: "MLBRIDGE_MAX_TRAININGS" },
@@ -96,6 +108,14 @@ Options (each also an environment variable):
   --host ADDR              bind address (MLBRIDGE_HOST, default 127.0.0.1)
   --port N                 port, 0 = any free one (MLBRIDGE_PORT, default 50051)
   --model-dir DIR          model store (MLBRIDGE_MODEL_DIR, default ~/.mlbridge/models)
+  --store s3://BUCKET/PFX  a model store shared by several servers, on S3-compatible object storage, instead of
+                           --model-dir (MLBRIDGE_STORE); credentials and region from the standard AWS environment
+                           variables and shared config
+  --store-poll-seconds N   how often a shared store is read for other servers' changes (MLBRIDGE_STORE_POLL_SECONDS,
+                           default 2)
+  --s3-endpoint URL        an S3-compatible server (MLBRIDGE_S3_ENDPOINT, else AWS_ENDPOINT_URL_S3 or
+                           AWS_ENDPOINT_URL; default AWS)
+  --s3-path-style 0|1      path-style URLs (MLBRIDGE_S3_PATH_STYLE; default 1 with an endpoint, 0 for AWS)
   --max-message-bytes N    largest gRPC message (MLBRIDGE_MAX_MESSAGE_BYTES, default 67108864)
   --max-upload-bytes N     largest training upload (MLBRIDGE_MAX_UPLOAD_BYTES, default 268435456)
   --max-trainings N        trainings at once (MLBRIDGE_MAX_TRAININGS, default 2)
@@ -161,7 +181,18 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const logLevel = get("log-level") ?? "info";
   if (!["trace", "debug", "info", "warn", "error", "fatal", "silent"].includes(logLevel)) throw new Error(`--log-level: unknown level ${logLevel}`);
   const maxTrainings = int("max-trainings", get("max-trainings"), 2, 1, 1024);
+  const store = get("store") || undefined;
+  if (store !== undefined) parseS3Url(store);
+  const s3Endpoint = get("s3-endpoint") || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
+  if (s3Endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(s3Endpoint))
+    throw new Error(`--s3-endpoint ${JSON.stringify(s3Endpoint)}: expected an http:// or https:// URL`);
+  const pathStyle = get("s3-path-style");
+  if (pathStyle !== undefined && pathStyle !== "0" && pathStyle !== "1") throw new Error(`--s3-path-style: expected 0 or 1, got ${JSON.stringify(pathStyle)}`);
   return {
+    store,
+    storePollSeconds: int("store-poll-seconds", get("store-poll-seconds"), 2, 1, 3600),
+    s3Endpoint,
+    s3PathStyle: pathStyle === undefined ? s3Endpoint !== undefined : pathStyle === "1",
     host: get("host") ?? "127.0.0.1",
     port: int("port", get("port"), 50051, 0, 65535),
     modelDir: path.resolve(get("model-dir") ?? path.join(os.homedir(), ".mlbridge", "models")),

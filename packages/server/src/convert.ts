@@ -44,6 +44,7 @@ export function toModelInfo(meta: ModelMeta): ModelInfo {
     sha256: meta.sha256,
     format: meta.format,
     featureNames: meta.featureNames,
+    version: meta.version ?? 1,
     featureTemplate: meta.featureTemplate
       ? { features: meta.featureTemplate.map((f) => ({ column: f.column, weight: f.weight, prefix: f.prefix ?? "" })) }
       : undefined,

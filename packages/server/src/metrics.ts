@@ -22,6 +22,8 @@ export interface Metrics {
   httpDuration: Histogram<"route" | "code">;
   /** Failed operations of the model store's backend, by operation (read, write, delete). */
   storeErrors: Counter<"operation">;
+  /** 1 while the model store answers (a shared store's last poll succeeded), else 0. */
+  storeUp: Gauge;
 }
 
 /**
@@ -92,7 +94,25 @@ export function createMetrics(loadedModels: () => number, loadedBytes: () => num
     registers: [registry],
   });
   for (const operation of ["read", "write", "delete"]) storeErrors.labels({ operation }).inc(0); // present from the start, at 0
-  return { registry, rpcDuration, trainingsInProgress, modelsLoaded, nativeHeapTrim, httpDuration, modelDuration, trainings, modelsLoadedBytes, storeErrors };
+  const storeUp = new Gauge({
+    name: "mlbridge_store_up",
+    help: "1 while the model store answers (a shared store's last poll succeeded), else 0.",
+    registers: [registry],
+  });
+  storeUp.set(1);
+  return {
+    registry,
+    rpcDuration,
+    trainingsInProgress,
+    modelsLoaded,
+    nativeHeapTrim,
+    httpDuration,
+    modelDuration,
+    trainings,
+    modelsLoadedBytes,
+    storeErrors,
+    storeUp,
+  };
 }
 
 /** Serves GET /metrics (Prometheus text format). */

@@ -24,6 +24,7 @@ import { safeDecoding } from "./decode";
 import { authInterceptor, observeInterceptor } from "./interceptors";
 import { builtinRuntimes } from "./runtimes";
 import { DiskStorage } from "./storage/disk";
+import { S3Storage } from "./storage/s3";
 import { createMetrics, serveMetrics, type Metrics } from "./metrics";
 import { crfService } from "./services/crf";
 import { inferenceHandlers, inferenceService } from "./services/inference";
@@ -129,6 +130,44 @@ function scheduleTrims(seconds: number, metrics: Metrics, log: Logger): NodeJS.T
   }, seconds * 1000).unref();
 }
 
+/** ModelService's health name: NOT_SERVING while a shared store cannot be read (the other services serve cached models). */
+const MODEL_SERVICE = "mlbridge.v1.ModelService";
+
+/**
+ * Reads a shared store's pointers every `seconds` (ModelStore.refresh): what
+ * other servers trained, imported or deleted reaches this one within a
+ * period. A failed read keeps the models in memory serving, is logged and
+ * counted (mlbridge_store_errors_total{operation="read"}, mlbridge_store_up 0),
+ * marks ModelService NOT_SERVING, and is retried at the next period.
+ */
+function pollStore(store: ModelStore, seconds: number, metrics: Metrics, log: Logger, setUp: (up: boolean) => void): { stop(): void } {
+  let up = true;
+  let stopped = false;
+  let timer: NodeJS.Timeout;
+  const tick = async () => {
+    try {
+      await store.refresh();
+      if (!up) log.info({ store: store.location }, "the shared model store is readable again");
+      up = true;
+    } catch (err) {
+      if (up)
+        log.error({ store: store.location, err: (err as Error).message }, "cannot read the shared model store: serving the models in memory until it is back");
+      up = false;
+    }
+    metrics.storeUp.set(up ? 1 : 0);
+    setUp(up);
+    if (!stopped) timer.refresh();
+  };
+  metrics.storeUp.set(1);
+  timer = setTimeout(() => void tick(), seconds * 1000).unref();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
 /** Whether a bind address only accepts connections from this machine. */
 export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, "").toLowerCase();
@@ -148,7 +187,9 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
     () => store?.loadedCount ?? 0,
     () => store?.loadedBytes ?? 0,
   );
-  const storage = await DiskStorage.open(config.modelDir, log);
+  const storage = config.store
+    ? await S3Storage.open(config.store, { endpoint: config.s3Endpoint, pathStyle: config.s3PathStyle }, log)
+    : await DiskStorage.open(config.modelDir, log);
   try {
     store = await ModelStore.open(storage, {
       runtimes: options.runtimes ?? builtinRuntimes(),
@@ -205,6 +246,9 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore, metri
 
   const health = new HealthImplementation(Object.fromEntries(["", ...SERVICES].map((s) => [s, "SERVING" as const])));
   health.addToServer(server);
+  const pollTimer = store.shared
+    ? pollStore(store, config.storePollSeconds, metrics, log, (up) => health.setStatus(MODEL_SERVICE, up ? "SERVING" : "NOT_SERVING"))
+    : undefined;
   // @grpc/reflection only reads the `fileDescriptorProtos` of the definition's entries.
   const definitions = { "mlbridge.files": { fileDescriptorProtos: fileDescriptorProtos() } } as unknown as PackageDefinition;
   new ReflectionService(definitions).addToServer(server);
@@ -278,6 +322,7 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore, metri
         });
       });
       clearInterval(trimTimer);
+      pollTimer?.stop();
       metricsServer?.close();
       httpServer?.close();
       httpServer?.closeAllConnections();

@@ -3,7 +3,7 @@ import { status } from "@grpc/grpc-js";
 import type { ModelRuntime, RuntimeModel, RuntimeRegistry } from "@mlbridge/core";
 import type { Logger } from "pino";
 import { statusError } from "./errors";
-import type { ModelKindName, ModelMeta, ModelStorage } from "./storage/storage";
+import { CommitConflict, type ModelKindName, type ModelMeta, type ModelStorage } from "./storage/storage";
 
 export type { ModelKindName, ModelMeta } from "./storage/storage";
 
@@ -66,14 +66,7 @@ export class ModelStore {
     options: { runtimes: RuntimeRegistry; cacheSize: number; log: Logger; onError?: (operation: StoreOperation) => void },
   ): Promise<ModelStore> {
     const store = new ModelStore(storage, options.runtimes, options.cacheSize, options.log, options.onError ?? (() => undefined));
-    for (const meta of await storage.list()) {
-      if (options.runtimes.has(meta.kind)) store.index.set(meta.name, meta);
-      else
-        options.log.error(
-          { model: meta.name, kind: meta.kind, known: options.runtimes.kinds() },
-          "skipping a stored model of a kind no runtime serves (its bytes are kept)",
-        );
-    }
+    for (const meta of await storage.list()) if (store.servable(meta)) store.index.set(meta.name, meta);
     options.log.info({ store: storage.location, models: store.index.size }, "model store opened");
     return store;
   }
@@ -81,6 +74,63 @@ export class ModelStore {
   /** Where the models live (a folder, a URL). */
   get location(): string {
     return this.storage.location;
+  }
+
+  /** Whether other servers share the store (see ModelStorage.shared). */
+  get shared(): boolean {
+    return this.storage.shared;
+  }
+
+  /** Whether a runtime serves the model's kind; logs the model otherwise. */
+  private servable(meta: ModelMeta): boolean {
+    if (this.runtimes.has(meta.kind)) return true;
+    this.log.error(
+      { model: meta.name, kind: meta.kind, known: this.runtimes.kinds() },
+      "skipping a stored model of a kind no runtime serves (its bytes are kept)",
+    );
+    return false;
+  }
+
+  /**
+   * Reads the shared store's pointers and takes in what other servers changed:
+   * new and replaced models (the next request loads the new version), deleted
+   * ones (dropped from memory). @returns how many names changed
+   */
+  async refresh(): Promise<number> {
+    const metas = await this.io("read", () => this.storage.list());
+    const seen = new Set<string>();
+    let changed = 0;
+    for (const meta of metas) {
+      seen.add(meta.name);
+      const known = this.index.get(meta.name);
+      if (known && known.sha256 === meta.sha256 && (known.version ?? 1) === (meta.version ?? 1)) continue;
+      if (!this.servable(meta) || this.locks.has(meta.name)) continue; // a write here in progress settles the name itself
+      this.index.set(meta.name, meta);
+      changed++;
+      this.log.info({ model: meta.name, version: meta.version ?? 1 }, "model changed in the shared store");
+    }
+    for (const name of [...this.index.keys()]) {
+      if (seen.has(name) || this.locks.has(name)) continue;
+      this.forget(name);
+      changed++;
+      this.log.info({ model: name }, "model deleted in the shared store");
+    }
+    return changed;
+  }
+
+  /** Takes in one name's pointer from a shared store (a miss, or after losing a commit). */
+  private async readName(name: string): Promise<ModelMeta | undefined> {
+    const meta = await this.io("read", () => this.storage.read(name));
+    if (meta && this.servable(meta)) this.index.set(name, meta);
+    else if (!meta) this.forget(name);
+    return meta && this.index.get(name);
+  }
+
+  private forget(name: string): void {
+    this.index.delete(name);
+    const cached = this.cache.get(name);
+    this.cache.delete(name);
+    cached?.model.dispose();
   }
 
   /** Runs a backend operation, counting its failure. */
@@ -108,6 +158,20 @@ export class ModelStore {
   /** Whether a model exists. */
   has(name: string): boolean {
     return this.index.has(name);
+  }
+
+  /**
+   * Checks a caller's pinned version (0: the current one, whatever it is).
+   * @throws NOT_FOUND naming the current version when the pinned one is not it
+   */
+  checkVersion(meta: ModelMeta, version: number, field = "model_version"): void {
+    const current = meta.version ?? 1;
+    if (version && version !== current) {
+      throw statusError(
+        status.NOT_FOUND,
+        `${field}: model '${meta.name}' is at version ${current}; version ${version} is not served (0 takes the current one)`,
+      );
+    }
   }
 
   /** @throws ALREADY_EXISTS when `failIfExists` and the model exists (checked before the upload and again under the name's lock) */
@@ -146,8 +210,17 @@ export class ModelStore {
    * The model, loaded in memory (from the cache, or read once from disk).
    * @throws NOT_FOUND, or FAILED_PRECONDITION when it is of another kind than `kind`
    */
+  /**
+   * A model's metadata; on a shared store, a name this server has not polled
+   * yet is read from the store before the answer is NOT_FOUND. @throws NOT_FOUND
+   */
+  async find(name: string): Promise<ModelMeta> {
+    if (this.storage.shared && !this.index.has(checkModelName(name))) await this.readName(name);
+    return this.meta(name);
+  }
+
   async load<M extends RuntimeModel = RuntimeModel>(name: string, runtime?: ModelRuntime<M>): Promise<LoadedModel<M>> {
-    const meta = this.meta(name);
+    const meta = await this.find(name);
     if (runtime) this.checkKind(meta, runtime);
     const hit = this.cache.get(name);
     if (hit && hit.meta === meta) {
@@ -227,15 +300,33 @@ export class ModelStore {
    * caller holds the name's lock. `loaded` is the already-built in-memory
    * model, which goes into the cache.
    */
-  async save(fields: Omit<ModelMeta, "sha256" | "sizeBytes" | "createdAt">, bytes: Buffer, model: RuntimeModel): Promise<ModelMeta> {
+  async save(
+    fields: Omit<ModelMeta, "sha256" | "sizeBytes" | "createdAt" | "version">,
+    bytes: Buffer,
+    model: RuntimeModel,
+    options: { failIfExists?: boolean } = {},
+  ): Promise<ModelMeta> {
     checkModelName(fields.name);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
-    const meta: ModelMeta = { ...fields, sha256, sizeBytes: bytes.length, createdAt: new Date().toISOString() };
-    const old = this.index.get(meta.name);
-    await this.io("write", async () => {
-      await this.storage.putBlob(sha256, bytes);
-      await this.storage.commit(meta, old);
-    });
+    const old = this.index.get(fields.name);
+    const meta: ModelMeta = { ...fields, sha256, sizeBytes: bytes.length, version: old ? (old.version ?? 1) + 1 : 1, createdAt: new Date().toISOString() };
+    try {
+      await this.io("write", async () => {
+        await this.storage.putBlob(sha256, bytes);
+        await this.storage.commit(meta, old);
+      });
+    } catch (err) {
+      if (!(err instanceof CommitConflict)) throw err;
+      // Another server stored this name meanwhile: serve its version, and say so.
+      const winner = await this.readName(fields.name).catch(() => undefined);
+      const theirs = winner ? ` (its version ${winner.version ?? 1} is served now)` : "";
+      if (err.exists && options.failIfExists)
+        throw statusError(status.ALREADY_EXISTS, `model '${fields.name}' already exists: another server stored it meanwhile${theirs}`);
+      throw statusError(
+        status.ABORTED,
+        `model '${fields.name}' was stored by another server while this one worked on it${theirs}; nothing of this one was stored: retry to replace it`,
+      );
+    }
     this.index.set(meta.name, meta);
     this.remember({ meta, runtime: this.runtimes.get(meta.kind), model });
     if (old && old.sha256 !== sha256) await this.collect(old.sha256);
@@ -244,12 +335,9 @@ export class ModelStore {
 
   /** Deletes a model from disk and memory. @throws NOT_FOUND */
   async delete(name: string): Promise<void> {
-    const meta = this.meta(name);
+    const meta = await this.find(name);
     await this.io("delete", () => this.storage.remove(name));
-    this.index.delete(name);
-    const cached = this.cache.get(name);
-    this.cache.delete(name);
-    cached?.model.dispose();
+    this.forget(name);
     await this.collect(meta.sha256);
   }
 

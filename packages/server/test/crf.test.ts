@@ -2,15 +2,14 @@ import { readFileSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
-import { CRF_PRESETS, CrfModel, packSequences, readNerCsv, trainCrf, type NativeItem } from "@mlbridge/core";
+import { CRF_PRESETS, CrfModel, readNerCsv, trainCrf, type NativeItem } from "@mlbridge/core";
 import {
   CrfAlgorithm,
   type CrfPackedSequences,
   type CrfServiceTagStreamRequest,
   type CrfServiceTagStreamResponse,
-  type CrfTrainHeader,
 } from "../src/generated/mlbridge/v1/crf_service";
-import { bidi, dataFile, crfTrainRequests, expectStatus, startHarness, unary, type Harness } from "./helpers";
+import { bidi, crfSequenceRequests, crfTrainRequests, dataFile, expectStatus, labelsOf, packedOf, startHarness, unary, type Harness } from "./helpers";
 
 let h: Harness;
 const nerCsv = readFileSync(dataFile("ner.csv"));
@@ -33,16 +32,6 @@ afterAll(() => h.close());
 
 const train = (header: Parameters<typeof crfTrainRequests>[0], csv = nerCsv) => bidi(h.crf.train(), crfTrainRequests(header, csv));
 
-/** Sequences of items ([name, weight] attributes) in the wire's one form, CrfPackedSequences. */
-const packedOf = (seqs: NativeItem[][]): CrfPackedSequences => {
-  const p = packSequences(seqs);
-  return {
-    attributeNames: Buffer.from(p.attributeNames),
-    attributeWeights: Array.from(p.attributeWeights ?? []),
-    itemAttributeCounts: Array.from(p.itemAttributeCounts),
-    sequenceLengths: Array.from(p.sequenceLengths),
-  };
-};
 const packedRequest = (packed: CrfPackedSequences, marginals = false, modelName = "ner.packed") => ({
   modelName,
   packed,
@@ -50,16 +39,8 @@ const packedRequest = (packed: CrfPackedSequences, marginals = false, modelName 
   includeMarginals: marginals,
 });
 /** A Train stream on labelled sequences: the header, then one CrfLabelledSequences message. */
-const trainOnSequences = (header: Partial<CrfTrainHeader> & { modelName: string }, seqs: { items: NativeItem[]; labels: string[] }[]) =>
-  bidi(h.crf.train(), [
-    { payload: { $case: "header", value: { algorithm: 0, parameters: {}, featurePreset: "", seed: 0, noHoldout: true, failIfExists: false, ...header } } },
-    { payload: { $case: "sequences", value: { sequences: packedOf(seqs.map((s) => s.items)), labels: seqs.flatMap((s) => s.labels) } } },
-  ]);
-/** Labels per sequence from a packed Tag response. */
-const labelsOf = (res: { labels: string[]; packed?: { labelIndices: number[] } }, lengths: number[]) => {
-  let at = 0;
-  return lengths.map((n) => res.packed!.labelIndices.slice(at, (at += n)).map((k) => res.labels[k]));
-};
+const trainOnSequences = (header: Parameters<typeof crfSequenceRequests>[0], seqs: { items: NativeItem[]; labels: string[] }[]) =>
+  bidi(h.crf.train(), crfSequenceRequests(header, seqs));
 
 describe("CrfService happy paths on data in the book's format", () => {
   it("Train streams progress then a report with holdout metrics (the book's fit)", async () => {

@@ -1,11 +1,13 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { type ChannelCredentials, Metadata, credentials, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
-import type { RuntimeRegistry } from "@mlbridge/core";
+import { type ChannelCredentials, type Client, type ClientDuplexStream, credentials, loadPackageDefinition, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { protoPath as healthProto } from "grpc-health-check";
+import { type NativeItem, packSequences, type RuntimeRegistry } from "@mlbridge/core";
 import pino from "pino";
 import { loadConfig } from "../src/config";
-import { CrfServiceClient, type CrfServiceTrainRequest, type CrfServiceTrainResponse } from "../src/generated/mlbridge/v1/crf_service";
+import { type CrfPackedSequences, CrfServiceClient, type CrfServiceTrainRequest, type CrfServiceTrainResponse } from "../src/generated/mlbridge/v1/crf_service";
 import { ModelServiceClient } from "../src/generated/mlbridge/v1/model_service";
 import { TextServiceClient } from "../src/generated/mlbridge/v1/text_service";
 import { XgboostServiceClient, type XgboostServiceTrainRequest, type XgboostServiceTrainResponse } from "../src/generated/mlbridge/v1/xgboost_service";
@@ -147,4 +149,41 @@ export async function expectStatus(p: Promise<unknown>, code: number, message: R
     return e;
   }
   throw new Error(`expected status ${code}, but the call succeeded`);
+}
+
+/** A grpc.health.v1 client (dynamic: the health proto ships with grpc-health-check); statuses come as strings. */
+export function healthClient(address: string): Client & { check: (...args: unknown[]) => unknown } {
+  const def = loadSync(healthProto, { keepCase: true, enums: String });
+  const pkg = loadPackageDefinition(def) as unknown as {
+    grpc: { health: { v1: { Health: new (a: string, c: unknown) => Client & { check: (...args: unknown[]) => unknown } } } };
+  };
+  return new pkg.grpc.health.v1.Health(address, credentials.createInsecure());
+}
+
+/** Sequences of items ([name, weight] attributes) in the wire's one CRF form. */
+export function packedOf(seqs: NativeItem[][]): CrfPackedSequences {
+  const p = packSequences(seqs);
+  return {
+    attributeNames: Buffer.from(p.attributeNames),
+    attributeWeights: Array.from(p.attributeWeights ?? []),
+    itemAttributeCounts: Array.from(p.itemAttributeCounts),
+    sequenceLengths: Array.from(p.sequenceLengths),
+  };
+}
+
+/** A CRF Train stream's messages on labelled sequences: the header, then one CrfLabelledSequences batch. */
+export function crfSequenceRequests(
+  header: Partial<NonNullable<Extract<CrfServiceTrainRequest["payload"], { $case: "header" }>["value"]>> & { modelName: string },
+  seqs: { items: NativeItem[]; labels: string[] }[],
+): CrfServiceTrainRequest[] {
+  return [
+    { payload: { $case: "header", value: { algorithm: 0, parameters: {}, featurePreset: "", seed: 0, noHoldout: true, failIfExists: false, ...header } } },
+    { payload: { $case: "sequences", value: { sequences: packedOf(seqs.map((s) => s.items)), labels: seqs.flatMap((s) => s.labels) } } },
+  ];
+}
+
+/** Labels per sequence from a packed Tag response. */
+export function labelsOf(res: { labels: string[]; packed?: { labelIndices: number[] } }, lengths: number[]): string[][] {
+  let at = 0;
+  return lengths.map((n) => res.packed!.labelIndices.slice(at, (at += n)).map((k) => res.labels[k]));
 }

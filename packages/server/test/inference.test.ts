@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Metadata, credentials, status } from "@grpc/grpc-js";
+import type { NativeItem } from "@mlbridge/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   GRPCInferenceServiceClient,
@@ -10,7 +11,19 @@ import {
   type ModelInferResponse,
 } from "../src/generated/inference/grpc_predict_v2";
 import { PredictOutput } from "../src/generated/mlbridge/v1/xgboost_service";
-import { bidi, dataFile, crfTrainRequests, expectStatus, startHarness, unary, xgbTrainRequests, type Harness } from "./helpers";
+import {
+  bidi,
+  crfSequenceRequests,
+  crfTrainRequests,
+  dataFile,
+  expectStatus,
+  labelsOf,
+  packedOf,
+  startHarness,
+  unary,
+  xgbTrainRequests,
+  type Harness,
+} from "./helpers";
 
 let h: Harness;
 let oip: GRPCInferenceServiceClient;
@@ -68,37 +81,22 @@ beforeAll(async () => {
       .slice(1)
       .map((l) => l.slice(l.lastIndexOf(",") + 1)),
   ).size;
-  await bidi(h.crf.train(), [
-    {
-      payload: {
-        $case: "header",
-        value: { modelName: TINY, algorithm: 0, parameters: { max_iterations: "20" }, featurePreset: "", seed: 0, noHoldout: true, failIfExists: false },
-      },
-    },
-    {
-      payload: {
-        $case: "sequences",
-        value: {
-          sequences: [
-            {
-              items: [
-                { attributes: [{ name: "w=London" }, { name: "a:b", weight: 1 }], attributeNames: [], attributeWeights: [] },
-                { attributes: [{ name: "w=is" }], attributeNames: [], attributeWeights: [] },
-              ],
-              labels: ["B-geo", "O"],
-            },
-            {
-              items: [
-                { attributes: [{ name: "w=Paris" }], attributeNames: [], attributeWeights: [] },
-                { attributes: [{ name: "w=was" }], attributeNames: [], attributeWeights: [] },
-              ],
-              labels: ["B-geo", "O"],
-            },
+  await bidi(
+    h.crf.train(),
+    crfSequenceRequests({ modelName: TINY, parameters: { max_iterations: "20" } }, [
+      {
+        items: [
+          [
+            ["w=London", 1],
+            ["a:b", 1],
           ],
-        },
+          [["w=is", 1]],
+        ],
+        labels: ["B-geo", "O"],
       },
-    },
-  ]);
+      { items: [[["w=Paris", 1]], [["w=was", 1]]], labels: ["B-geo", "O"] },
+    ]),
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -182,8 +180,8 @@ describe("server endpoints", () => {
   it("ModelReady: true for a stored model (any version or its own), false otherwise", async () => {
     const info = await unary(h.models.getModel.bind(h.models), { name: IRIS });
     expect(await call("modelReady", { name: IRIS, version: "" })).toEqual({ ready: true });
-    expect(await call("modelReady", { name: IRIS, version: info.model!.sha256.slice(0, 12) })).toEqual({ ready: true });
-    expect(await call("modelReady", { name: IRIS, version: "7" })).toEqual({ ready: false });
+    expect(await call("modelReady", { name: IRIS, version: String(info.model!.version) })).toEqual({ ready: true });
+    expect(await call("modelReady", { name: IRIS, version: String(info.model!.version + 1) })).toEqual({ ready: false });
     expect(await call("modelReady", { name: "nope", version: "" })).toEqual({ ready: false });
     expect(await call("modelReady", { name: "../x", version: "" })).toEqual({ ready: false });
   });
@@ -192,7 +190,7 @@ describe("server endpoints", () => {
     const info = await unary(h.models.getModel.bind(h.models), { name: IRIS });
     expect(await call("modelMetadata", { name: IRIS, version: "" })).toEqual({
       name: IRIS,
-      versions: [info.model!.sha256.slice(0, 12)],
+      versions: [String(info.model!.version)],
       platform: "xgboost_ubj",
       inputs: [{ name: "input", datatype: "FP32", shape: [-1, 4] }],
       outputs: [
@@ -228,7 +226,7 @@ describe("ModelInfer on XGBoost models", () => {
     const own = await mlbridgePredict(IRIS, ROWS);
     expect(res.id).toBe("req-1");
     expect(res.modelName).toBe(IRIS);
-    expect(res.modelVersion).toMatch(/^[0-9a-f]{12}$/);
+    expect(res.modelVersion).toMatch(/^[1-9]\d*$/); // the store's version (ModelInfo.version)
     expect(res.rawOutputContents).toEqual([]);
     expect(res.outputs.map((o) => [o.name, o.datatype, o.shape])).toEqual([
       ["predict", "INT64", [3]],
@@ -366,9 +364,9 @@ describe("ModelInfer on XGBoost models", () => {
       "model 'nope' not found",
     );
     await expectStatus(
-      infer({ modelVersion: "1", inputs: [input("input", "FP32", [1, 4], { fp32Contents: [1, 2, 3, 4] })] }),
+      infer({ modelVersion: "999", inputs: [input("input", "FP32", [1, 4], { fp32Contents: [1, 2, 3, 4] })] }),
       status.NOT_FOUND,
-      /has no version '1'/,
+      /has no version '999'/,
     );
   });
 });
@@ -376,17 +374,26 @@ describe("ModelInfer on XGBoost models", () => {
 describe("ModelInfer on CRF models: BYTES tensors", () => {
   const sentence = ["thousand", "of", "demonstr", "have", "march", "through", "london"];
   const attrs = sentence.map((w, i) => `${w}\t${sentence[i + 1] ?? "."}:0.5`);
-  const items = sentence.map((w, i) => ({
-    attributes: [
-      { name: w, weight: 1 },
-      { name: sentence[i + 1] ?? ".", weight: 0.5 },
-    ],
-    attributeNames: [],
-    attributeWeights: [],
-  }));
+  const items: NativeItem[] = sentence.map((w, i) => [
+    [w, 1],
+    [sentence[i + 1] ?? ".", 0.5],
+  ]);
+  /** CrfService.Tag on packed sequences, as per-sequence labels, probabilities and per-item marginal rows. */
+  const tagSequences = async (seqs: NativeItem[][]) => {
+    const res = await unary(h.crf.tag.bind(h.crf), { modelName: NER, packed: packedOf(seqs), includeProbability: true, includeMarginals: true });
+    return {
+      labels: res.labels,
+      sequences: labelsOf(
+        res,
+        seqs.map((q) => q.length),
+      ),
+      probabilities: res.packed!.probabilities,
+      marginals: res.packed!.marginals,
+    };
+  };
 
   it("attributes in (typed), labels out: the same as CrfService.Tag", async () => {
-    const tag = await unary(h.crf.tag.bind(h.crf), { modelName: NER, sequences: [{ items, labels: [] }], includeProbability: true, includeMarginals: true });
+    const tag = await tagSequences([items]);
     const res = await infer({
       modelName: NER,
       id: "crf",
@@ -394,29 +401,21 @@ describe("ModelInfer on CRF models: BYTES tensors", () => {
     });
     expect(res.id).toBe("crf");
     expect(res.outputs.map((o) => [o.name, o.datatype, o.shape])).toEqual([["labels", "BYTES", [7]]]);
-    expect(res.outputs[0].contents!.bytesContents.map((b) => b.toString())).toEqual(tag.sequences[0].labels);
+    expect(res.outputs[0].contents!.bytesContents.map((b) => b.toString())).toEqual(tag.sequences[0]);
 
     const all = await infer({
       modelName: NER,
       inputs: [input("attributes", "BYTES", [attrs.length], { bytesContents: attrs.map((a) => Buffer.from(a)) })],
       outputs: wanted("labels", "probability", "marginals"),
     });
-    expect(all.outputs[1].contents!.fp64Contents[0]).toBeCloseTo(tag.sequences[0].probability, 12);
+    expect(all.outputs[1].contents!.fp64Contents[0]).toBeCloseTo(tag.probabilities[0], 12);
     expect(all.outputs[2].shape).toEqual([7, tag.labels.length]);
     expect(all.outputs[2].parameters.labels).toEqual({ parameterChoice: { $case: "stringParam", value: JSON.stringify(tag.labels) } });
-    expect(all.outputs[2].contents!.fp64Contents).toEqual(tag.sequences[0].marginals.flatMap((m) => m.probabilities));
+    expect(all.outputs[2].contents!.fp64Contents).toEqual(tag.marginals);
   });
 
   it("raw BYTES with sequence_lengths: several sentences, raw labels out", async () => {
-    const tag = await unary(h.crf.tag.bind(h.crf), {
-      modelName: NER,
-      sequences: [
-        { items: items.slice(0, 3), labels: [] },
-        { items: items.slice(3), labels: [] },
-      ],
-      includeProbability: true,
-      includeMarginals: false,
-    });
+    const tag = await tagSequences([items.slice(0, 3), items.slice(3)]);
     const res = await infer({
       modelName: NER,
       inputs: [input("attributes", "BYTES", [7]), input("sequence_lengths", "INT32", [2])],
@@ -424,11 +423,11 @@ describe("ModelInfer on CRF models: BYTES tensors", () => {
       outputs: wanted("labels", "probability"),
     });
     expect(res.outputs.map((o) => o.contents)).toEqual([undefined, undefined]);
-    expect(readRawBytes(res.rawOutputContents[0])).toEqual(tag.sequences.flatMap((s) => s.labels));
+    expect(readRawBytes(res.rawOutputContents[0])).toEqual(tag.sequences.flat());
     expect(res.outputs[1].shape).toEqual([2]);
     const p = rawF64(res.rawOutputContents[1]);
-    expect(p[0]).toBeCloseTo(tag.sequences[0].probability, 12);
-    expect(p[1]).toBeCloseTo(tag.sequences[1].probability, 12);
+    expect(p[0]).toBeCloseTo(tag.probabilities[0], 12);
+    expect(p[1]).toBeCloseTo(tag.probabilities[1], 12);
   });
 
   it("tokens in (columns of the model's template): the same as CrfService.Predict on the CSV", async () => {

@@ -4,11 +4,10 @@ import os from "node:os";
 import path from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { credentials, loadPackageDefinition, Metadata, status, type Client } from "@grpc/grpc-js";
+import { credentials, loadPackageDefinition, Metadata, status } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
-import { protoPath as healthProto } from "grpc-health-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { expectStatus, startHarness, unary, type Harness } from "./helpers";
+import { expectStatus, healthClient, startHarness, unary, type Harness } from "./helpers";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -17,14 +16,6 @@ afterEach(async () => {
 });
 
 const count = (hh: Harness, md = new Metadata()) => unary(hh.text.countWords.bind(hh.text), { text: "a b a" }, md);
-
-function healthClient(address: string): Client & { check: (...args: unknown[]) => unknown } {
-  const def = loadSync(healthProto, { keepCase: true, enums: String });
-  const pkg = loadPackageDefinition(def) as unknown as {
-    grpc: { health: { v1: { Health: new (a: string, c: unknown) => Client & { check: (...args: unknown[]) => unknown } } } };
-  };
-  return new pkg.grpc.health.v1.Health(address, credentials.createInsecure());
-}
 
 describe("token auth", () => {
   it("is off by default", async () => {

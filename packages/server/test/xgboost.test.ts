@@ -3,7 +3,7 @@ import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PredictOutput, type XgboostServicePredictResponse } from "../src/generated/mlbridge/v1/xgboost_service";
 import { matrixValues } from "../src/services/xgboost";
-import { bidi, dataFile, expectStatus, startHarness, unary, xgbTrainRequests, type Harness } from "./helpers";
+import { bidi, dataFile, expectStatus, packedOf, startHarness, unary, xgbTrainRequests, type Harness } from "./helpers";
 
 let h: Harness;
 const iris = readFileSync(dataFile("iris.csv"));
@@ -299,7 +299,7 @@ describe("XgboostService errors", () => {
       /max_dept: unknown XGBoost parameter/,
     );
     await expectStatus(
-      unary(h.crf.tag.bind(h.crf), { modelName: "xgb.model", sequences: [{ items: [], labels: [] }], includeProbability: false, includeMarginals: false }),
+      unary(h.crf.tag.bind(h.crf), { modelName: "xgb.model", packed: packedOf([[[["a", 1]]]]), includeProbability: false, includeMarginals: false }),
       status.FAILED_PRECONDITION,
       /is a xgboost model, not crf/,
     );

@@ -73,6 +73,8 @@ class ModelInfo:
     format: str
     feature_names: List[str]
     feature_template: List[CrfFeature]
+    #: 1 when first stored under its name, one more at each replacement (on every server sharing the store).
+    version: int = 1
 
     @classmethod
     def from_proto(cls, msg: types_pb.ModelInfo) -> ModelInfo:
@@ -91,6 +93,7 @@ class ModelInfo:
             format=msg.format,
             feature_names=list(msg.feature_names),
             feature_template=[CrfFeature.from_proto(f) for f in msg.feature_template.features],
+            version=msg.version or 1,
         )
 
 

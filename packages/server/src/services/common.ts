@@ -47,18 +47,21 @@ export async function receiveBytes<T extends { payload?: { $case: string; value:
 }
 
 /**
- * Runs `fn` with a loaded model. If the model was replaced (and its old
- * version freed) while the request was between awaits, runs once more with
- * the new version, so that predictions keep working during retraining.
+ * Runs `fn` with a loaded model (of `version` when not 0: see
+ * ModelStore.checkVersion). If the model was replaced (and its old version
+ * freed) while the request was between awaits, runs once more with the new
+ * version, so that predictions keep working during retraining.
  */
 export async function withModel<M extends RuntimeModel, T>(
   store: ModelStore,
   name: string,
   runtime: ModelRuntime<M>,
   fn: (model: M) => Promise<T> | T,
+  version = 0,
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     const loaded = await store.load(name, runtime);
+    store.checkVersion(loaded.meta, version);
     try {
       return await fn(loaded.model);
     } catch (err) {

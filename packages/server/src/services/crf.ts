@@ -161,23 +161,29 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
   }
 
   async function predict(req: CrfServicePredictRequest): Promise<CrfServicePredictResponse> {
-    const meta = store.meta(req.modelName);
+    const meta = await store.find(req.modelName);
     store.checkKind(meta, crfRuntime);
     if (!req.csv || req.csv.length === 0) throw invalid("csv", "the CSV is empty");
     const template = meta.featureTemplate ?? CRF_PRESETS.book.template;
-    return { labels: await withModel(store, req.modelName, crfRuntime, (model) => predictCrfCsv(model, req.csv, template)) };
+    return { labels: await withModel(store, req.modelName, crfRuntime, (model) => predictCrfCsv(model, req.csv, template), req.modelVersion) };
   }
 
   async function tag(req: CrfServiceTagRequest | CrfServiceTagStreamRequest): Promise<CrfServiceTagResponse> {
     const input = toPacked(checkTagRequest(req));
     const probability = req.includeProbability;
     const marginals = req.includeMarginals;
-    return withModel(store, req.modelName, crfRuntime, async (model) => {
-      const r = await model.tagPacked(input, { probability, marginals });
-      // ts-proto's encoders iterate the arrays: typed arrays serve as they are.
-      const asList = (a: ArrayLike<number> | undefined) => (a ?? []) as unknown as number[];
-      return { labels: model.labels, packed: { labelIndices: asList(r.paths), probabilities: asList(r.probabilities), marginals: asList(r.marginals) } };
-    });
+    return withModel(
+      store,
+      req.modelName,
+      crfRuntime,
+      async (model) => {
+        const r = await model.tagPacked(input, { probability, marginals });
+        // ts-proto's encoders iterate the arrays: typed arrays serve as they are.
+        const asList = (a: ArrayLike<number> | undefined) => (a ?? []) as unknown as number[];
+        return { labels: model.labels, packed: { labelIndices: asList(r.paths), probabilities: asList(r.probabilities), marginals: asList(r.marginals) } };
+      },
+      req.modelVersion,
+    );
   }
 
   async function tagStream(call: ServerDuplexStream<CrfServiceTagStreamRequest, CrfServiceTagStreamResponse>): Promise<void> {

@@ -29,9 +29,9 @@ export const EXTENSIONS = ["model_repository"];
 
 const NOT_LOADED = "not loaded in memory: loaded by the first ModelInfer or by RepositoryModelLoad";
 
-/** A model's one version: the first 12 hex digits of its content's SHA-256. */
+/** A model's version in the protocol: its store version (ModelInfo.version), as a string. */
 export function modelVersion(meta: ModelMeta): string {
-  return meta.sha256.slice(0, 12);
+  return String(meta.version ?? 1);
 }
 
 /** Checks an optional version against the stored one. @throws NOT_FOUND */
@@ -51,7 +51,7 @@ export function inferenceHandlers(ctx: ServiceContext) {
 
   /** Runs a ModelInfer request: the model's metadata and the output tensors, before any encoding. */
   async function infer(req: ModelInferRequest): Promise<{ meta: ModelMeta; outputs: Output[] }> {
-    const meta = store.meta(checkModelName(req.modelName, "model_name"));
+    const meta = await store.find(checkModelName(req.modelName, "model_name"));
     checkVersion(meta, req.modelVersion);
     if (req.inputs.length === 0) throw invalid("inputs", "at least one input tensor is required");
     const inputs = requestInputs(req.inputs, req.rawInputContents).map(tensorInput);
@@ -73,7 +73,7 @@ export function inferenceHandlers(ctx: ServiceContext) {
       return !version || version === modelVersion(meta);
     },
     async modelMetadata(name: string, version: string): Promise<ModelMetadataResponse> {
-      const meta = store.meta(checkModelName(name, "name"));
+      const meta = await store.find(checkModelName(name, "name"));
       checkVersion(meta, version);
       const runtime = runtimes.get(meta.kind);
       const tensors = await runtime.describe(meta, async () => (await store.load(meta.name, runtime)).model);

@@ -40,7 +40,7 @@ export function modelService(ctx: ServiceContext): ModelServiceServer {
 
   async function exportModel(call: ServerWritableStream<ExportModelRequest, ExportModelResponse>): Promise<void> {
     const { name, format } = call.request;
-    const meta = store.meta(name);
+    const meta = await store.find(name);
     const runtime = runtimes.get(meta.kind);
     const bytes = await runtime.export(
       async () => (await store.load(name, runtime)).model,
@@ -69,7 +69,7 @@ export function modelService(ctx: ServiceContext): ModelServiceServer {
       const imported = await runtime.import(bytes, format, { classNames: header.classNames, featureTemplate: template });
       const { model, bytes: stored, ...fields } = imported;
       try {
-        return await store.save({ name, kind, ...fields, metrics: {} }, stored, model);
+        return await store.save({ name, kind, ...fields, metrics: {} }, stored, model, { failIfExists: header.failIfExists });
       } catch (err) {
         model.dispose();
         throw err;
@@ -83,7 +83,7 @@ export function modelService(ctx: ServiceContext): ModelServiceServer {
     listModels: unary(log, (req) => ({
       models: store.list(req.kind === ModelKind.MODEL_KIND_UNSPECIFIED ? undefined : runtimeOf(req.kind, "kind").kind).map(toModelInfo),
     })),
-    getModel: unary(log, (req) => ({ model: toModelInfo(store.meta(req.name)) })),
+    getModel: unary(log, async (req) => ({ model: toModelInfo(await store.find(req.name)) })),
     deleteModel: unary(log, async (req) => {
       checkModelName(req.name, "name");
       await store.withLock(req.name, () => store.delete(req.name));

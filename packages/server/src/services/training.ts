@@ -32,7 +32,7 @@ export interface TrainingPlan<Req, H, D, F extends { model: RuntimeModel }, R> {
   /** Trains; `signal` aborts it (the call's cancellation, deadline or the server's shutdown). */
   fit(data: D, signal: AbortSignal, progress: Progress): Promise<F>;
   /** What the store keeps: the metadata fields and the model's bytes. */
-  stored(fit: F): { fields: Omit<ModelMeta, "name" | "kind" | "sha256" | "sizeBytes" | "createdAt">; bytes: Buffer };
+  stored(fit: F): { fields: Omit<ModelMeta, "name" | "kind" | "sha256" | "sizeBytes" | "createdAt" | "version">; bytes: Buffer };
   /** The report event. */
   report(fit: F, meta: ModelMeta): R;
   /** Training seconds, for the log. */
@@ -70,7 +70,7 @@ export async function runTraining<Req extends { payload?: { $case: string; value
       }
       progress({ stage: "saving", iteration: plan.iterations(fit) });
       const { fields, bytes } = plan.stored(fit);
-      const meta = await store.save({ name, kind: plan.kind, ...fields }, bytes, fit.model);
+      const meta = await store.save({ name, kind: plan.kind, ...fields }, bytes, fit.model, { failIfExists });
       return { fit, meta };
     });
     call.write({ event: { $case: "report", value: plan.report(fit, meta) } });

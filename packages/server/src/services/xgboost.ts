@@ -165,17 +165,22 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
     if (!output) throw invalid("output", `unknown value ${req.output}`);
     const input = req.input;
     if (!input) throw invalid("input", "give a matrix or a csv");
-    const meta = store.meta(req.modelName);
-    store.checkKind(meta, xgboostRuntime);
-    const pred = await withModel(store, req.modelName, xgboostRuntime, async (model) => {
-      if (input.$case === "matrix") {
-        const m = matrixInput(input.value, "matrix");
+    store.checkKind(await store.find(req.modelName), xgboostRuntime);
+    const pred = await withModel(
+      store,
+      req.modelName,
+      xgboostRuntime,
+      async (model) => {
+        if (input.$case === "matrix") {
+          const m = matrixInput(input.value, "matrix");
+          return model.predictAsync(m.values, m.rows, m.cols, output, { classNames: !req.omitClassNames });
+        }
+        if (input.value.length === 0) throw invalid("csv", "the CSV is empty");
+        const m = await readFeatureCsv(input.value, model.featureNames, model.numFeatures);
         return model.predictAsync(m.values, m.rows, m.cols, output, { classNames: !req.omitClassNames });
-      }
-      if (input.value.length === 0) throw invalid("csv", "the CSV is empty");
-      const m = await readFeatureCsv(input.value, model.featureNames, model.numFeatures);
-      return model.predictAsync(m.values, m.rows, m.cols, output, { classNames: !req.omitClassNames });
-    });
+      },
+      req.modelVersion,
+    );
     return toResponse(pred, req);
   }
 
@@ -189,6 +194,7 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
     const loaded = store.cached(req.modelName);
     const output = OUTPUTS[req.output];
     if (!loaded || loaded.meta.kind !== xgboostRuntime.kind || !output) return undefined;
+    if (req.modelVersion && req.modelVersion !== (loaded.meta.version ?? 1)) return undefined; // predict says why
     const mat = req.input.value;
     if (mat.rows * mat.cols > SYNC_VALUES) return undefined;
     const m = matrixInput(mat, "matrix");

@@ -44,6 +44,7 @@ async function writeAtomic(tmpDir: string, file: string, data: Buffer | string):
  * folder, because each one's cleanup and deletes count only the models it knows.
  */
 export class DiskStorage implements ModelStorage {
+  readonly shared = false;
   private readonly modelsDir: string;
   private readonly blobsDir: string;
   private readonly tmpDir: string;
@@ -107,17 +108,29 @@ export class DiskStorage implements ModelStorage {
     const out: ModelMeta[] = [];
     for (const f of await readdir(this.modelsDir)) {
       if (!f.endsWith(".json")) continue;
-      const file = path.join(this.modelsDir, f);
-      try {
-        const meta = JSON.parse(await readFile(file, "utf8")) as ModelMeta;
-        const st = await stat(path.join(this.blobsDir, meta.sha256));
-        if (st.size !== meta.sizeBytes || `${meta.name}.json` !== f) throw new Error("blob size or name does not match");
-        out.push(meta);
-      } catch (err) {
-        this.log.error({ file, err: (err as Error).message }, "skipping an unreadable model entry");
-      }
+      const meta = await this.entry(f);
+      if (meta) out.push(meta);
     }
     return out;
+  }
+
+  /** The pointer in `models/<file>`, checked against its blob; undefined (logged) when unreadable. */
+  private async entry(f: string): Promise<ModelMeta | undefined> {
+    const file = path.join(this.modelsDir, f);
+    try {
+      const meta = JSON.parse(await readFile(file, "utf8")) as ModelMeta;
+      const st = await stat(path.join(this.blobsDir, meta.sha256));
+      if (st.size !== meta.sizeBytes || `${meta.name}.json` !== f) throw new Error("blob size or name does not match");
+      return meta;
+    } catch (err) {
+      this.log.error({ file, err: (err as Error).message }, "skipping an unreadable model entry");
+      return undefined;
+    }
+  }
+
+  async read(name: string): Promise<ModelMeta | undefined> {
+    const f = `${name}.json`;
+    return (await readdir(this.modelsDir)).includes(f) ? this.entry(f) : undefined;
   }
 
   async putBlob(sha256: string, bytes: Buffer): Promise<void> {

@@ -3,8 +3,8 @@
  * (immutable, named by their SHA-256) and one pointer per model name (its
  * metadata, which names the blob). ModelStore keeps the index, the cache and
  * the per-name locks above it; a backend only moves bytes. Today's backend is
- * the disk folder (disk.ts); an object store is a second implementation of
- * the same five operations.
+ * the disk folder (disk.ts); S3-compatible object storage (s3.ts) is the
+ * second, shared by several servers.
  */
 import type { CrfFeatureTemplate } from "@mlbridge/core";
 
@@ -19,6 +19,8 @@ export interface ModelMeta {
   format: string;
   sha256: string;
   sizeBytes: number;
+  /** The model's version: 1 for the first stored under its name, one more at each replacement. Absent in stores written before versions (read as 1). */
+  version?: number;
   /** ISO 8601. */
   createdAt: string;
   parameters: Record<string, string>;
@@ -29,10 +31,31 @@ export interface ModelMeta {
   featureTemplate?: CrfFeatureTemplate;
 }
 
+/**
+ * A commit lost to another writer: the name's pointer is not the one the
+ * caller replaced (`exists`: the caller replaced none, and there is one now).
+ */
+export class CommitConflict extends Error {
+  constructor(
+    readonly modelName: string,
+    readonly exists: boolean,
+  ) {
+    super(`model '${modelName}' was stored by another server meanwhile`);
+  }
+}
+
 /** One backend of the model store. Every method may throw the backend's I/O errors. */
 export interface ModelStorage {
   /** Where the models live, for logs and errors (a folder, a URL). */
   readonly location: string;
+  /**
+   * Whether other servers write here too: the store then polls list() for
+   * their changes, reads a name it does not know before answering NOT_FOUND,
+   * and leaves blobs in place (another server may commit a pointer to one).
+   */
+  readonly shared: boolean;
+  /** One name's pointer, or undefined when there is none (the miss path of a shared store). */
+  read(name: string): Promise<ModelMeta | undefined>;
   /** The committed pointers: every model's metadata (unreadable entries are logged and skipped). */
   list(): Promise<ModelMeta[]>;
   /** Stores a blob under its SHA-256; idempotent (an existing blob of that size is kept). */
@@ -42,7 +65,9 @@ export interface ModelStorage {
   /**
    * Makes `meta` the model served under `meta.name`, atomically: a reader sees
    * the old pointer or the new one, never a mix. `previous` is the pointer the
-   * caller replaces (undefined: none), for backends that check it.
+   * caller replaces (undefined: none); a shared backend commits only if it is
+   * still the current one.
+   * @throws CommitConflict when another server committed meanwhile
    */
   commit(meta: ModelMeta, previous: ModelMeta | undefined): Promise<void>;
   /** Removes a name's pointer (its blob stays until deleteBlob). */
