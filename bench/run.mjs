@@ -53,6 +53,7 @@ const SCENARIOS = [
   [9, "Both cores: two server processes vs one", "s9-two-procs.mjs"],
   [10, "V2 REST single-row infer vs MLServer REST and our gRPC (wrk c=1/16/64)", "s10-rest.mjs"],
   [11, "Native memory over 1,000 model lifecycles (train, predict, save, load, dispose)", "s11-native-cycles.mjs"],
+  [12, "Replicas on a shared S3 store behind nginx: req/s to 1/2/3 replicas, propagation delay", "s12-replicas.mjs"],
 ];
 
 // --quick (the CI smoke test) installs nothing: it uses ghz / the Python venv only if already there.

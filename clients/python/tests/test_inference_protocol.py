@@ -66,7 +66,7 @@ def test_server_and_model_endpoints(triton: tc.InferenceServerClient, iris_model
     assert not triton.is_model_ready("no-such-model")
     md = triton.get_model_metadata(IRIS_MODEL, as_json=True)
     assert md["platform"] == "xgboost_ubj"
-    assert md["versions"] == [iris_model.model.sha256[:12]]
+    assert md["versions"] == [str(iris_model.model.version)]  # the store's version number (ModelInfo.version)
     assert md["inputs"] == [{"name": "input", "datatype": "FP32", "shape": ["-1", "4"]}]  # int64 as JSON strings
     assert md["outputs"] == [
         {"name": "predict", "datatype": "INT64", "shape": ["-1"]},

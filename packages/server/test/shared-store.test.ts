@@ -198,6 +198,38 @@ describe.skipIf(!haveVersitygw)("three replicas on one S3-compatible store (vers
     for (const r of replicas) expect((await unary(r.models.getModel.bind(r.models), { name: "race" })).model!.sha256).toBe(sha);
   });
 
+  it("retrained twice under load: no call fails, every answer names its version, one version always answers the same", async () => {
+    const [a, b] = replicas;
+    await train(a, "rolling");
+    await eventually(() => predict(b, "rolling"));
+    const answers: { version: number; values: string }[] = [];
+    const failed: string[] = [];
+    let done = false;
+    const loops = Array.from({ length: 3 }, async () => {
+      while (!done) {
+        try {
+          const r = await predict(b, "rolling");
+          answers.push({ version: r.modelVersion, values: JSON.stringify([r.values, r.classNames]) });
+        } catch (err) {
+          failed.push((err as { details?: string }).details ?? String(err));
+        }
+      }
+    });
+    // Different rounds: each version answers differently for some rows, and must answer the same every time.
+    await train(a, "rolling", { numRounds: 1 });
+    await eventually(async () => expect(await version(b, "rolling")).toBe(2));
+    await train(a, "rolling", { numRounds: 7 });
+    await eventually(async () => expect(await version(b, "rolling")).toBe(3));
+    await new Promise((r) => setTimeout(r, 200));
+    done = true;
+    await Promise.all(loops);
+    expect(failed).toEqual([]);
+    const byVersion = new Map<number, Set<string>>();
+    for (const x of answers) byVersion.set(x.version, (byVersion.get(x.version) ?? new Set()).add(x.values));
+    expect([...byVersion.keys()].sort()).toEqual([1, 2, 3]);
+    for (const [, set] of byVersion) expect(set.size).toBe(1);
+  }, 60_000);
+
   it("a model deleted through one replica disappears from every replica", async () => {
     const [a, b, c] = replicas;
     await train(a, "doomed");

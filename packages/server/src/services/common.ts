@@ -2,7 +2,7 @@ import { status } from "@grpc/grpc-js";
 import type { ModelRuntime, RuntimeModel } from "@mlbridge/core";
 import type { TrainProgress } from "../generated/mlbridge/v1/types";
 import { invalid, statusError } from "../errors";
-import type { ModelStore } from "../store";
+import type { ModelMeta, ModelStore } from "../store";
 
 const PROGRESS_EVERY = 4 * 1024 * 1024;
 
@@ -56,14 +56,14 @@ export async function withModel<M extends RuntimeModel, T>(
   store: ModelStore,
   name: string,
   runtime: ModelRuntime<M>,
-  fn: (model: M) => Promise<T> | T,
+  fn: (model: M, meta: ModelMeta) => Promise<T> | T,
   version = 0,
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     const loaded = await store.load(name, runtime);
     store.checkVersion(loaded.meta, version);
     try {
-      return await fn(loaded.model);
+      return await fn(loaded.model, loaded.meta);
     } catch (err) {
       if (attempt === 0 && (err as { code?: string }).code === "DISPOSED") continue;
       throw err;

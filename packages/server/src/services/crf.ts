@@ -165,7 +165,13 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
     store.checkKind(meta, crfRuntime);
     if (!req.csv || req.csv.length === 0) throw invalid("csv", "the CSV is empty");
     const template = meta.featureTemplate ?? CRF_PRESETS.book.template;
-    return { labels: await withModel(store, req.modelName, crfRuntime, (model) => predictCrfCsv(model, req.csv, template), req.modelVersion) };
+    return withModel(
+      store,
+      req.modelName,
+      crfRuntime,
+      async (model, m) => ({ labels: await predictCrfCsv(model, req.csv, template), modelVersion: m.version ?? 1 }),
+      req.modelVersion,
+    );
   }
 
   async function tag(req: CrfServiceTagRequest | CrfServiceTagStreamRequest): Promise<CrfServiceTagResponse> {
@@ -176,11 +182,15 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
       store,
       req.modelName,
       crfRuntime,
-      async (model) => {
+      async (model, meta) => {
         const r = await model.tagPacked(input, { probability, marginals });
         // ts-proto's encoders iterate the arrays: typed arrays serve as they are.
         const asList = (a: ArrayLike<number> | undefined) => (a ?? []) as unknown as number[];
-        return { labels: model.labels, packed: { labelIndices: asList(r.paths), probabilities: asList(r.probabilities), marginals: asList(r.marginals) } };
+        return {
+          labels: model.labels,
+          packed: { labelIndices: asList(r.paths), probabilities: asList(r.probabilities), marginals: asList(r.marginals) },
+          modelVersion: meta.version ?? 1,
+        };
       },
       req.modelVersion,
     );

@@ -30,7 +30,7 @@ import type { ServiceContext } from "../context";
 import { toModelInfo } from "../convert";
 import { invalid } from "../errors";
 import { denseInput, responseValues } from "../matrix";
-import { checkModelName } from "../store";
+import { checkModelName, type ModelMeta } from "../store";
 import { receiveBytes, withModel } from "./common";
 import { runTraining } from "./training";
 
@@ -57,8 +57,14 @@ export function matrixValues(m: DenseMatrix | undefined, field: string): { value
 /** Inputs up to this many values are predicted synchronously when the model is cached. */
 const SYNC_VALUES = 4096;
 
-function toResponse(pred: XgbPrediction, req: XgboostServicePredictRequest): XgboostServicePredictResponse {
-  return { rows: pred.rows, cols: pred.cols, ...responseValues(pred.values, req.rawOutput), classNames: pred.classNames ?? [] };
+function toResponse(pred: XgbPrediction, req: XgboostServicePredictRequest, meta: ModelMeta): XgboostServicePredictResponse {
+  return {
+    rows: pred.rows,
+    cols: pred.cols,
+    ...responseValues(pred.values, req.rawOutput),
+    classNames: pred.classNames ?? [],
+    modelVersion: meta.version ?? 1,
+  };
 }
 
 /** XgboostService: training over a stream and prediction. */
@@ -166,22 +172,21 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
     const input = req.input;
     if (!input) throw invalid("input", "give a matrix or a csv");
     store.checkKind(await store.find(req.modelName), xgboostRuntime);
-    const pred = await withModel(
+    return withModel(
       store,
       req.modelName,
       xgboostRuntime,
-      async (model) => {
+      async (model, meta) => {
         if (input.$case === "matrix") {
           const m = matrixInput(input.value, "matrix");
-          return model.predictAsync(m.values, m.rows, m.cols, output, { classNames: !req.omitClassNames });
+          return toResponse(await model.predictAsync(m.values, m.rows, m.cols, output, { classNames: !req.omitClassNames }), req, meta);
         }
         if (input.value.length === 0) throw invalid("csv", "the CSV is empty");
         const m = await readFeatureCsv(input.value, model.featureNames, model.numFeatures);
-        return model.predictAsync(m.values, m.rows, m.cols, output, { classNames: !req.omitClassNames });
+        return toResponse(await model.predictAsync(m.values, m.rows, m.cols, output, { classNames: !req.omitClassNames }), req, meta);
       },
       req.modelVersion,
     );
-    return toResponse(pred, req);
   }
 
   /**
@@ -198,7 +203,7 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
     const mat = req.input.value;
     if (mat.rows * mat.cols > SYNC_VALUES) return undefined;
     const m = matrixInput(mat, "matrix");
-    return toResponse((loaded.model as XgbModel).predict(m.values, m.rows, m.cols, output, { classNames: !req.omitClassNames }), req);
+    return toResponse((loaded.model as XgbModel).predict(m.values, m.rows, m.cols, output, { classNames: !req.omitClassNames }), req, loaded.meta);
   }
 
   return { train: serverStream(log, stoppable(ctx.stopping, accounted(ctx, xgboostRuntime.kind, train))), predict: unary(log, predict, predictNow) };

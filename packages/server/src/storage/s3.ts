@@ -77,7 +77,13 @@ export class S3Storage implements ModelStorage {
    */
   static async open(url: string, options: S3Options, log: Logger): Promise<S3Storage> {
     const where = parseS3Url(url);
-    // Loaded only for an s3:// store: a folder store never pays for the SDK.
+    // Loaded only for an s3:// store: a folder store never pays for the SDK. Its notice that
+    // releases after early 2027 need Node 22 goes to the log as one JSON line, not to stderr
+    // (the version is pinned exactly in package.json; it runs on Node 20).
+    if (Number(process.versions.node.split(".")[0]) < 22 && process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) {
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+      log.info({ node: process.version }, "the AWS SDK for JavaScript releases after early 2027 need Node >= 22; the pinned one runs on this Node");
+    }
     const sdk = await import("@aws-sdk/client-s3");
     const s3 = new sdk.S3Client({
       endpoint: options.endpoint,
