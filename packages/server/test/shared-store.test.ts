@@ -269,6 +269,7 @@ describe.skipIf(!haveVersitygw)("three replicas on one S3-compatible store (vers
     await train(a, "steady");
     await eventually(() => predict(b, "steady"));
     await s3.stop();
+    const down = Date.now();
     try {
       for (let i = 0; i < 20; i++) expect((await predict(b, "steady")).rows).toBe(1);
       await expectStatus(train(a, "while-down"), status.UNAVAILABLE, `the model store ${STORE} cannot be reached`);
@@ -276,6 +277,14 @@ describe.skipIf(!haveVersitygw)("three replicas on one S3-compatible store (vers
         expect(await health(b, "mlbridge.v1.ModelService")).toBe("NOT_SERVING");
       });
       expect(await health(b, "mlbridge.v1.XgboostService")).toBe("SERVING");
+      // Ten seconds without the store, several failed polls: the cached model keeps answering.
+      while (Date.now() - down < 10_000) {
+        expect((await predict(b, "steady")).rows).toBe(1);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const metrics = await (await fetch(`http://127.0.0.1:${b.httpPort}/metrics`)).text();
+      expect(metrics).toMatch(/^mlbridge_store_up 0$/m);
+      expect(Number(/^mlbridge_store_errors_total\{operation="read"\} (\d+)$/m.exec(metrics)![1])).toBeGreaterThanOrEqual(3);
     } finally {
       await s3.start();
     }
@@ -326,6 +335,30 @@ describe.skipIf(!haveVersitygw)("three replicas on one S3-compatible store (vers
         console.log(`predictions through nginx per replica: ${served.join(", ")}`);
         expect(served.reduce((a, b) => a + b, 0)).toBe(300);
         expect(served.every((n) => n > 0)).toBe(true);
+        // Retrained through the balancer while three callers predict through it: no call fails, and
+        // each version (whichever replica answers) always gives the same answer.
+        const seen = new Map<number, Set<string>>();
+        const rolloutFailures: string[] = [];
+        let rolling = true;
+        const rollout = Array.from({ length: 3 }, async () => {
+          while (rolling) {
+            try {
+              const r = await predict(through, "balanced");
+              seen.set(r.modelVersion, (seen.get(r.modelVersion) ?? new Set()).add(JSON.stringify([r.values, r.classNames])));
+            } catch (err) {
+              rolloutFailures.push((err as { details?: string }).details ?? String(err));
+            }
+          }
+        });
+        const v1 = (await unary(replicas[0].models.getModel.bind(replicas[0].models), { name: "balanced" })).model!.version;
+        await train(through, "balanced", { numRounds: 1 });
+        for (const r of replicas) await eventually(async () => expect(await version(r, "balanced")).toBe(v1 + 1));
+        await new Promise((r) => setTimeout(r, 300));
+        rolling = false;
+        await Promise.all(rollout);
+        expect(rolloutFailures).toEqual([]);
+        expect([...seen.keys()].sort()).toEqual([v1, v1 + 1]);
+        for (const [, answers] of seen) expect(answers.size).toBe(1);
         // Four callers in a loop for 3 s; one replica killed after 1 s.
         let ok = 0;
         const failed: string[] = [];
