@@ -21,7 +21,7 @@ import { bearerToken, sameSecret } from "./interceptors";
 import type { Metrics } from "./metrics";
 import { modelVersion, type InferenceHandlers } from "./services/inference";
 import type { ModelStore } from "./store";
-import { rawBytes, type Output } from "./tensors";
+import { emptyContents, rawBytes, type Output } from "./tensors";
 
 /** HTTP status of each gRPC status, as Triton and KServe map them. */
 const HTTP_STATUS: Partial<Record<status, number>> = {
@@ -136,16 +136,7 @@ export function inferRequest(body: unknown, modelName: string, version: string, 
       throw bad(`${field}.shape: expected an array of non-negative integers`);
     const size = byteCount(isObject(t.parameters) ? t.parameters.binary_data_size : undefined, `${field}.parameters.binary_data_size`);
     const params = parameters(withoutBinaryKeys(t.parameters), `${field}.parameters`);
-    const contents: InferTensorContents = {
-      boolContents: [],
-      intContents: [],
-      int64Contents: [],
-      uintContents: [],
-      uint64Contents: [],
-      fp32Contents: [],
-      fp64Contents: [],
-      bytesContents: [],
-    };
+    const contents = emptyContents();
     if (size !== undefined) {
       if (!binary)
         throw bad(

@@ -265,17 +265,13 @@ export function rawBytes(o: Output): Buffer {
   }
 }
 
+/** Typed contents with every field empty (ts-proto's messages want every field). */
+export function emptyContents(): InferTensorContents {
+  return { boolContents: [], intContents: [], int64Contents: [], uintContents: [], uint64Contents: [], fp32Contents: [], fp64Contents: [], bytesContents: [] };
+}
+
 function contents(o: Output): InferTensorContents {
-  const c: InferTensorContents = {
-    boolContents: [],
-    intContents: [],
-    int64Contents: [],
-    uintContents: [],
-    uint64Contents: [],
-    fp32Contents: [],
-    fp64Contents: [],
-    bytesContents: [],
-  };
+  const c = emptyContents();
   const d = o.data;
   if (d.datatype === "FP32") c.fp32Contents = Array.from(d.values);
   else if (d.datatype === "FP64") c.fp64Contents = Array.from(d.values);
