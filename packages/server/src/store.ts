@@ -308,7 +308,11 @@ export class ModelStore {
   ): Promise<ModelMeta> {
     checkModelName(fields.name);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
+    // On a shared store, the pointer as it is now (not as last polled): the version to follow and
+    // the ETag to replace; and another server's model of this name counts for fail_if_exists.
+    if (this.storage.shared) await this.readName(fields.name);
     const old = this.index.get(fields.name);
+    if (old && options.failIfExists) throw statusError(status.ALREADY_EXISTS, `model '${fields.name}' already exists`);
     const meta: ModelMeta = { ...fields, sha256, sizeBytes: bytes.length, version: old ? (old.version ?? 1) + 1 : 1, createdAt: new Date().toISOString() };
     try {
       await this.io("write", async () => {
