@@ -246,9 +246,6 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore, metri
 
   const health = new HealthImplementation(Object.fromEntries(["", ...SERVICES].map((s) => [s, "SERVING" as const])));
   health.addToServer(server);
-  const pollTimer = store.shared
-    ? pollStore(store, config.storePollSeconds, metrics, log, (up) => health.setStatus(MODEL_SERVICE, up ? "SERVING" : "NOT_SERVING"))
-    : undefined;
   // @grpc/reflection only reads the `fileDescriptorProtos` of the definition's entries.
   const definitions = { "mlbridge.files": { fileDescriptorProtos: fileDescriptorProtos() } } as unknown as PackageDefinition;
   new ReflectionService(definitions).addToServer(server);
@@ -280,7 +277,7 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore, metri
       host: config.host,
       port,
       httpPort,
-      modelDir: config.modelDir,
+      store: store.location,
       tls: !!config.tlsCert,
       auth: !!config.authToken,
       metricsPort: config.metricsPort || undefined,
@@ -298,11 +295,18 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore, metri
   configureCrfTraining({ nice: config.trainNice });
   prewarmCrfTraining();
   const trimTimer = scheduleTrims(config.trimSeconds, metrics, log);
+  // Started once serving (a failed start leaves nothing polling); silent once shutting down.
+  const pollTimer = store.shared
+    ? pollStore(store, config.storePollSeconds, metrics, log, (up) => {
+        if (serving) health.setStatus(MODEL_SERVICE, up ? "SERVING" : "NOT_SERVING");
+      })
+    : undefined;
   if (config.portFile) await writeFile(config.portFile, `${port}\n`);
 
   let closing: Promise<void> | undefined;
   const shutdown = (graceSeconds = config.graceSeconds): Promise<void> =>
     (closing ??= (async () => {
+      pollTimer?.stop();
       for (const s of ["", ...SERVICES]) health.setStatus(s, "NOT_SERVING");
       serving = false;
       await new Promise<void>((resolve) => {
@@ -322,7 +326,6 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore, metri
         });
       });
       clearInterval(trimTimer);
-      pollTimer?.stop();
       metricsServer?.close();
       httpServer?.close();
       httpServer?.closeAllConnections();

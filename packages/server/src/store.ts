@@ -46,6 +46,8 @@ export class ModelStore {
   private readonly index = new Map<string, ModelMeta>();
   private readonly cache = new Map<string, LoadedModel>();
   private readonly loading = new Map<string, Promise<LoadedModel>>();
+  /** Per name, how many saves and deletes this server started: a poll listed before one of them does not apply to the name. */
+  private readonly writes = new Map<string, number>();
   private readonly locks = new Map<string, Promise<void>>();
 
   private constructor(
@@ -97,20 +99,31 @@ export class ModelStore {
    * ones (dropped from memory). @returns how many names changed
    */
   async refresh(): Promise<number> {
+    const before = new Map(this.writes);
     const metas = await this.io("read", () => this.storage.list());
+    // A name this server wrote (or is writing) since the listing began settles itself: the listing may predate it.
+    const settled = (name: string) => (this.writes.get(name) ?? 0) !== (before.get(name) ?? 0) || this.saving.has(name);
     const seen = new Set<string>();
     let changed = 0;
     for (const meta of metas) {
       seen.add(meta.name);
       const known = this.index.get(meta.name);
       if (known && known.sha256 === meta.sha256 && (known.version ?? 1) === (meta.version ?? 1)) continue;
-      if (!this.servable(meta) || this.locks.has(meta.name)) continue; // a write here in progress settles the name itself
+      if (settled(meta.name)) continue;
+      if (!this.servable(meta)) {
+        // Replaced by a model of a kind this server does not serve: the old one must not stay served.
+        if (known) {
+          this.forget(meta.name);
+          changed++;
+        }
+        continue;
+      }
       this.index.set(meta.name, meta);
       changed++;
       this.log.info({ model: meta.name, version: meta.version ?? 1 }, "model changed in the shared store");
     }
     for (const name of [...this.index.keys()]) {
-      if (seen.has(name) || this.locks.has(name)) continue;
+      if (seen.has(name) || settled(name)) continue;
       this.forget(name);
       changed++;
       this.log.info({ model: name }, "model deleted in the shared store");
@@ -118,11 +131,26 @@ export class ModelStore {
     return changed;
   }
 
+  /** Names being saved or deleted by this server now. */
+  private readonly saving = new Set<string>();
+
+  /** Runs a save or delete of `name`, marked for refresh(). */
+  private async writing<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    this.writes.set(name, (this.writes.get(name) ?? 0) + 1);
+    this.saving.add(name);
+    try {
+      return await fn();
+    } finally {
+      this.saving.delete(name);
+      this.writes.set(name, (this.writes.get(name) ?? 0) + 1);
+    }
+  }
+
   /** Takes in one name's pointer from a shared store (a miss, or after losing a commit). */
   private async readName(name: string): Promise<ModelMeta | undefined> {
     const meta = await this.io("read", () => this.storage.read(name));
     if (meta && this.servable(meta)) this.index.set(name, meta);
-    else if (!meta) this.forget(name);
+    else this.forget(name);
     return meta && this.index.get(name);
   }
 
@@ -193,7 +221,12 @@ export class ModelStore {
 
   /** A model's stored bytes, checked against its checksum. */
   async bytes(name: string): Promise<Buffer> {
-    const meta = this.meta(name);
+    return this.bytesOf(this.meta(name));
+  }
+
+  /** The stored bytes of the model version `meta` describes, checked against its checksum. */
+  private bytesOf(meta: ModelMeta): Promise<Buffer> {
+    const name = meta.name;
     return this.io("read", async () => {
       const data = await this.storage.getBlob(meta.sha256);
       if (!data) {
@@ -228,16 +261,18 @@ export class ModelStore {
       this.cache.set(name, hit);
       return hit as LoadedModel<M>;
     }
-    let pending = this.loading.get(name);
+    // One load per version at a time: callers of another version never share it.
+    const key = `${name}@${meta.sha256}@${meta.version ?? 1}`;
+    let pending = this.loading.get(key);
     if (!pending) {
-      pending = this.bytes(name).then((data) => {
+      pending = this.bytesOf(meta).then((data) => {
         const r = this.runtimes.get(meta.kind);
         const loaded: LoadedModel = { meta, runtime: r, model: r.load(data) };
         if (this.index.get(name) === meta) this.remember(loaded);
         return loaded;
       });
-      this.loading.set(name, pending);
-      void pending.finally(() => this.loading.delete(name)).catch(() => undefined);
+      this.loading.set(key, pending);
+      void pending.finally(() => this.loading.delete(key)).catch(() => undefined);
     }
     return pending as Promise<LoadedModel<M>>;
   }
@@ -300,19 +335,27 @@ export class ModelStore {
    * caller holds the name's lock. `loaded` is the already-built in-memory
    * model, which goes into the cache.
    */
-  async save(
+  save(
     fields: Omit<ModelMeta, "sha256" | "sizeBytes" | "createdAt" | "version">,
     bytes: Buffer,
     model: RuntimeModel,
     options: { failIfExists?: boolean } = {},
   ): Promise<ModelMeta> {
-    checkModelName(fields.name);
+    return this.writing(checkModelName(fields.name), () => this.saveNow(fields, bytes, model, options));
+  }
+
+  private async saveNow(
+    fields: Omit<ModelMeta, "sha256" | "sizeBytes" | "createdAt" | "version">,
+    bytes: Buffer,
+    model: RuntimeModel,
+    options: { failIfExists?: boolean },
+  ): Promise<ModelMeta> {
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     // On a shared store, the pointer as it is now (not as last polled): the version to follow and
     // the ETag to replace; and another server's model of this name counts for fail_if_exists.
     if (this.storage.shared) await this.readName(fields.name);
     const old = this.index.get(fields.name);
-    if (old && options.failIfExists) throw statusError(status.ALREADY_EXISTS, `model '${fields.name}' already exists`);
+    this.refuseExisting(fields.name, options.failIfExists ?? false);
     const meta: ModelMeta = { ...fields, sha256, sizeBytes: bytes.length, version: old ? (old.version ?? 1) + 1 : 1, createdAt: new Date().toISOString() };
     try {
       await this.io("write", async () => {
@@ -340,14 +383,19 @@ export class ModelStore {
   /** Deletes a model from disk and memory. @throws NOT_FOUND */
   async delete(name: string): Promise<void> {
     const meta = await this.find(name);
-    await this.io("delete", () => this.storage.remove(name));
-    this.forget(name);
+    await this.writing(name, async () => {
+      await this.io("delete", () => this.storage.remove(name));
+      this.forget(name);
+    });
     await this.collect(meta.sha256);
   }
 
+  /** Removes a blob no model names any more; a failure is logged and counted, never thrown (the commit it follows stands). */
   private async collect(sha: string): Promise<void> {
     for (const m of this.index.values()) if (m.sha256 === sha) return;
-    await this.io("delete", () => this.storage.deleteBlob(sha));
+    await this.io("delete", () => this.storage.deleteBlob(sha)).catch((err: Error) =>
+      this.log.warn({ blob: sha, err: err.message }, "could not remove an unused model blob (it is removed at the next start)"),
+    );
   }
 
   /** Frees every loaded model and releases the backend (the folder's lock). */

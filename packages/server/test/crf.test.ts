@@ -216,6 +216,24 @@ describe("CrfPackedSequences: the one form of CRF data on the wire", () => {
     expect((await unary(h.crf.tag.bind(h.crf), packedRequest(good))).packed!.labelIndices).toEqual(got[0].packed!.labelIndices);
   });
 
+  it("labelled sequences count toward --max-upload-bytes as CSV chunks do", async () => {
+    const small = await startHarness(["--max-upload-bytes", "4096"]);
+    try {
+      const many = data.slice(0, 200); // ~30 KB of attribute names
+      await expectStatus(
+        bidi(small.crf.train(), crfSequenceRequests({ modelName: "too-big" }, many)),
+        status.RESOURCE_EXHAUSTED,
+        "the upload exceeds the server's limit of 4096 bytes",
+      );
+      const few = data.slice(0, 2);
+      expect(
+        (await bidi(small.crf.train(), crfSequenceRequests({ modelName: "small-enough", parameters: { max_iterations: "2" } }, few))).at(-1)!.event!.$case,
+      ).toBe("report");
+    } finally {
+      await small.close();
+    }
+  });
+
   it("bad training sequences: the size, the labels, the names and weights, each named", async () => {
     const I = status.INVALID_ARGUMENT;
     const header = {

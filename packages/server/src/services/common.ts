@@ -9,7 +9,8 @@ const PROGRESS_EVERY = 4 * 1024 * 1024;
 /**
  * Receives the byte chunks of a header-then-data stream (`chunkCase` messages)
  * up to `maxBytes`. Messages of another kind go to `other`, which returns
- * whether it took them.
+ * the bytes of data it took from one (counted toward `maxBytes` too), or
+ * false when it does not take it.
  * @returns the bytes, or undefined when no chunk came
  * @throws RESOURCE_EXHAUSTED past the limit; INVALID_ARGUMENT for a second header or an empty message
  */
@@ -18,7 +19,7 @@ export async function receiveBytes<T extends { payload?: { $case: string; value:
   chunkCase: string,
   maxBytes: number,
   onProgress: (bytes: number) => void,
-  other: (msg: T, index: number) => boolean = () => false,
+  other: (msg: T, index: number) => number | false = () => false,
 ): Promise<Buffer | undefined> {
   const chunks: Uint8Array[] = [];
   let bytes = 0;
@@ -36,7 +37,11 @@ export async function receiveBytes<T extends { payload?: { $case: string; value:
         onProgress(bytes);
         next = bytes + PROGRESS_EVERY;
       }
-    } else if (other(msg, i)) {
+    } else if (p?.$case !== "header" && p !== undefined) {
+      const taken = other(msg, i);
+      if (taken === false) throw invalid(`message ${i}`, `unexpected ${p.$case}`);
+      bytes += taken;
+      if (bytes > maxBytes) throw statusError(status.RESOURCE_EXHAUSTED, `the upload exceeds the server's limit of ${maxBytes} bytes`);
     } else if (p?.$case === "header") {
       throw invalid(`message ${i}`, "the header was sent twice");
     } else {

@@ -95,7 +95,13 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
               const field = `message ${i}: sequences`;
               if (!batch.sequences) throw invalid(`${field}.sequences`, "required");
               for (const s of unpackSequences(toPacked(batch.sequences), batch.labels, `${field}.sequences`)) sequences.push(s);
-              return true;
+              const q = batch.sequences;
+              return (
+                q.attributeNames.length +
+                8 * q.attributeWeights.length +
+                4 * (q.itemAttributeCounts.length + q.sequenceLengths.length) +
+                batch.labels.reduce((n, l) => n + l.length + 1, 0)
+              );
             }
             return false;
           },
@@ -164,12 +170,12 @@ export function crfService(ctx: ServiceContext): CrfServiceServer {
     const meta = await store.find(req.modelName);
     store.checkKind(meta, crfRuntime);
     if (!req.csv || req.csv.length === 0) throw invalid("csv", "the CSV is empty");
-    const template = meta.featureTemplate ?? CRF_PRESETS.book.template;
+    // The template of the version that answers (a rollout may replace the one found above).
     return withModel(
       store,
       req.modelName,
       crfRuntime,
-      async (model, m) => ({ labels: await predictCrfCsv(model, req.csv, template), modelVersion: m.version ?? 1 }),
+      async (model, m) => ({ labels: await predictCrfCsv(model, req.csv, m.featureTemplate ?? CRF_PRESETS.book.template), modelVersion: m.version ?? 1 }),
       req.modelVersion,
     );
   }

@@ -44,7 +44,6 @@ function checkVersion(meta: ModelMeta, version: string): void {
 /** The request's output names, with where each is, for the runtime. */
 const requested = (req: ModelInferRequest) => req.outputs.map((o, i) => ({ name: o.name, field: `outputs[${i}]` }));
 
-/** GRPCInferenceService: the Open Inference Protocol over the model store. */
 /** The inference protocol's operations over the store, independent of the transport and of the model kinds (each kind's runtime answers). */
 export function inferenceHandlers(ctx: ServiceContext) {
   const { store, log, runtimes } = ctx;
@@ -56,8 +55,11 @@ export function inferenceHandlers(ctx: ServiceContext) {
     if (req.inputs.length === 0) throw invalid("inputs", "at least one input tensor is required");
     const inputs = requestInputs(req.inputs, req.rawInputContents).map(tensorInput);
     const runtime = runtimes.get(meta.kind);
-    const outputs = await withModel(store, meta.name, runtime, (model) => runtime.infer(model, meta, inputs, requested(req)));
-    return { meta, outputs };
+    // The metadata of the version that answers (a rollout may replace the one found above).
+    return withModel(store, meta.name, runtime, async (model, served) => {
+      checkVersion(served, req.modelVersion);
+      return { meta: served, outputs: await runtime.infer(model, served, inputs, requested(req)) };
+    });
   }
 
   function indexEntry(meta: ModelMeta): RepositoryIndexResponse_ModelIndex {

@@ -70,7 +70,13 @@ export async function runTraining<Req extends { payload?: { $case: string; value
       }
       progress({ stage: "saving", iteration: plan.iterations(fit) });
       const { fields, bytes } = plan.stored(fit);
-      const meta = await store.save({ name, kind: plan.kind, ...fields }, bytes, fit.model, { failIfExists });
+      let meta: ModelMeta;
+      try {
+        meta = await store.save({ name, kind: plan.kind, ...fields }, bytes, fit.model, { failIfExists });
+      } catch (err) {
+        fit.model.dispose(); // not stored, so never served: freed now
+        throw err;
+      }
       return { fit, meta };
     });
     call.write({ event: { $case: "report", value: plan.report(fit, meta) } });

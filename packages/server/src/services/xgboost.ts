@@ -107,7 +107,7 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
               labels: Float32Array.from(r.labels),
               weights: r.weights.length ? Float32Array.from(r.weights) : undefined,
             });
-            return true;
+            return 4 * (m.rows * m.cols + r.labels.length + r.weights.length);
           },
         );
         if (csv && parts.length) throw invalid("payload", "send either csv_chunk or rows messages, not both");

@@ -43,6 +43,8 @@ const httpStatus = (err: unknown): number | undefined => (err as { $metadata?: {
 const errorName = (err: unknown): string => (err as { name?: string }).name ?? "Error";
 const notFound = (err: unknown) => errorName(err) === "NoSuchKey" || errorName(err) === "NotFound" || httpStatus(err) === 404;
 const preconditionFailed = (err: unknown) => httpStatus(err) === 412 || errorName(err) === "PreconditionFailed";
+/** A conditional write lost to another writer: 412, 409 ConditionalRequestConflict (concurrent), 404 (If-Match on a key deleted meanwhile). */
+const lostRace = (err: unknown) => preconditionFailed(err) || httpStatus(err) === 409 || httpStatus(err) === 404;
 
 /**
  * The store on S3-compatible object storage, shared by every server given the
@@ -228,8 +230,19 @@ export class S3Storage implements ModelStorage {
   }
 
   async commit(meta: ModelMeta, previous: ModelMeta | undefined): Promise<void> {
-    const known = previous ? this.pointers.get(meta.name) : undefined;
-    const condition = known && known.meta.sha256 === previous?.sha256 ? { IfMatch: known.etag } : { IfNoneMatch: "*" };
+    let condition: { IfMatch: string } | { IfNoneMatch: string } = { IfNoneMatch: "*" };
+    if (previous) {
+      // Replace exactly the pointer the caller replaces: its ETag as this server read it (read again
+      // if a poll dropped it meanwhile); another pointer there is a lost race, never a blind write.
+      let known = this.pointers.get(meta.name);
+      if (!known) {
+        await this.read(meta.name);
+        known = this.pointers.get(meta.name);
+      }
+      if (!known || known.meta.sha256 !== previous.sha256 || (known.meta.version ?? 1) !== (previous.version ?? 1))
+        throw new CommitConflict(meta.name, !!known);
+      condition = { IfMatch: known.etag };
+    }
     const key = this.pointerKey(meta.name);
     try {
       const res = await this.send(
@@ -244,15 +257,16 @@ export class S3Storage implements ModelStorage {
             }),
           ),
         key,
-        preconditionFailed,
+        lostRace,
       );
       this.pointers.set(meta.name, { etag: res.ETag ?? "", meta });
     } catch (err) {
-      if (preconditionFailed(err)) throw new CommitConflict(meta.name, !previous);
+      if (lostRace(err)) throw new CommitConflict(meta.name, !previous);
       throw err;
     }
   }
 
+  /** Removes the pointer, whoever wrote it last (S3's conditional delete is not served by every S3-compatible server): a delete wins over a concurrent save. */
   async remove(name: string): Promise<void> {
     await this.send((s3) => s3.send(new this.sdk.DeleteObjectCommand({ Bucket: this.where.bucket, Key: this.pointerKey(name) })), this.pointerKey(name));
     this.pointers.delete(name);
