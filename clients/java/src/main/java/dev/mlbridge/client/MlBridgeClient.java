@@ -1,19 +1,11 @@
 package dev.mlbridge.client;
 
-import io.grpc.Channel;
-import io.grpc.ChannelCredentials;
-import io.grpc.ClientInterceptors;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
+import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
-import io.grpc.TlsChannelCredentials;
-import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A client of the mlbridge model server: one gRPC channel, four services, as the Python client's
@@ -43,6 +35,10 @@ import java.util.concurrent.TimeUnit;
  * base class for other codes. Local file errors are {@link UncheckedIOException}s, bad arguments
  * {@link IllegalArgumentException}s. Instances are thread-safe; progress callbacks run on gRPC
  * threads.
+ *
+ * <p>The builder can also take a channel the application already has ({@link
+ * Builder#channel(ManagedChannel)}: the client then only borrows it, and {@link #close()} leaves it
+ * open) and its own {@link ClientInterceptor}s ({@link Builder#intercept(ClientInterceptor...)}).
  */
 public final class MlBridgeClient implements AutoCloseable {
   /** Environment variable holding the server address ({@code host:port}). */
@@ -57,8 +53,7 @@ public final class MlBridgeClient implements AutoCloseable {
   /** Largest message received; the server's default limit. */
   static final int DEFAULT_MAX_MESSAGE_BYTES = 64 << 20;
 
-  private final ManagedChannel channel;
-  private final String target;
+  private final ChannelSettings.Built channel;
   private final CrfClient crf;
   private final XgboostClient xgboost;
   private final TextClient text;
@@ -66,17 +61,15 @@ public final class MlBridgeClient implements AutoCloseable {
 
   /** For tests: a client over an existing channel, which {@link #close()} shuts down. */
   MlBridgeClient(ManagedChannel channel) {
-    this(channel, channel.authority(), null, null);
+    this(
+        new ChannelSettings.Built(
+            Objects.requireNonNull(channel, "channel"), true, channel.authority(), channel),
+        null);
   }
 
-  MlBridgeClient(ManagedChannel channel, String target, String token, Duration deadline) {
-    this.channel = Objects.requireNonNull(channel, "channel");
-    this.target = target;
-    Channel ch =
-        token == null
-            ? channel
-            : ClientInterceptors.intercept(channel, new BearerTokenInterceptor(token));
-    Rpc rpc = new Rpc(ch, target, deadline);
+  private MlBridgeClient(ChannelSettings.Built channel, Duration deadline) {
+    this.channel = channel;
+    Rpc rpc = new Rpc(channel.channel(), channel.target(), deadline);
     this.crf = new CrfClient(rpc);
     this.xgboost = new XgboostClient(rpc);
     this.text = new TextClient(rpc);
@@ -88,9 +81,12 @@ public final class MlBridgeClient implements AutoCloseable {
     return new Builder();
   }
 
-  /** The server address this client talks to. */
+  /**
+   * The server address this client talks to (for a {@linkplain Builder#channel(ManagedChannel)
+   * borrowed channel}, the address given to the builder, else the channel's authority).
+   */
   public String address() {
-    return target;
+    return channel.target();
   }
 
   /** CRFsuite sequence taggers (CrfService). */
@@ -113,126 +109,111 @@ public final class MlBridgeClient implements AutoCloseable {
     return models;
   }
 
-  /** Shuts the channel down and waits (up to 10 s) for calls in flight to end. */
+  /**
+   * Shuts the channel down and waits (up to 10 s) for calls in flight to end; a channel given to
+   * {@link Builder#channel(ManagedChannel)} is left as it is (its owner shuts it down).
+   */
   @Override
   public void close() {
-    channel.shutdown();
-    try {
-      if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
-        channel.shutdownNow();
-        channel.awaitTermination(5, TimeUnit.SECONDS);
-      }
-    } catch (InterruptedException e) {
-      channel.shutdownNow();
-      Thread.currentThread().interrupt();
-    }
+    channel.close();
   }
 
   // ------------------------------------------------------------------------------ builder
 
   /** Builds an {@link MlBridgeClient}. */
   public static final class Builder {
-    private String address;
-    private boolean tls;
-    private Path trustCertificates;
-    private Path clientCertificateChain;
-    private Path clientPrivateKey;
-    private String authority;
-    private String token;
-    private Duration deadline;
-    private int maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
+    private final ChannelSettings settings = new ChannelSettings();
 
-    private Builder() {
-      String env = System.getenv(ADDRESS_ENV);
-      this.address = env == null || env.isBlank() ? DEFAULT_ADDRESS : env.trim();
-    }
+    private Builder() {}
 
-    /** The server's {@code host:port} (or any gRPC target). */
+    /**
+     * The server's {@code host:port} (or any gRPC target). With {@link #channel(ManagedChannel)},
+     * only the name used in error messages.
+     */
     public Builder address(String address) {
-      this.address = Objects.requireNonNull(address, "address");
+      settings.address(address);
       return this;
     }
 
     /** Uses TLS, trusting the JVM's default certificate authorities. */
     public Builder tls() {
-      this.tls = true;
+      settings.tls = true;
       return this;
     }
 
     /** Uses TLS, trusting the certificates of a PEM file (e.g. the server's self-signed one). */
     public Builder trustCertificates(Path pem) {
-      this.trustCertificates = Objects.requireNonNull(pem, "pem");
-      this.tls = true;
+      settings.trustCertificates = Objects.requireNonNull(pem, "pem");
+      settings.tls = true;
       return this;
     }
 
     /** Uses TLS and presents a client certificate (for servers that require mutual TLS). */
     public Builder clientCertificate(Path certificateChainPem, Path privateKeyPem) {
-      this.clientCertificateChain =
+      settings.clientCertificateChain =
           Objects.requireNonNull(certificateChainPem, "certificateChainPem");
-      this.clientPrivateKey = Objects.requireNonNull(privateKeyPem, "privateKeyPem");
-      this.tls = true;
+      settings.clientPrivateKey = Objects.requireNonNull(privateKeyPem, "privateKeyPem");
+      settings.tls = true;
       return this;
     }
 
     /** The TLS authority (host name) to verify, when it differs from the address's host. */
     public Builder overrideAuthority(String authority) {
-      this.authority = Objects.requireNonNull(authority, "authority");
+      settings.authority = Objects.requireNonNull(authority, "authority");
       return this;
     }
 
     /** Sends {@code authorization: Bearer <token>} with every call. */
     public Builder token(String token) {
-      this.token = Objects.requireNonNull(token, "token");
+      settings.token = Objects.requireNonNull(token, "token");
       return this;
     }
 
     /** A deadline for each call (a whole training, for streaming calls); none by default. */
     public Builder deadline(Duration deadline) {
-      if (deadline != null && (deadline.isNegative() || deadline.isZero())) {
-        throw new IllegalArgumentException("deadline must be positive: " + deadline);
-      }
-      this.deadline = deadline;
+      settings.deadline(deadline);
       return this;
     }
 
     /** Largest response accepted (default 64 MiB, the server's default). */
     public Builder maxMessageBytes(int bytes) {
-      if (bytes <= 0) {
-        throw new IllegalArgumentException("bytes must be positive: " + bytes);
-      }
-      this.maxMessageBytes = bytes;
+      settings.maxMessageBytes(bytes);
+      return this;
+    }
+
+    /**
+     * Uses a channel the application already has instead of making one. The client does not own it:
+     * {@link MlBridgeClient#close()} does not shut it down, so one channel can serve several
+     * clients and outlive them; its owner shuts it down. Transport settings ({@link #tls()}, {@link
+     * #trustCertificates}, {@link #clientCertificate}, {@link #overrideAuthority}, {@link
+     * #maxMessageBytes}) belong on that channel's own builder: giving them too is an {@link
+     * IllegalStateException} at {@link #build()}. {@link #token}, {@link #deadline} and {@link
+     * #intercept} still apply.
+     */
+    public Builder channel(ManagedChannel channel) {
+      settings.channel(channel);
+      return this;
+    }
+
+    /**
+     * Adds interceptors to every call of the client, called in the order given (over several calls
+     * of this method, too), after the bearer-token interceptor of {@link #token}: they see the
+     * {@code authorization} header among the call's headers.
+     */
+    public Builder intercept(ClientInterceptor... interceptors) {
+      settings.intercept(interceptors);
       return this;
     }
 
     /**
      * The client. Its channel connects lazily: a server that is down shows as a {@link
      * ServerUnavailableException} on the first call.
+     *
+     * @throws IllegalStateException when {@link #channel(ManagedChannel)} is combined with
+     *     transport settings
      */
     public MlBridgeClient build() {
-      ChannelCredentials credentials;
-      if (tls) {
-        TlsChannelCredentials.Builder b = TlsChannelCredentials.newBuilder();
-        try {
-          if (trustCertificates != null) {
-            b.trustManager(trustCertificates.toFile());
-          }
-          if (clientCertificateChain != null) {
-            b.keyManager(clientCertificateChain.toFile(), clientPrivateKey.toFile());
-          }
-        } catch (IOException e) {
-          throw new UncheckedIOException("cannot read TLS files: " + e.getMessage(), e);
-        }
-        credentials = b.build();
-      } else {
-        credentials = InsecureChannelCredentials.create();
-      }
-      ManagedChannelBuilder<?> cb =
-          Grpc.newChannelBuilder(address, credentials).maxInboundMessageSize(maxMessageBytes);
-      if (authority != null) {
-        cb.overrideAuthority(authority);
-      }
-      return new MlBridgeClient(cb.build(), address, token, deadline);
+      return new MlBridgeClient(settings.build(), settings.deadline);
     }
   }
 }
