@@ -11,9 +11,7 @@ import inference.GrpcPredictV2.ServerLiveRequest;
 import inference.GrpcPredictV2.ServerMetadataRequest;
 import inference.GrpcPredictV2.ServerMetadataResponse;
 import inference.GrpcPredictV2.ServerReadyRequest;
-import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -184,92 +182,11 @@ public final class InferenceClient implements AutoCloseable {
   // ------------------------------------------------------------------------------ builder
 
   /** Builds an {@link InferenceClient}; the same settings as {@link MlBridgeClient.Builder}. */
-  public static final class Builder {
-    private final ChannelSettings settings = new ChannelSettings();
-
+  public static final class Builder extends ClientBuilder<Builder, InferenceClient> {
     private Builder() {}
 
-    /**
-     * The server's {@code host:port} (or any gRPC target). With {@link #channel(ManagedChannel)},
-     * only the name used in error messages.
-     */
-    public Builder address(String address) {
-      settings.address(address);
-      return this;
-    }
-
-    /** Uses TLS, trusting the JVM's default certificate authorities. */
-    public Builder tls() {
-      settings.tls = true;
-      return this;
-    }
-
-    /** Uses TLS, trusting the certificates of a PEM file (e.g. the server's self-signed one). */
-    public Builder trustCertificates(Path pem) {
-      settings.trustCertificates = Objects.requireNonNull(pem, "pem");
-      settings.tls = true;
-      return this;
-    }
-
-    /** Uses TLS and presents a client certificate (for servers that require mutual TLS). */
-    public Builder clientCertificate(Path certificateChainPem, Path privateKeyPem) {
-      settings.clientCertificateChain =
-          Objects.requireNonNull(certificateChainPem, "certificateChainPem");
-      settings.clientPrivateKey = Objects.requireNonNull(privateKeyPem, "privateKeyPem");
-      settings.tls = true;
-      return this;
-    }
-
-    /** The TLS authority (host name) to verify, when it differs from the address's host. */
-    public Builder overrideAuthority(String authority) {
-      settings.authority = Objects.requireNonNull(authority, "authority");
-      return this;
-    }
-
-    /** Sends {@code authorization: Bearer <token>} with every call. */
-    public Builder token(String token) {
-      settings.token = Objects.requireNonNull(token, "token");
-      return this;
-    }
-
-    /** A deadline for each call; none by default. */
-    public Builder deadline(Duration deadline) {
-      settings.deadline(deadline);
-      return this;
-    }
-
-    /** Largest response accepted (default 64 MiB). */
-    public Builder maxMessageBytes(int bytes) {
-      settings.maxMessageBytes(bytes);
-      return this;
-    }
-
-    /**
-     * Uses a channel the application already has (for example one shared with an {@link
-     * MlBridgeClient}). The client does not own it: {@link InferenceClient#close()} does not shut
-     * it down. Transport settings belong on that channel's own builder: giving them too is an
-     * {@link IllegalStateException} at {@link #build()}.
-     */
-    public Builder channel(ManagedChannel channel) {
-      settings.channel(channel);
-      return this;
-    }
-
-    /**
-     * Adds interceptors to every call, called in the order given, after the bearer-token
-     * interceptor of {@link #token}.
-     */
-    public Builder intercept(ClientInterceptor... interceptors) {
-      settings.intercept(interceptors);
-      return this;
-    }
-
-    /**
-     * The client; its channel connects lazily.
-     *
-     * @throws IllegalStateException when {@link #channel(ManagedChannel)} is combined with
-     *     transport settings
-     */
+    /** {@inheritDoc} */
+    @Override
     public InferenceClient build() {
       return new InferenceClient(settings.build(), settings.deadline);
     }

@@ -3,7 +3,6 @@ package dev.mlbridge.client;
 import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
 import java.io.UncheckedIOException;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -121,97 +120,11 @@ public final class MlBridgeClient implements AutoCloseable {
   // ------------------------------------------------------------------------------ builder
 
   /** Builds an {@link MlBridgeClient}. */
-  public static final class Builder {
-    private final ChannelSettings settings = new ChannelSettings();
-
+  public static final class Builder extends ClientBuilder<Builder, MlBridgeClient> {
     private Builder() {}
 
-    /**
-     * The server's {@code host:port} (or any gRPC target). With {@link #channel(ManagedChannel)},
-     * only the name used in error messages.
-     */
-    public Builder address(String address) {
-      settings.address(address);
-      return this;
-    }
-
-    /** Uses TLS, trusting the JVM's default certificate authorities. */
-    public Builder tls() {
-      settings.tls = true;
-      return this;
-    }
-
-    /** Uses TLS, trusting the certificates of a PEM file (e.g. the server's self-signed one). */
-    public Builder trustCertificates(Path pem) {
-      settings.trustCertificates = Objects.requireNonNull(pem, "pem");
-      settings.tls = true;
-      return this;
-    }
-
-    /** Uses TLS and presents a client certificate (for servers that require mutual TLS). */
-    public Builder clientCertificate(Path certificateChainPem, Path privateKeyPem) {
-      settings.clientCertificateChain =
-          Objects.requireNonNull(certificateChainPem, "certificateChainPem");
-      settings.clientPrivateKey = Objects.requireNonNull(privateKeyPem, "privateKeyPem");
-      settings.tls = true;
-      return this;
-    }
-
-    /** The TLS authority (host name) to verify, when it differs from the address's host. */
-    public Builder overrideAuthority(String authority) {
-      settings.authority = Objects.requireNonNull(authority, "authority");
-      return this;
-    }
-
-    /** Sends {@code authorization: Bearer <token>} with every call. */
-    public Builder token(String token) {
-      settings.token = Objects.requireNonNull(token, "token");
-      return this;
-    }
-
-    /** A deadline for each call (a whole training, for streaming calls); none by default. */
-    public Builder deadline(Duration deadline) {
-      settings.deadline(deadline);
-      return this;
-    }
-
-    /** Largest response accepted (default 64 MiB, the server's default). */
-    public Builder maxMessageBytes(int bytes) {
-      settings.maxMessageBytes(bytes);
-      return this;
-    }
-
-    /**
-     * Uses a channel the application already has instead of making one. The client does not own it:
-     * {@link MlBridgeClient#close()} does not shut it down, so one channel can serve several
-     * clients and outlive them; its owner shuts it down. Transport settings ({@link #tls()}, {@link
-     * #trustCertificates}, {@link #clientCertificate}, {@link #overrideAuthority}, {@link
-     * #maxMessageBytes}) belong on that channel's own builder: giving them too is an {@link
-     * IllegalStateException} at {@link #build()}. {@link #token}, {@link #deadline} and {@link
-     * #intercept} still apply.
-     */
-    public Builder channel(ManagedChannel channel) {
-      settings.channel(channel);
-      return this;
-    }
-
-    /**
-     * Adds interceptors to every call of the client, called in the order given (over several calls
-     * of this method, too), after the bearer-token interceptor of {@link #token}: they see the
-     * {@code authorization} header among the call's headers.
-     */
-    public Builder intercept(ClientInterceptor... interceptors) {
-      settings.intercept(interceptors);
-      return this;
-    }
-
-    /**
-     * The client. Its channel connects lazily: a server that is down shows as a {@link
-     * ServerUnavailableException} on the first call.
-     *
-     * @throws IllegalStateException when {@link #channel(ManagedChannel)} is combined with
-     *     transport settings
-     */
+    /** {@inheritDoc} */
+    @Override
     public MlBridgeClient build() {
       return new MlBridgeClient(settings.build(), settings.deadline);
     }
