@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import collections
-import itertools
 from typing import Any, Deque, Iterable, Iterator, List, Mapping, Optional
 
 from mlbridge._crf_wire import FeatureLike, LabelledSequence, SequenceLike, labelled_batches, to_packed, to_template
 from mlbridge._data import CrfTrainReport, TaggedSequence
-from mlbridge._files import PathLike, chunks, open_local, read_local
+from mlbridge._files import PathLike, closing_chunks, open_local, read_local, then
 from mlbridge._params import params
 from mlbridge._proto.mlbridge.v1 import crf_service_pb2 as crf_pb
 from mlbridge._rpc import Rpc
@@ -77,32 +76,20 @@ class CrfClient:
         Raises FileNotFoundError before any call when ``csv_path`` does not exist,
         InvalidInputError for bad data (the message names the CSV line or field).
         """
-        if (csv_path is None) == (sequences is None):
-            raise ValueError("give exactly one of csv_path or sequences")
-        header = crf_pb.CrfTrainHeader(
-            model_name=model_name,
-            algorithm=_algorithm(algorithm),  # type: ignore[arg-type]
-            parameters=params(parameters),
-            feature_preset=feature_preset or "",
+        requests = train_requests(
+            model_name,
+            csv_path,
+            sequences=sequences,
+            algorithm=algorithm,
+            parameters=parameters,
+            feature_preset=feature_preset,
+            feature_template=feature_template,
+            test_fraction=test_fraction,
             seed=seed,
             no_holdout=no_holdout,
             fail_if_exists=fail_if_exists,
         )
-        template = to_template(feature_template)
-        if template is not None:
-            header.feature_template.CopyFrom(template)
-        if test_fraction is not None:
-            header.test_fraction = float(test_fraction)
-        first = crf_pb.CrfServiceTrainRequest(header=header)
-
-        if csv_path is not None:
-            with open_local(csv_path) as f:
-                requests = itertools.chain([first], (crf_pb.CrfServiceTrainRequest(csv_chunk=c) for c in chunks(f)))
-                report = run_training(self._rpc, self._rpc.crf.Train, requests, on_progress)
-        else:
-            assert sequences is not None
-            batches = (crf_pb.CrfServiceTrainRequest(sequences=b) for b in labelled_batches(sequences))
-            report = run_training(self._rpc, self._rpc.crf.Train, itertools.chain([first], batches), on_progress)
+        report = run_training(self._rpc, self._rpc.crf.Train, requests, on_progress)
         return CrfTrainReport.from_proto(report)
 
     def predict(self, model_name: str, csv_path: PathLike) -> List[str]:
@@ -128,14 +115,8 @@ class CrfClient:
         sequence; with ``probability`` its path probability, with ``marginals``
         per item the probability of every label (a dict label → probability).
         """
-        req = crf_pb.CrfServiceTagRequest(
-            model_name=model_name,
-            packed=to_packed(sequences),
-            include_probability=probability,
-            include_marginals=marginals,
-        )
-        resp = self._rpc.unary(self._rpc.crf.Tag, req)
-        return TaggedSequence.from_packed(resp.packed, req.packed.sequence_lengths, list(resp.labels), probability, marginals)
+        req = tag_request(model_name, sequences, probability, marginals)
+        return tag_result(req, self._rpc.unary(self._rpc.crf.Tag, req))
 
     def tag_stream(
         self,
@@ -167,6 +148,57 @@ class CrfClient:
         lengths: Deque[List[int]] = collections.deque()
 
         return TagStream(self._rpc, requests(), lengths, probability, marginals)
+
+
+def train_requests(
+    model_name: str,
+    csv_path: Optional[PathLike] = None,
+    *,
+    sequences: Optional[Iterable[LabelledSequence]] = None,
+    algorithm: Optional[str] = None,
+    parameters: Optional[Mapping[str, Any]] = None,
+    feature_preset: Optional[str] = None,
+    feature_template: Optional[Iterable[FeatureLike]] = None,
+    test_fraction: Optional[float] = None,
+    seed: int = 0,
+    no_holdout: bool = False,
+    fail_if_exists: bool = False,
+) -> Iterator[crf_pb.CrfServiceTrainRequest]:
+    """The messages of CrfService.Train (the header, then the CSV or the labelled sequences), for
+    the synchronous and the asyncio client alike. Checks the arguments before any message is made."""
+    if (csv_path is None) == (sequences is None):
+        raise ValueError("give exactly one of csv_path or sequences")
+    header = crf_pb.CrfTrainHeader(
+        model_name=model_name,
+        algorithm=_algorithm(algorithm),  # type: ignore[arg-type]
+        parameters=params(parameters),
+        feature_preset=feature_preset or "",
+        seed=seed,
+        no_holdout=no_holdout,
+        fail_if_exists=fail_if_exists,
+    )
+    template = to_template(feature_template)
+    if template is not None:
+        header.feature_template.CopyFrom(template)
+    if test_fraction is not None:
+        header.test_fraction = float(test_fraction)
+    first = crf_pb.CrfServiceTrainRequest(header=header)
+
+    if csv_path is not None:
+        f = open_local(csv_path)  # FileNotFoundError now, before any call
+        return then(first, (crf_pb.CrfServiceTrainRequest(csv_chunk=c) for c in closing_chunks(f)))
+    assert sequences is not None
+    return then(first, (crf_pb.CrfServiceTrainRequest(sequences=b) for b in labelled_batches(sequences)))
+
+
+def tag_request(model_name: str, sequences: Iterable[SequenceLike], probability: bool, marginals: bool) -> crf_pb.CrfServiceTagRequest:
+    """The CrfService.Tag request of `sequences` (packed)."""
+    return crf_pb.CrfServiceTagRequest(model_name=model_name, packed=to_packed(sequences), include_probability=probability, include_marginals=marginals)
+
+
+def tag_result(req: crf_pb.CrfServiceTagRequest, resp: crf_pb.CrfServiceTagResponse) -> List[TaggedSequence]:
+    """A Tag response as one TaggedSequence per request sequence."""
+    return TaggedSequence.from_packed(resp.packed, req.packed.sequence_lengths, list(resp.labels), req.include_probability, req.include_marginals)
 
 
 class TagStream(Iterator[List[TaggedSequence]]):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import IO, Iterator, Union
+from typing import IO, Iterator, TypeVar, Union
 
 #: Upload chunk size: 1 MiB per message.
 CHUNK_SIZE = 1024 * 1024
@@ -32,3 +32,18 @@ def chunks(f: IO[bytes], size: int = CHUNK_SIZE) -> Iterator[bytes]:
         if not b:
             return
         yield b
+
+
+T = TypeVar("T")
+
+
+def then(first: T, rest: Iterator[T]) -> Iterator[T]:
+    """`first`, then what `rest` yields (a streaming call's header and data)."""
+    yield first
+    yield from rest
+
+
+def closing_chunks(f: IO[bytes], size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """The chunks of an open file, closing it when done (or when the stream is dropped)."""
+    with f:
+        yield from chunks(f, size)
