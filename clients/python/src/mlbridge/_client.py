@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
-from typing import Optional, Sequence, Tuple, Type, Union
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Type, Union
 
 import grpc
 
@@ -33,6 +33,37 @@ def _pem(value: Optional[Certificates]) -> Optional[bytes]:
         return text.encode("ascii")
     with open(text, "rb") as f:
         return f.read()
+
+
+class Connection(NamedTuple):
+    """What a client (synchronous or asyncio) opens its channel with."""
+
+    address: str
+    credentials: Optional[grpc.ChannelCredentials]
+    options: List[Tuple[str, Union[str, int]]]
+    metadata: Tuple[Tuple[str, str], ...]
+
+
+def connection(
+    address: Optional[str],
+    tls: bool,
+    root_certificates: Optional[Certificates],
+    token: Optional[str],
+    options: Sequence[Tuple[str, Union[str, int]]],
+) -> Connection:
+    """The address (default ``MLBRIDGE_ADDRESS``, else localhost:50051), TLS credentials when
+    asked, channel options and the token's metadata (default ``MLBRIDGE_TOKEN``)."""
+    address = address or os.environ.get("MLBRIDGE_ADDRESS") or DEFAULT_ADDRESS
+    if token is None:
+        token = os.environ.get("MLBRIDGE_TOKEN") or None
+    creds = grpc.ssl_channel_credentials(root_certificates=_pem(root_certificates)) if tls or root_certificates is not None else None
+    channel_options: List[Tuple[str, Union[str, int]]] = [
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        *options,
+    ]
+    metadata: Tuple[Tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
+    return Connection(address, creds, channel_options, metadata)
 
 
 class Client:
@@ -70,22 +101,14 @@ class Client:
         timeout: Optional[float] = None,
         options: Sequence[Tuple[str, Union[str, int]]] = (),
     ) -> None:
-        self.address = address or os.environ.get("MLBRIDGE_ADDRESS") or DEFAULT_ADDRESS
-        if token is None:
-            token = os.environ.get("MLBRIDGE_TOKEN") or None
-        channel_options = [
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            *options,
-        ]
-        if tls or root_certificates is not None:
-            creds = grpc.ssl_channel_credentials(root_certificates=_pem(root_certificates))
-            channel = grpc.secure_channel(self.address, creds, options=channel_options)
+        c = connection(address, tls, root_certificates, token, options)
+        self.address = c.address
+        if c.credentials is not None:
+            channel = grpc.secure_channel(c.address, c.credentials, options=c.options)
         else:
-            channel = grpc.insecure_channel(self.address, options=channel_options)
+            channel = grpc.insecure_channel(c.address, options=c.options)
         self._channel = channel
-        metadata: Tuple[Tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
-        rpc = Rpc(channel, self.address, metadata, timeout)
+        rpc = Rpc(channel, c.address, c.metadata, timeout)
         self.crf = CrfClient(rpc)
         self.xgboost = XgboostClient(rpc)
         self.text = TextClient(rpc)

@@ -21,12 +21,13 @@ Res = TypeVar("Res")
 T = TypeVar("T")
 
 
-class Rpc:
-    """Stubs plus the per-call options (deadline, metadata) of one client."""
+class Stubs:
+    """The service stubs over one channel (synchronous or grpc.aio) and the per-call options
+    (deadline, metadata) of one client."""
 
     def __init__(
         self,
-        channel: grpc.Channel,
+        channel: Any,
         address: str,
         metadata: Tuple[Tuple[str, str], ...],
         timeout: Optional[float],
@@ -46,6 +47,10 @@ class Rpc:
         if self.timeout is not None:
             kw["timeout"] = self.timeout
         return kw
+
+
+class Rpc(Stubs):
+    """The stubs plus the synchronous calls, errors mapped to mlbridge.errors."""
 
     @contextlib.contextmanager
     def errors(self) -> Iterator[None]:

@@ -22,14 +22,13 @@ call on the server, which then stores nothing.
 
 from __future__ import annotations
 
-import os
 from types import TracebackType
 from typing import Any, AsyncIterator, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 import grpc
 import grpc.aio
 
-from mlbridge._client import DEFAULT_ADDRESS, MAX_MESSAGE_BYTES, Certificates, _pem
+from mlbridge._client import Certificates, connection
 from mlbridge._crf import tag_request, tag_result
 from mlbridge._crf import train_requests as crf_train_requests
 from mlbridge._data import CrfTrainReport, ModelInfo, PredictResult, TaggedSequence, TrainProgress, XgboostTrainReport
@@ -39,17 +38,12 @@ from mlbridge._proto.mlbridge.v1 import (
     crf_service_pb2 as crf_pb,
 )
 from mlbridge._proto.mlbridge.v1 import (
-    crf_service_pb2_grpc,
-    model_service_pb2_grpc,
-    text_service_pb2_grpc,
-    xgboost_service_pb2_grpc,
-)
-from mlbridge._proto.mlbridge.v1 import (
     model_service_pb2 as model_pb,
 )
 from mlbridge._proto.mlbridge.v1 import (
     text_service_pb2 as text_pb,
 )
+from mlbridge._rpc import Stubs
 from mlbridge._xgb import predict_request, predict_result
 from mlbridge._xgb import train_requests as xgb_train_requests
 from mlbridge.errors import MlBridgeError, from_rpc_error
@@ -61,23 +55,8 @@ R = TypeVar("R")
 TrainEvent = Union[TrainProgress, R]
 
 
-class _Rpc:
-    """The aio stubs plus the per-call options of one client."""
-
-    def __init__(self, channel: grpc.aio.Channel, address: str, metadata: Tuple[Tuple[str, str], ...], timeout: Optional[float]) -> None:
-        self.address = address
-        self.metadata = metadata
-        self.timeout = timeout
-        self.crf = crf_service_pb2_grpc.CrfServiceStub(channel)
-        self.xgboost = xgboost_service_pb2_grpc.XgboostServiceStub(channel)
-        self.text = text_service_pb2_grpc.TextServiceStub(channel)
-        self.models = model_service_pb2_grpc.ModelServiceStub(channel)
-
-    def options(self) -> Dict[str, Any]:
-        kw: Dict[str, Any] = {"metadata": self.metadata}
-        if self.timeout is not None:
-            kw["timeout"] = self.timeout
-        return kw
+class _Rpc(Stubs):
+    """The stubs (over the aio channel) plus awaited calls."""
 
     async def unary(self, method: Any, request: Any) -> Any:
         try:
@@ -215,17 +194,13 @@ class Client:
         timeout: Optional[float] = None,
         options: Sequence[Tuple[str, Union[str, int]]] = (),
     ) -> None:
-        self.address = address or os.environ.get("MLBRIDGE_ADDRESS") or DEFAULT_ADDRESS
-        if token is None:
-            token = os.environ.get("MLBRIDGE_TOKEN") or None
-        channel_options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES), ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), *options]
-        if tls or root_certificates is not None:
-            creds = grpc.ssl_channel_credentials(root_certificates=_pem(root_certificates))
-            self._channel = grpc.aio.secure_channel(self.address, creds, options=channel_options)
+        c = connection(address, tls, root_certificates, token, options)
+        self.address = c.address
+        if c.credentials is not None:
+            self._channel = grpc.aio.secure_channel(c.address, c.credentials, options=c.options)
         else:
-            self._channel = grpc.aio.insecure_channel(self.address, options=channel_options)
-        metadata: Tuple[Tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
-        rpc = _Rpc(self._channel, self.address, metadata, timeout)
+            self._channel = grpc.aio.insecure_channel(c.address, options=c.options)
+        rpc = _Rpc(self._channel, c.address, c.metadata, timeout)
         self.crf = CrfClient(rpc)
         self.xgboost = XgboostClient(rpc)
         self.text = TextClient(rpc)
