@@ -29,10 +29,7 @@ export function clip(value: unknown, max = 64): string {
 }
 
 /** A value of the caller's, quoted for a message: JSON, cut to `max` characters with the length said. */
-export function quote(value: unknown, max = 64): string {
-  const s = typeof value === "string" ? value : String(value);
-  return s.length > max ? `${JSON.stringify(s.slice(0, max))}… (${s.length} characters)` : JSON.stringify(s);
-}
+export { quoted as quote } from "@mlbridge/core";
 
 /** An error to answer with a given gRPC status; details longer than MAX_DETAILS are cut, saying so. */
 export function statusError(code: status, message: string): StatusError {

@@ -171,7 +171,6 @@ export function xgboostService(ctx: ServiceContext): XgboostServiceServer {
     if (!output) throw invalid("output", `unknown value ${req.output}`);
     const input = req.input;
     if (!input) throw invalid("input", "give a matrix or a csv");
-    store.checkKind(await store.find(req.modelName), xgboostRuntime);
     return withModel(
       store,
       req.modelName,

@@ -129,8 +129,11 @@ export class DiskStorage implements ModelStorage {
   }
 
   async read(name: string): Promise<ModelMeta | undefined> {
-    const f = `${name}.json`;
-    return (await readdir(this.modelsDir)).includes(f) ? this.entry(f) : undefined;
+    const exists = await stat(path.join(this.modelsDir, `${name}.json`)).then(
+      () => true,
+      () => false,
+    );
+    return exists ? this.entry(`${name}.json`) : undefined;
   }
 
   async putBlob(sha256: string, bytes: Buffer): Promise<void> {
