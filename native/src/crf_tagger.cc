@@ -33,19 +33,24 @@ const napi_type_tag CrfTagger::kTag = {0x6d6c6272696467ULL, 0x6543726654616767UL
 struct CrfModelState {
   std::vector<uint8_t> bytes;  // the model image; must outlive `model`
   crfsuite_model_t* model = nullptr;
-  crfsuite_tagger_t* tagger = nullptr;
   crfsuite_dictionary_t* attrs = nullptr;   // owned by model
   crfsuite_dictionary_t* labels = nullptr;  // owned by model
   std::vector<std::string> label_names;
   int num_labels = 0;
   int num_attrs = 0;
-  std::mutex mu;  // held around every use of `tagger`
+  // Taggers not in use. CRFsuite's tagger is not thread-safe, but several
+  // taggers over one model are (they read the model's bytes and write only
+  // their own context): each caller leases one (TaggerLease), so tagging
+  // calls on several threads run at once, one tagger each. The pool grows to
+  // the number of callers at once (the libuv pool's threads and the main one).
+  std::vector<crfsuite_tagger_t*> idle;
+  std::mutex mu;  // guards `idle` and CRFsuite's reference counts (get_tagger/release; not atomic)
 
   CrfModelState() = default;
   CrfModelState(const CrfModelState&) = delete;
   CrfModelState& operator=(const CrfModelState&) = delete;
   ~CrfModelState() {
-    if (tagger != nullptr) tagger->release(tagger);
+    for (crfsuite_tagger_t* t : idle) t->release(t);
     if (model != nullptr) model->release(model);
     // `bytes` is destroyed after this body: after the model is gone.
   }
@@ -57,6 +62,44 @@ namespace {
 // keep it far from overflow (the O(L^2) part is bounded by the model check's
 // label limit, crf_model_check.cc).
 constexpr int64_t kMaxItemsTimesLabels = int64_t{1} << 22;  // ~7 arrays of 32 MiB at most
+
+// A tagger of a model for the holder's use alone; back to the pool when the lease ends.
+class TaggerLease {
+ public:
+  explicit TaggerLease(CrfModelState& st) : st_(st) {
+    std::lock_guard<std::mutex> lock(st.mu);
+    if (!st.idle.empty()) {
+      tagger_ = st.idle.back();
+      st.idle.pop_back();
+      return;
+    }
+    const int rc = st.model->get_tagger(st.model, &tagger_);
+    if (rc != 0 || tagger_ == nullptr) {
+      tagger_ = nullptr;
+      error_ = RcMessage("model->get_tagger()", rc);
+    }
+  }
+  ~TaggerLease() {
+    if (tagger_ == nullptr) return;
+    std::lock_guard<std::mutex> lock(st_.mu);
+    try {
+      st_.idle.push_back(tagger_);
+    } catch (...) {
+      tagger_->release(tagger_);  // no room to keep it: a later lease makes another
+    }
+  }
+  TaggerLease(const TaggerLease&) = delete;
+  TaggerLease& operator=(const TaggerLease&) = delete;
+
+  crfsuite_tagger_t* get() const { return tagger_; }
+  // "" or why no tagger could be made.
+  const std::string& error() const { return error_; }
+
+ private:
+  CrfModelState& st_;
+  crfsuite_tagger_t* tagger_ = nullptr;
+  std::string error_;
+};
 
 // Fills `inst` with the attributes of sequence `s` known to the model (others are dropped).
 void BuildInstance(CrfModelState& st, const PackedSequences& p, size_t s, crfsuite_instance_t* inst) {
@@ -79,9 +122,9 @@ struct TagOut {
   }
 };
 
-// Tags sequence `s` of `p` into `out` (sized by Resize). Caller holds st.mu.
-// Returns "" or an error message.
-std::string TagLocked(CrfModelState& st, const PackedSequences& p, size_t s, TagOut* out) {
+// Tags sequence `s` of `p` into `out` (sized by Resize) with `tg`, a tagger
+// the caller leased. Returns "" or an error message.
+std::string TagOne(CrfModelState& st, crfsuite_tagger_t* tg, const PackedSequences& p, size_t s, TagOut* out) {
   const int T = static_cast<int>(p.length(s));
   const int L = st.num_labels;
   if (T == 0) return std::string();
@@ -89,7 +132,6 @@ std::string TagLocked(CrfModelState& st, const PackedSequences& p, size_t s, Tag
   int* path = out->paths.data() + first;
   Instance in;
   BuildInstance(st, p, s, &in.inst);
-  crfsuite_tagger_t* tg = st.tagger;
   int rc = tg->set(tg, &in.inst);
   if (rc != 0) return RcMessage("tagger->set()", rc);
   floatval_t score = 0;
@@ -118,12 +160,13 @@ std::string TagLocked(CrfModelState& st, const PackedSequences& p, size_t s, Tag
   return std::string();
 }
 
-// Tags every sequence of `p`, taking st.mu per sequence (so a sync tag() can
-// interleave with a running batch). Returns "" or an error message.
+// Tags every sequence of `p` with one leased tagger. Returns "" or an error message.
 std::string TagAll(CrfModelState& st, const PackedSequences& p, TagOut* out) {
+  if (p.size() == 0) return std::string();
+  TaggerLease tagger(st);
+  if (tagger.get() == nullptr) return tagger.error();
   for (size_t s = 0; s < p.size(); ++s) {
-    std::lock_guard<std::mutex> lock(st.mu);
-    std::string err = TagLocked(st, p, s, out);
+    std::string err = TagOne(st, tagger.get(), p, s, out);
     if (!err.empty()) return err;
   }
   return std::string();
@@ -256,10 +299,13 @@ Napi::Value CrfTagger::Open(Napi::Env env, std::vector<uint8_t>&& bytes, const s
     st->model = nullptr;
     MLB_THROW(env, kCrfsuiteError, RcMessage("crfsuite_create_instance_from_memory()", rc, source));
   }
-  rc = st->model->get_tagger(st->model, &st->tagger);
-  if (rc != 0 || st->tagger == nullptr) {
-    st->tagger = nullptr;
-    MLB_THROW(env, kCrfsuiteError, RcMessage("model->get_tagger()", rc));
+  {
+    // One tagger made now: a model CRFsuite cannot tag with fails here, not at its first use.
+    st->idle.reserve(8);
+    crfsuite_tagger_t* first = nullptr;
+    rc = st->model->get_tagger(st->model, &first);
+    if (rc != 0 || first == nullptr) MLB_THROW(env, kCrfsuiteError, RcMessage("model->get_tagger()", rc));
+    st->idle.push_back(first);
   }
   rc = st->model->get_labels(st->model, &st->labels);
   if (rc != 0 || st->labels == nullptr) MLB_THROW(env, kCrfsuiteError, RcMessage("model->get_labels()", rc));
@@ -394,10 +440,11 @@ Napi::Value CrfTagger::Probability(const Napi::CallbackInfo& info) {
   std::string err;
   double prob = 0;
   {
-    std::lock_guard<std::mutex> lock(st.mu);
+    TaggerLease tagger(st);
+    crfsuite_tagger_t* tg = tagger.get();
+    if (tg == nullptr) MLB_THROW(env, kCrfsuiteError, tagger.error());
     Instance in;
     BuildInstance(st, seq, 0, &in.inst);
-    crfsuite_tagger_t* tg = st.tagger;
     floatval_t score = 0, norm = 0;
     int rc = tg->set(tg, &in.inst);
     if (rc != 0) err = RcMessage("tagger->set()", rc);

@@ -1,9 +1,11 @@
 // CrfTagger: an open CRFsuite model, tagging on the main thread or off it.
 // Conventions: see crfsuite.h.
 //
-// Threading: CRFsuite's tagger is not thread-safe (chokkan/crfsuite#35). Each
-// CrfTagger owns one std::mutex, held by tag()/probability() and by the
-// tagPackedAsync() worker around each sequence.
+// Threading: CRFsuite's tagger is not thread-safe (chokkan/crfsuite#35), but
+// taggers over one model are independent. Each call (tag(), probability(), a
+// tagPackedAsync() worker) leases a tagger of its own from the model's pool for
+// its duration, so calls on several threads tag at once; the pool grows to the
+// number of callers at once.
 //
 // Model bytes: CrfTagger copies the model into memory it owns (the CRFsuite
 // memory reader does not copy), validates the whole structure (header, both

@@ -7,7 +7,7 @@ import type { CrfSequence } from "./data";
 import { CRF_ALGORITHMS, type CrfAlgorithm, type CrfFeatureTemplate } from "./features";
 import type { CrfMetrics } from "./metrics";
 import { isCrfName, packLabels, packValidSequences, validateItems } from "./packed";
-import { checkNice, crfTrainingSettings, runInTrainingProcess } from "./train-process";
+import { checkNice, checkThreads, crfTrainingSettings, runInTrainingProcess } from "./train-process";
 
 export {
   configureCrfTraining,
@@ -98,15 +98,20 @@ export function crfParams(algorithm: CrfAlgorithm): CrfParamInfo[] {
   let known = paramsByAlgorithm.get(algorithm);
   if (!known) {
     known = withTrainer(algorithm, (t) =>
-      t.params().map((name) => {
-        const h = t.help(name);
-        const m = /^(\w+):\s*(.*)$/s.exec(h);
-        return { name, type: m ? m[1] : "string", default: t.get(name), help: m ? m[2] : h };
-      }),
+      t
+        .params()
+        // The encoder's `threads` (crf1d_parallel.c) is read by L-BFGS only: the online algorithms do not offer it.
+        .filter((name) => name !== "threads" || algorithm === "lbfgs")
+        .map((name) => {
+          const h = t.help(name);
+          const m = /^(\w+):\s*(.*)$/s.exec(h);
+          return { name, type: m ? m[1] : "string", default: t.get(name), help: m ? m[2] : h };
+        }),
     );
     paramsByAlgorithm.set(algorithm, known);
   }
-  return known.map((p) => ({ ...p }));
+  // `threads` defaults to the training settings' count, not the encoder's 1.
+  return known.map((p) => (p.name === "threads" ? { ...p, default: String(crfTrainingSettings().threads) } : { ...p }));
 }
 
 /**
@@ -127,8 +132,19 @@ export function checkCrfParams(algorithm: CrfAlgorithm, params: Record<string, s
     if ((info.type === "int" || info.type === "float" || info.type === "double") && Number(value) < 0) {
       throw invalidArgument(`parameters.${name}`, "a number >= 0", raw);
     }
+    if (name === "threads") checkThreads(Number(value), "parameters.threads");
     out[name] = value;
   }
+  return out;
+}
+
+/**
+ * checkCrfParams, plus L-BFGS's `threads` from the training settings when the
+ * parameters leave it out (crfTrainingSettings().threads).
+ */
+export function trainingParams(algorithm: CrfAlgorithm, params: Record<string, string | number>): Record<string, string> {
+  const out = checkCrfParams(algorithm, params);
+  if (algorithm === "lbfgs" && out.threads === undefined) out.threads = String(crfTrainingSettings().threads);
   return out;
 }
 
@@ -237,7 +253,7 @@ export async function trainCrf(sequences: CrfSequence[], options: CrfTrainOption
   const start = performance.now();
   checkAlgorithm(options.algorithm);
   checkTrainingSequences(sequences);
-  const params = checkCrfParams(options.algorithm, options.params ?? {});
+  const params = trainingParams(options.algorithm, options.params ?? {});
   const nice = options.nice === undefined ? crfTrainingSettings().nice : checkNice(options.nice, "nice");
   if (options.signal?.aborted) throw new CancelledError("training cancelled");
   const { result } = await trainInProcess(options, nice, start, async (send, settled) => {
@@ -286,7 +302,7 @@ export async function trainCrfCsv(
 ): Promise<CrfTrainResult & { counts: CrfCsvCounts; metrics?: CrfMetrics }> {
   const start = performance.now();
   checkAlgorithm(options.algorithm);
-  const params = checkCrfParams(options.algorithm, options.params ?? {});
+  const params = trainingParams(options.algorithm, options.params ?? {});
   const nice = options.nice === undefined ? crfTrainingSettings().nice : checkNice(options.nice, "nice");
   if (options.signal?.aborted) throw new CancelledError("training cancelled");
   const { result, counts, metrics } = await trainInProcess(options, nice, start, async (send, settled) => {
