@@ -11,11 +11,13 @@ import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   CRF_PRESETS,
+  CrfModel,
   configureCrfTraining,
   crfParams,
   crfTrainingProcesses,
   crfTrainingSettings,
   fitCrf,
+  packSequences,
   readNerCsv,
   trainCrf,
   type CrfProgress,
@@ -54,6 +56,26 @@ const runWithEnv = (env: Record<string, string>, body: string) =>
     child.stdout.on("data", (d) => (out += d));
     child.on("exit", () => resolve(out.trim()));
   });
+
+describe("CRF tagging from several calls at once", () => {
+  it("gives each call a tagger of its own: concurrent batches off the event loop return what one call at a time does", async () => {
+    const model = CrfModel.fromBuffer((await train(1, 20)).model);
+    const packed = packSequences(sequences.map((s) => s.items));
+    const options = { probability: true, marginals: true };
+    const alone = await model.tagPacked(packed, options);
+    expect(alone.paths.length).toBeGreaterThan(2048); // a batch this size is tagged off the event loop
+    const together = await Promise.all(Array.from({ length: 6 }, () => model.tagPacked(packed, options)));
+    for (const r of together) {
+      expect(Buffer.from(r.paths.buffer).equals(Buffer.from(alone.paths.buffer))).toBe(true);
+      expect(Buffer.from(r.probabilities!.buffer).equals(Buffer.from(alone.probabilities!.buffer))).toBe(true);
+      expect(Buffer.from(r.marginals!.buffer).equals(Buffer.from(alone.marginals!.buffer))).toBe(true);
+    }
+    // and a call on the event loop meanwhile uses yet another tagger
+    const pending = model.tagPacked(packed, options);
+    expect(model.tag(sequences[0].items).labels).toEqual(model.tag(sequences[0].items).labels);
+    expect(Buffer.from((await pending).paths.buffer).equals(Buffer.from(alone.paths.buffer))).toBe(true);
+  });
+});
 
 describe("CRF training on several threads", () => {
   it("solves the same problem: every iteration's loss within 1e-9 of one thread's, deterministic for a thread count", async () => {

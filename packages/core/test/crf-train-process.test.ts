@@ -74,7 +74,7 @@ afterAll(() => {
 
 describe("CRF training processes: the spare started ahead", () => {
   it("is used by the next training, then replaced by a new one, and the used one exits", async () => {
-    expect(crfTrainingSettings()).toEqual({ nice: 19, warmProcess: true });
+    expect(crfTrainingSettings()).toEqual({ nice: 19, warmProcess: true, threads: Math.min(64, os.availableParallelism()) });
     prewarmCrfTraining();
     const spare = crfTrainingProcesses().spare!;
     expect(spare).toBeGreaterThan(0);

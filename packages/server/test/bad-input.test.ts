@@ -120,6 +120,18 @@ const cases: [string, () => Promise<unknown>, number, RegExp | string][] = [
   ],
   ["out-of-range CRF parameter", () => crfTrain(ner, { parameters: { max_iterations: "-5" } }), I, "parameters.max_iterations: expected a number >= 0"],
   ["non-numeric CRF parameter", () => crfTrain(ner, { parameters: { variance: "big" } }), I, "parameters.variance: expected a finite number"],
+  [
+    "CRF threads out of range",
+    () => crfTrain(ner, { parameters: { threads: "0" }, algorithm: CrfAlgorithm.CRF_ALGORITHM_LBFGS }),
+    I,
+    "parameters.threads: expected an integer in [1, 64]",
+  ],
+  [
+    "CRF threads of an online algorithm",
+    () => crfTrain(ner, { parameters: { threads: "2" }, algorithm: CrfAlgorithm.CRF_ALGORITHM_AROW }),
+    I,
+    "parameters.threads: unknown parameter of arow",
+  ],
   ["unknown algorithm value", () => crfTrain(ner, { algorithm: 42 }), I, "algorithm: unknown value 42"],
   ["test fraction out of range", () => crfTrain(ner, { testFraction: 0.95 }), I, "test_fraction: expected a number in [0, 0.9]"],
   ["unknown XGBoost parameter", () => xgbTrain(iris, { parameters: { max_dept: "3" } }), I, "parameters.max_dept: unknown XGBoost parameter"],

@@ -205,15 +205,20 @@ describe("HTTP/2 flow control window", () => {
 });
 
 describe("CRF training processes", () => {
-  it("the server starts a spare training process at --train-nice over its own priority, and stops it on shutdown", async () => {
-    const { crfTrainingProcesses } = await import("@mlbridge/core");
+  it("the server starts a spare training process at --train-nice over its own priority (trainings on --train-threads), and stops it on shutdown", async () => {
+    const { crfTrainingProcesses, crfTrainingSettings } = await import("@mlbridge/core");
     const { loadConfig } = await import("../src/config");
     expect(() => loadConfig(["--train-nice", "20"], {})).toThrow(/train-nice/);
     expect(loadConfig([], {}).trainNice).toBe(19);
     expect(loadConfig([], { MLBRIDGE_TRAIN_NICE: "4" }).trainNice).toBe(4);
-    const h = await startHarness(["--train-nice", "7"]);
+    expect(loadConfig([], {}).trainThreads).toBe(Math.min(64, os.availableParallelism()));
+    expect(loadConfig(["--train-threads", "3"], {}).trainThreads).toBe(3);
+    expect(loadConfig([], { MLBRIDGE_TRAIN_THREADS: "1" }).trainThreads).toBe(1);
+    expect(() => loadConfig(["--train-threads", "0"], {})).toThrow(/--train-threads: expected an integer in \[1, 64\]/);
+    const h = await startHarness(["--train-nice", "7", "--train-threads", "1"]);
     let spare: number | undefined;
     try {
+      expect(crfTrainingSettings()).toMatchObject({ nice: 7, threads: 1 });
       for (let i = 0; i < 100 && !(spare = crfTrainingProcesses().spare); i++) await new Promise((r) => setTimeout(r, 50));
       expect(spare).toBeDefined();
       expect(os.getPriority(spare!)).toBe(Math.min(19, os.getPriority() + 7));

@@ -25,9 +25,10 @@ export type PackedTagResult = NativePackedTagResult;
 const ASYNC_ITEMS = 2048;
 
 /**
- * A CRFsuite model held in memory, ready to tag. Thread safety: the addon
- * serialises access to the tagger, so one CrfModel may be used by
- * concurrent requests.
+ * A CRFsuite model held in memory, ready to tag. Thread safety: each call
+ * tags with a CRFsuite tagger of its own (the addon keeps a pool per model),
+ * so one CrfModel serves concurrent requests, large batches on several
+ * threads at once.
  */
 export class CrfModel {
   /** The model's labels, in model order. */
