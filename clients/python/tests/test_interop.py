@@ -111,6 +111,32 @@ def test_python_crfsuite_model_imports_and_predicts_the_same(client: Client, dat
         tagger.close()
 
 
+def test_one_thread_trains_python_crfsuites_model_byte_for_byte(client: Client, data: Path, tmp_path: Path) -> None:
+    """L-BFGS with ``threads: 1`` runs CRFsuite's own objective: the very model python-crfsuite
+    writes from the same data and parameters. With 2 threads the sums are added in another
+    order: another file, the same tags."""
+    rows = read_rows(data / "ner.csv")
+    xs, ys = dict_sentences(rows), labels_of(rows)
+    params = {"max_iterations": 30, "c1": 0, "c2": 1}
+    trainer = pycrfsuite.Trainer(algorithm="lbfgs", verbose=False)
+    for x, y in zip(xs, ys):
+        trainer.append(x, y)
+    trainer.set_params(params)
+    trainer.train(str(tmp_path / "py.crfsuite"))
+    reference = (tmp_path / "py.crfsuite").read_bytes()
+
+    files = {}
+    for threads in (1, 2):
+        name = f"ner-threads-{threads}"
+        client.crf.train(name, sequences=list(zip(xs, ys)), algorithm="lbfgs", parameters={**params, "threads": threads}, no_holdout=True)
+        client.models.export(name, tmp_path / f"{name}.crfsuite")
+        files[threads] = (tmp_path / f"{name}.crfsuite").read_bytes()
+    assert files[1] == reference
+    assert files[2] != reference
+    sample = xs[:200]
+    assert [t.labels for t in client.crf.tag("ner-threads-2", sample)] == [t.labels for t in client.crf.tag("ner-threads-1", sample)]
+
+
 def iris_xy(data: Path) -> tuple[np.ndarray, np.ndarray]:
     rows = read_rows(data / "iris.csv")
     x = np.asarray([[float(r[c]) for c in FEATURES] for r in rows], dtype=np.float32)
