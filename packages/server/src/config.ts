@@ -36,6 +36,8 @@ export interface ServerConfig {
   cacheSize: number;
   /** Nice increment of CRF training processes over the server's (MLBRIDGE_TRAIN_NICE), 0-19; default 19. */
   trainNice: number;
+  /** Threads of an L-BFGS CRF training when it sets no `threads` parameter (MLBRIDGE_TRAIN_THREADS), 1-64; default the cores available. */
+  trainThreads: number;
   /** Seconds between returns of freed native memory to the system (MLBRIDGE_TRIM_SECONDS); 0 = never; default 5. */
   trimSeconds: number;
   /** Concurrent streams per HTTP/2 connection (MLBRIDGE_MAX_STREAMS); default 100. */
@@ -66,6 +68,25 @@ export interface ServerConfig {
   graceSeconds: number;
   /** Log level (MLBRIDGE_LOG_LEVEL); default info. */
   logLevel: string;
+  /** Models put into the store at start (`--load NAME=URI`, repeatable; MLBRIDGE_LOAD, comma-separated): load.ts. */
+  load: ModelLoad[];
+  /** Port of the ModelMesh runtime SPI, mmesh.ModelRuntime (MLBRIDGE_MODELMESH_PORT); undefined = off (default). */
+  modelmeshPort?: number;
+  /** Bind address of the ModelMesh SPI (MLBRIDGE_MODELMESH_HOST); default 127.0.0.1 (ModelMesh calls it inside the pod). */
+  modelmeshHost: string;
+  /** Memory the ModelMesh SPI reports for models, bytes (MLBRIDGE_MODELMESH_CAPACITY_BYTES); default 1 GiB. */
+  modelmeshCapacityBytes: number;
+}
+
+/** One `--load NAME=URI`: a model put into the store under NAME at start. */
+export interface ModelLoad {
+  name: string;
+  /** As given (for messages), the kind prefix included. */
+  uri: string;
+  /** The file, folder or `s3://bucket/key` to read. */
+  path: string;
+  /** The kind named by a `KIND:` prefix (xgboost, crfsuite, crf); undefined: detected from the bytes. */
+  kind?: string;
 }
 
 const FLAGS = {
@@ -82,6 +103,7 @@ const FLAGS = {
   "max-trainings-per-connection": { type: "string", env: "MLBRIDGE_MAX_TRAININGS_PER_CONNECTION" },
   "upload-idle-seconds": { type: "string", env: "MLBRIDGE_UPLOAD_IDLE_SECONDS" },
   "train-nice": { type: "string", env: "MLBRIDGE_TRAIN_NICE" },
+  "train-threads": { type: "string", env: "MLBRIDGE_TRAIN_THREADS" },
   "cache-size": { type: "string", env: "MLBRIDGE_CACHE_SIZE" },
   "trim-seconds": { type: "string", env: "MLBRIDGE_TRIM_SECONDS" },
   "max-streams": { type: "string", env: "MLBRIDGE_MAX_STREAMS" },
@@ -98,6 +120,10 @@ const FLAGS = {
   "port-file": { type: "string", env: "MLBRIDGE_PORT_FILE" },
   "grace-seconds": { type: "string", env: "MLBRIDGE_GRACE_SECONDS" },
   "log-level": { type: "string", env: "MLBRIDGE_LOG_LEVEL" },
+  load: { type: "string", env: "MLBRIDGE_LOAD", multiple: true },
+  "modelmesh-port": { type: "string", env: "MLBRIDGE_MODELMESH_PORT" },
+  "modelmesh-host": { type: "string", env: "MLBRIDGE_MODELMESH_HOST" },
+  "modelmesh-capacity-bytes": { type: "string", env: "MLBRIDGE_MODELMESH_CAPACITY_BYTES" },
 } as const;
 
 /** Usage text of `mlbridge serve`. */
@@ -126,6 +152,8 @@ Options (each also an environment variable):
                            (MLBRIDGE_UPLOAD_IDLE_SECONDS, default 30)
   --train-nice N           CPU priority of CRF training processes, added to the server's nice value, 0-19
                            (MLBRIDGE_TRAIN_NICE, default 19: requests first, trainings on idle CPU)
+  --train-threads N        threads of an L-BFGS CRF training that sets no \`threads\` parameter, 1-64
+                           (MLBRIDGE_TRAIN_THREADS, default the cores available)
   --cache-size N           models kept in memory (MLBRIDGE_CACHE_SIZE, default 64)
   --trim-seconds N         return freed native (C heap) memory to the system every N seconds, 0 = never
                            (MLBRIDGE_TRIM_SECONDS, default 5)
@@ -146,6 +174,15 @@ Options (each also an environment variable):
   --port-file FILE         write the bound port here once serving
   --grace-seconds N        shutdown grace period (MLBRIDGE_GRACE_SECONDS, default 10)
   --log-level LEVEL        trace|debug|info|warn|error (MLBRIDGE_LOG_LEVEL, default info)
+  --load NAME=[KIND:]URI   put a model into the store under NAME at start, from a file, a folder holding one
+                           model (KServe's /mnt/models) or s3://bucket/key; KIND xgboost|crfsuite, else detected;
+                           repeatable (MLBRIDGE_LOAD, comma-separated); a missing or corrupt model stops the start
+  --modelmesh-port N       serve KServe ModelMesh's runtime SPI (mmesh.ModelRuntime) on this port, 0 = any free
+                           one (MLBRIDGE_MODELMESH_PORT, default off; docs/kubernetes.md)
+  --modelmesh-host ADDR    its bind address (MLBRIDGE_MODELMESH_HOST, default 127.0.0.1)
+  --modelmesh-capacity-bytes N
+                           memory for ModelMesh's models, reported to ModelMesh
+                           (MLBRIDGE_MODELMESH_CAPACITY_BYTES, default 1073741824)
 `;
 
 /**
@@ -156,6 +193,30 @@ Options (each also an environment variable):
  * 1-16 MiB; 4 MiB holds one whole default-sized batch request per stream.
  */
 export const FLOW_CONTROL_WINDOW = 4 * 1024 * 1024;
+
+const LOAD_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * Parses `--load` values: `NAME=URI`, URI optionally prefixed `KIND:`.
+ * @throws Error naming the value
+ */
+export function parseLoads(values: string[]): ModelLoad[] {
+  const names = new Set<string>();
+  return values.map((raw) => {
+    const eq = raw.indexOf("=");
+    const name = eq > 0 ? raw.slice(0, eq) : "";
+    const uri = eq > 0 ? raw.slice(eq + 1).trim() : "";
+    if (!LOAD_NAME.test(name) || !uri)
+      throw new Error(`--load ${JSON.stringify(raw)}: expected NAME=URI (NAME: 1 to 128 letters, digits, '.', '_' or '-', not starting with '.')`);
+    if (names.has(name)) throw new Error(`--load ${JSON.stringify(raw)}: the name '${name}' is given twice`);
+    names.add(name);
+    const m = /^(xgboost|crfsuite|crf):(?!\/\/)(.+)$/i.exec(uri);
+    const target = m ? m[2] : uri;
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target) && !/^s3:\/\/[^/]+/.test(target))
+      throw new Error(`--load ${JSON.stringify(raw)}: expected a path or s3://bucket/key`);
+    return { name, uri, path: target, kind: m?.[1].toLowerCase() };
+  });
+}
 
 function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === "") return fallback;
@@ -170,9 +231,13 @@ function int(name: string, raw: string | undefined, fallback: number, min: numbe
  * @throws Error naming the flag for a bad value or an unknown flag
  */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  const options = Object.fromEntries(Object.entries(FLAGS).map(([k, v]) => [k, { type: v.type }])) as Record<string, { type: "string" }>;
+  const options = Object.fromEntries(Object.entries(FLAGS).map(([k, v]) => [k, { type: v.type, multiple: "multiple" in v }])) as Record<
+    string,
+    { type: "string"; multiple: boolean }
+  >;
   const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
-  const get = (k: keyof typeof FLAGS): string | undefined => (values[k] as string | undefined) ?? env[FLAGS[k].env] ?? undefined;
+  const get = (k: Exclude<keyof typeof FLAGS, "load">): string | undefined => (values[k] as string | undefined) ?? env[FLAGS[k].env] ?? undefined;
+  const loads = (values.load as string[] | undefined) ?? (env.MLBRIDGE_LOAD ? env.MLBRIDGE_LOAD.split(",").filter((v) => v.trim()) : []);
   const tlsCert = get("tls-cert");
   const tlsKey = get("tls-key");
   if (!!tlsCert !== !!tlsKey) throw new Error("--tls-cert and --tls-key go together");
@@ -203,6 +268,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     uploadIdleSeconds: int("upload-idle-seconds", get("upload-idle-seconds"), 30, 1, 86_400),
     cacheSize: int("cache-size", get("cache-size"), 64, 1, 1_000_000),
     trainNice: int("train-nice", get("train-nice"), 19, 0, 19),
+    trainThreads: int("train-threads", get("train-threads"), Math.min(64, os.availableParallelism()), 1, 64),
     trimSeconds: int("trim-seconds", get("trim-seconds"), 5, 0, 86_400),
     maxConcurrentStreams: int("max-streams", get("max-streams"), 100, 1, 100_000),
     flowControlWindow: int("flow-control-window", get("flow-control-window"), FLOW_CONTROL_WINDOW, 65_535, 2 ** 31 - 1),
@@ -218,5 +284,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     portFile: get("port-file"),
     graceSeconds: int("grace-seconds", get("grace-seconds"), 10, 0, 3600),
     logLevel,
+    load: parseLoads(loads),
+    modelmeshPort: get("modelmesh-port") ? int("modelmesh-port", get("modelmesh-port"), 0, 0, 65535) : undefined,
+    modelmeshHost: get("modelmesh-host") ?? "127.0.0.1",
+    modelmeshCapacityBytes: int("modelmesh-capacity-bytes", get("modelmesh-capacity-bytes"), 1024 ** 3, 1024 * 1024, Number.MAX_SAFE_INTEGER),
   };
 }

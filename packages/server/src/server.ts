@@ -33,6 +33,9 @@ import { modelService } from "./services/models";
 import { textService } from "./services/text";
 import { xgboostService } from "./services/xgboost";
 import { ModelStore } from "./store";
+import { loadAtStart } from "./load";
+import { MeshModels, meshInferenceService, serveModelMesh } from "./services/modelmesh";
+import { ModelSources } from "./source";
 
 /** The folder holding the API definition. */
 export const protoDir = path.resolve(__dirname, "..", "..", "..", "proto");
@@ -71,6 +74,8 @@ export interface RunningServer {
   context: ServiceContext;
   /** The bound HTTP port, or undefined with --http-port off. */
   httpPort?: number;
+  /** The bound ModelMesh SPI port, or undefined without --modelmesh-port. */
+  modelmeshPort?: number;
   /** Stops accepting calls, lets in-flight ones finish for `graceSeconds`, then closes everything. */
   shutdown(graceSeconds?: number): Promise<void>;
 }
@@ -201,15 +206,19 @@ export async function startServer(config: ServerConfig, log: Logger = pino({ lev
     storage.close();
     throw err;
   }
+  // Model files from outside the store (--load, ModelMesh), read with the store's S3 settings.
+  const sources = new ModelSources({ endpoint: config.s3Endpoint, pathStyle: config.s3PathStyle }, config.maxUploadBytes);
   try {
-    return await serve(config, log, store, metrics);
+    await loadAtStart(config.load, store, sources, log);
+    return await serve(config, log, store, metrics, sources);
   } catch (err) {
+    sources.close();
     store.close(); // the folder's lock too: a failed start (e.g. a port in use) leaves nothing held
     throw err;
   }
 }
 
-async function serve(config: ServerConfig, log: Logger, store: ModelStore, metrics: Metrics): Promise<RunningServer> {
+async function serve(config: ServerConfig, log: Logger, store: ModelStore, metrics: Metrics, sources: ModelSources): Promise<RunningServer> {
   const stopping = new AbortController();
   const context: ServiceContext = {
     config,
@@ -242,7 +251,10 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore, metri
   server.addService(safeDecoding(ModelServiceService), modelService(context));
   // The Open Inference Protocol (KServe V2) over the same store: docs/inference-protocol.md.
   const inference = inferenceHandlers(context);
-  server.addService(safeDecoding(GRPCInferenceServiceService), inferenceService(context, inference));
+  // With ModelMesh, the models it placed here answer first (the mm-model-id header): services/modelmesh.ts.
+  const mesh = config.modelmeshPort !== undefined ? new MeshModels(sources, store.runtimes, log) : undefined;
+  const v2 = inferenceService(context, inference);
+  server.addService(safeDecoding(GRPCInferenceServiceService), mesh ? meshInferenceService(mesh, v2, log) : v2);
 
   const health = new HealthImplementation(Object.fromEntries(["", ...SERVICES].map((s) => [s, "SERVING" as const])));
   health.addToServer(server);
@@ -256,6 +268,15 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore, metri
     ),
   );
   widenFlowControlWindow(server, config.flowControlWindow, log);
+  let meshServer: Awaited<ReturnType<typeof serveModelMesh>> | undefined;
+  if (mesh) {
+    try {
+      meshServer = await serveModelMesh(mesh, config, log, metrics);
+    } catch (err) {
+      server.forceShutdown();
+      throw err;
+    }
+  }
   let metricsServer: http.Server | undefined;
   if (config.metricsPort) metricsServer = await serveMetrics(metrics, config.metricsHost ?? config.host, config.metricsPort);
   let serving = true;
@@ -266,6 +287,7 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore, metri
       httpServer = await serveHttp({ config, store, log, metrics, inference, serving: () => serving }, config.httpHost ?? config.host, config.httpPort);
     } catch (err) {
       server.forceShutdown();
+      meshServer?.server.forceShutdown();
       metricsServer?.close();
       throw err;
     }
@@ -292,7 +314,7 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore, metri
   }
   // CRF trainings run in child processes at a lower priority; one is started
   // ahead so that the first training does not wait for it (core/src/crf/train-process.ts).
-  configureCrfTraining({ nice: config.trainNice });
+  configureCrfTraining({ nice: config.trainNice, threads: config.trainThreads });
   prewarmCrfTraining();
   const trimTimer = scheduleTrims(config.trimSeconds, metrics, log);
   // Started once serving (a failed start leaves nothing polling); silent once shutting down.
@@ -326,6 +348,9 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore, metri
         });
       });
       clearInterval(trimTimer);
+      meshServer?.server.forceShutdown();
+      await mesh?.purge();
+      sources.close();
       metricsServer?.close();
       httpServer?.close();
       httpServer?.closeAllConnections();
@@ -333,5 +358,5 @@ async function serve(config: ServerConfig, log: Logger, store: ModelStore, metri
       disposeCrfTraining();
       log.info("mlbridge stopped");
     })());
-  return { port, server, context, httpPort, shutdown };
+  return { port, server, context, httpPort, modelmeshPort: meshServer?.port, shutdown };
 }
