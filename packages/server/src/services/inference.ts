@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
+import type { ModelRuntime, RuntimeModel } from "@mlbridge/core";
 import type {
   GRPCInferenceServiceServer,
   ModelInferRequest,
@@ -44,6 +45,13 @@ function checkVersion(meta: ModelMeta, version: string): void {
 /** The request's output names, with where each is, for the runtime. */
 const requested = (req: ModelInferRequest) => req.outputs.map((o, i) => ({ name: o.name, field: `outputs[${i}]` }));
 
+/** Runs a ModelInfer request's tensors on a loaded model (the store's, or one ModelMesh loaded: services/modelmesh.ts). */
+export function inferOn(runtime: ModelRuntime, model: RuntimeModel, meta: ModelMeta, req: ModelInferRequest): Promise<Output[]> {
+  if (req.inputs.length === 0) throw invalid("inputs", "at least one input tensor is required");
+  const inputs = requestInputs(req.inputs, req.rawInputContents).map(tensorInput);
+  return runtime.infer(model, meta, inputs, requested(req));
+}
+
 /** The inference protocol's operations over the store, independent of the transport and of the model kinds (each kind's runtime answers). */
 export function inferenceHandlers(ctx: ServiceContext) {
   const { store, log, runtimes } = ctx;
@@ -53,12 +61,11 @@ export function inferenceHandlers(ctx: ServiceContext) {
     const meta = await store.find(checkModelName(req.modelName, "model_name"));
     checkVersion(meta, req.modelVersion);
     if (req.inputs.length === 0) throw invalid("inputs", "at least one input tensor is required");
-    const inputs = requestInputs(req.inputs, req.rawInputContents).map(tensorInput);
     const runtime = runtimes.get(meta.kind);
     // The metadata of the version that answers (a rollout may replace the one found above).
     return withModel(store, meta.name, runtime, async (model, served) => {
       checkVersion(served, req.modelVersion);
-      return { meta: served, outputs: await runtime.infer(model, served, inputs, requested(req)) };
+      return { meta: served, outputs: await inferOn(runtime, model, served, req) };
     });
   }
 
