@@ -131,6 +131,12 @@ async function eventually<T>(fn: () => Promise<T>, ms = 5000): Promise<{ value: 
 
 if (!haveVersitygw) console.log(`shared store tests skipped: no versitygw at ${VERSITYGW} (scripts/setup.sh installs it with go install)`);
 
+// In CI a missing tool is a failure, not a skip: setup.sh must have built it.
+it.runIf(process.env.CI === "true")("has versitygw and nginx in CI (scripts/setup.sh installs them)", () => {
+  expect(haveVersitygw).toBe(true);
+  expect(NGINX).toBeTruthy();
+});
+
 describe.skipIf(!haveVersitygw)("three replicas on one S3-compatible store (versitygw)", () => {
   let s3: ObjectStore;
   let replicas: Replica[] = [];
