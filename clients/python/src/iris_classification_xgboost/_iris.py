@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from mlbridge import Client, TrainProgress
 
 __all__ = ["IrisClassificationXgboost"]
@@ -15,7 +17,7 @@ class IrisClassificationXgboost:
     TRAINING_FILE = "data/iris.csv"
     PREDICT_FILE = "data/predict.csv"
     #: The book's parameters: multi:softmax, 3 classes, depth 2, eta 1, 2 rounds, 20% test, 20% validation.
-    PRESET = "iris"
+    PRESET: Final = "iris"
 
     @classmethod
     def fit(cls) -> None:

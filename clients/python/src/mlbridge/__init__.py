@@ -7,6 +7,10 @@ Train and serve CRFsuite sequence taggers and XGBoost boosters on a server::
     with Client() as client:                      # MLBRIDGE_ADDRESS or localhost:50051
         client.crf.train("ner", "data/ner.csv", feature_preset="book")
         tags = client.crf.predict("ner", "data/ner_predict.csv")
+
+Also: :mod:`mlbridge.aio` (the same client over asyncio) and :mod:`mlbridge.sklearn`
+(scikit-learn estimators trained on the server; ``pip install mlbridge[sklearn]``).
+Importing ``mlbridge`` imports neither scikit-learn nor pandas.
 """
 
 try:
@@ -18,6 +22,7 @@ except ModuleNotFoundError as _e:  # pragma: no cover - a source tree without ge
         "mlbridge: the generated gRPC stubs (mlbridge._proto) are missing; run clients/python/build.sh or clients/python/scripts/gen_stubs.py"
     ) from None
 
+from mlbridge._choices import CrfAlgorithm, CrfFeaturePreset, ModelFormat, ModelKind, PredictOutput, XgboostPreset
 from mlbridge._client import DEFAULT_ADDRESS, Client
 from mlbridge._crf import CrfClient, TagStream
 from mlbridge._data import (
@@ -76,4 +81,10 @@ __all__ = [
     "AuthenticationError",
     "ResourceExhaustedError",
     "CancelledError",
+    "PredictOutput",
+    "CrfAlgorithm",
+    "CrfFeaturePreset",
+    "XgboostPreset",
+    "ModelKind",
+    "ModelFormat",
 ]

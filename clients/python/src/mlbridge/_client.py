@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
-from typing import List, NamedTuple, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Type, Union
 
 import grpc
 
@@ -128,6 +128,18 @@ class Client:
         tb: Optional[TracebackType],
     ) -> None:
         self.close()
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> Client:
+        """A client is a connection: a deep copy shares it instead of opening another. So an
+        estimator of :mod:`mlbridge.sklearn` given ``client=Client(...)`` survives
+        ``sklearn.base.clone`` (which deep-copies parameters) with the same connection."""
+        return self
+
+    def __getstate__(self) -> Dict[str, Any]:
+        raise TypeError(
+            "an mlbridge.Client is a connection and cannot be pickled; to send estimators to other processes "
+            "(GridSearchCV(n_jobs=...)) give them client=None ($MLBRIDGE_ADDRESS) or an address string"
+        )
 
     def __repr__(self) -> str:
         return f"Client({self.address!r})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 from typing import Any, Deque, Iterable, Iterator, List, Mapping, Optional
 
+from mlbridge._choices import CrfAlgorithm, CrfFeaturePreset
 from mlbridge._crf_wire import FeatureLike, LabelledSequence, SequenceLike, labelled_batches, to_packed, to_template
 from mlbridge._data import CrfTrainReport, TaggedSequence
 from mlbridge._files import PathLike, closing_chunks, open_local, read_local, then
@@ -49,9 +50,9 @@ class CrfClient:
         csv_path: Optional[PathLike] = None,
         *,
         sequences: Optional[Iterable[LabelledSequence]] = None,
-        algorithm: Optional[str] = None,
+        algorithm: Optional[CrfAlgorithm] = None,
         parameters: Optional[Mapping[str, Any]] = None,
-        feature_preset: Optional[str] = None,
+        feature_preset: Optional[CrfFeaturePreset] = None,
         feature_template: Optional[Iterable[FeatureLike]] = None,
         test_fraction: Optional[float] = None,
         seed: int = 0,
@@ -155,9 +156,9 @@ def train_requests(
     csv_path: Optional[PathLike] = None,
     *,
     sequences: Optional[Iterable[LabelledSequence]] = None,
-    algorithm: Optional[str] = None,
+    algorithm: Optional[CrfAlgorithm] = None,
     parameters: Optional[Mapping[str, Any]] = None,
-    feature_preset: Optional[str] = None,
+    feature_preset: Optional[CrfFeaturePreset] = None,
     feature_template: Optional[Iterable[FeatureLike]] = None,
     test_fraction: Optional[float] = None,
     seed: int = 0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 from mlbridge._proto.mlbridge.v1 import (
     crf_service_pb2 as crf_pb,
@@ -31,6 +31,15 @@ __all__ = [
     "PredictResult",
     "WordCount",
 ]
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    #: A float32 numpy array, to type checkers.
+    Float32Array = NDArray[np.float32]
+else:  # numpy is optional at run time (the `numpy` extra): typing.get_type_hints still resolves the name
+    Float32Array = Any
 
 _KIND_NAMES = {
     types_pb.MODEL_KIND_UNSPECIFIED: "unspecified",
@@ -255,12 +264,14 @@ class TaggedSequence:
 class PredictResult:
     """Predictions of an XGBoost model.
 
-    ``values`` is a ``rows × cols`` float32 numpy array when numpy is installed,
-    else a list of rows (lists of floats). ``cols`` is 1 for the objective's
-    natural output and the number of classes for probabilities and margins.
+    ``values`` is a ``rows × cols`` float32 numpy array (``NDArray[np.float32]``)
+    when numpy is installed, else a list of rows (lists of floats); it is typed as
+    the array, the form of every install with numpy (``pip install mlbridge[numpy]``).
+    ``cols`` is 1 for the objective's natural output and the number of classes for
+    probabilities and margins.
     """
 
-    values: Any
+    values: Float32Array
     #: For classifiers: the predicted class name of each row.
     class_names: List[str] = field(default_factory=list)
     rows: int = 0

@@ -34,11 +34,13 @@ class TextClient:
         words and characters anywhere. Returns counts, total words and bytes.
         """
 
-        def requests() -> Iterator[text_pb.CountWordsStreamRequest]:
-            for c in chunks:
-                data = c.encode("utf-8") if isinstance(c, str) else bytes(c)
-                for i in range(0, len(data), CHUNK_SIZE):
-                    yield text_pb.CountWordsStreamRequest(chunk=data[i : i + CHUNK_SIZE])
-
-        resp = self._rpc.stream_unary(self._rpc.text.CountWordsStream, requests())
+        resp = self._rpc.stream_unary(self._rpc.text.CountWordsStream, count_words_requests(chunks))
         return WordCount.from_proto(resp)
+
+
+def count_words_requests(chunks: Iterable[Union[str, bytes]]) -> Iterator[text_pb.CountWordsStreamRequest]:
+    """The messages of TextService.CountWordsStream: the text's UTF-8 bytes in pieces of at most CHUNK_SIZE."""
+    for c in chunks:
+        data = c.encode("utf-8") if isinstance(c, str) else bytes(c)
+        for i in range(0, len(data), CHUNK_SIZE):
+            yield text_pb.CountWordsStreamRequest(chunk=data[i : i + CHUNK_SIZE])

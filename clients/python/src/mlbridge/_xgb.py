@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator, List, Mapping, Optional
 
+from mlbridge._choices import PredictOutput, XgboostPreset
 from mlbridge._data import PredictResult, XgboostTrainReport
 from mlbridge._files import PathLike, closing_chunks, open_local, read_local, then
 from mlbridge._matrix import numpy_module, to_floats, to_matrices
@@ -36,7 +37,7 @@ class XgboostClient:
         features: Any = None,
         labels: Any = None,
         weights: Any = None,
-        preset: Optional[str] = None,
+        preset: Optional[XgboostPreset] = None,
         parameters: Optional[Mapping[str, Any]] = None,
         num_rounds: Optional[int] = None,
         test_fraction: Optional[float] = None,
@@ -86,7 +87,7 @@ class XgboostClient:
         features: Any = None,
         *,
         csv_path: Optional[PathLike] = None,
-        output: str = "default",
+        output: PredictOutput = "default",
         class_names: bool = True,
     ) -> PredictResult:
         """Predicts with a stored booster (XgboostService.Predict).
@@ -118,7 +119,7 @@ def train_requests(
     features: Any = None,
     labels: Any = None,
     weights: Any = None,
-    preset: Optional[str] = None,
+    preset: Optional[XgboostPreset] = None,
     parameters: Optional[Mapping[str, Any]] = None,
     num_rounds: Optional[int] = None,
     test_fraction: Optional[float] = None,
@@ -159,7 +160,7 @@ def train_requests(
 
 
 def predict_request(
-    model_name: str, features: Any = None, *, csv_path: Optional[PathLike] = None, output: str = "default", class_names: bool = True
+    model_name: str, features: Any = None, *, csv_path: Optional[PathLike] = None, output: PredictOutput = "default", class_names: bool = True
 ) -> xgb_pb.XgboostServicePredictRequest:
     """The XgboostService.Predict request (see XgboostClient.predict)."""
     if (csv_path is None) == (features is None):
