@@ -129,7 +129,7 @@ describe("CRF training on several threads", () => {
     expect(
       await runWithEnv(
         { MLBRIDGE_TRAIN_THREADS: "100" },
-        `core.trainCrf([{ items: [[["a", 1]]], labels: ["O"] }], { algorithm: "lbfgs" }).catch((e) => console.log(e.code, e.message))`,
+        `core.trainCrf([{ items: [[["a", 1]]], labels: ["O"] }], { algorithm: "lbfgs" }).catch((e) => console.log(e.code + " " + e.message))`,
       ),
     ).toMatch(/^INVALID_ARGUMENT MLBRIDGE_TRAIN_THREADS: expected an integer in \[1, 64\]/);
   });
@@ -169,7 +169,7 @@ describe("CRF training on several threads", () => {
     const run = (threads: number) =>
       `core.readNerCsv(${JSON.stringify(dataFile("ner.csv"))}, core.CRF_PRESETS.rich.template, true)
         .then(({ sequences }) => core.trainCrf(sequences.slice(0, 50), { algorithm: "lbfgs", params: { max_iterations: 5, threads: ${threads} } }))
-        .then((r) => console.log("model", r.model.length > 0), (e) => console.log(e.code, e.message))`;
+        .then((r) => console.log("model " + String(r.model.length > 0)), (e) => console.log(e.code + " " + e.message))`;
     expect(await runWithEnv(env, run(2))).toMatch(/^CRFSUITE_ERROR crfsuite training failed: threads: out of memory allocating thread 1's buffers/);
     expect(await runWithEnv(env, run(1))).toBe("model true");
   });
