@@ -40,7 +40,16 @@ def test_misspelt_choices_are_type_errors(tmp_path: Path) -> None:
     source = tmp_path / "user_code.py"
     source.write_text(USER_CODE)
     stdout, stderr, status = api.run(
-        ["--strict", "--no-error-summary", "--cache-dir", str(PROJECT / ".mypy_cache"), "--config-file", str(PROJECT / "pyproject.toml"), str(source)]
+        [
+            "--strict",
+            "--no-error-summary",
+            "--no-color-output",
+            "--cache-dir",
+            str(PROJECT / ".mypy_cache"),
+            "--config-file",
+            str(PROJECT / "pyproject.toml"),
+            str(source),
+        ]
     )
     errors = [line for line in stdout.splitlines() if ": error:" in line]
     lines = sorted(int(m.group(1)) for line in errors if (m := re.search(r"user_code\.py:(\d+): error", line)))
