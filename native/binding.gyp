@@ -1,5 +1,7 @@
 {
-  # mlbridge native addon: XGBoost (Debian's libxgboost, linked) and CRFsuite
+  # mlbridge native addon: XGBoost 3.2.0 (libxgboost.so from the PyPI wheel
+  # xgboost-cpu, its C API header from the sdist; fetched, checked and cached by
+  # scripts/setup.sh outside the clone, see scripts/xgboost-dir.js) and CRFsuite
   # 0.12.2 (compiled from the C sources bundled in the `crfsuite` npm package,
   # referenced in place; nothing is copied into this repository).
   #
@@ -8,6 +10,7 @@
   #                                (MLBRIDGE_SANITIZE=1, every target; see
   #                                crfsuite_lookup3 for its one exception)
   "variables": {
+    "xgboost_dir%": "<!(node scripts/xgboost-dir.js)",
     "mlbridge_sanitize%": "<!(node -p \"process.env.MLBRIDGE_SANITIZE === '1' ? 1 : 0\")"
   },
   "target_defaults": {
@@ -112,7 +115,8 @@
         "src/filelock.cc"
       ],
       "include_dirs": [
-        "<!(node -p \"require('node-addon-api').include_dir\")"
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<(xgboost_dir)/include"
       ],
       "defines": [
         "NAPI_VERSION=8",
@@ -125,7 +129,23 @@
       "cflags!": [ "-fno-exceptions", "-Wno-unused-parameter" ],
       "cflags_cc!": [ "-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-Wno-unused-parameter" ],
       "cflags_cc": [ "-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Werror" ],
-      "libraries": [ "-lxgboost" ]
+      # libxgboost.so and its libgomp are copied beside mlbridge.node in the
+      # wheel's own layout (xgboost/lib/ and xgboost_cpu.libs/: libxgboost's
+      # RPATH is $ORIGIN/../../xgboost_cpu.libs), and mlbridge.node finds
+      # libxgboost through its RUNPATH $ORIGIN/xgboost/lib: the build folder
+      # (build/Release) is self-contained, it can be copied anywhere as is.
+      "libraries": [ "-L<(xgboost_dir)/lib/xgboost/lib", "-lxgboost" ],
+      "ldflags": [ "-Wl,-rpath,'$$ORIGIN/xgboost/lib'", "-Wl,--enable-new-dtags" ],
+      "copies": [
+        {
+          "destination": "<(PRODUCT_DIR)/xgboost/lib",
+          "files": [ "<(xgboost_dir)/lib/xgboost/lib/libxgboost.so" ]
+        },
+        {
+          "destination": "<(PRODUCT_DIR)/xgboost_cpu.libs",
+          "files": [ "<(xgboost_dir)/lib/xgboost_cpu.libs/libgomp-e985bcbb.so.1.0.0" ]
+        }
+      ]
     }
   ]
 }

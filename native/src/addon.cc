@@ -22,7 +22,7 @@
 namespace mlbridge {
 namespace {
 
-// [sync] versions(): { xgboost: "1.7.4", crfsuite: "0.12.2" }. Never throws.
+// [sync] versions(): { xgboost: "3.2.0", crfsuite: "0.12.2" }. Never throws.
 Napi::Value Versions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);

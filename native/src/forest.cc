@@ -37,7 +37,7 @@ int64_t SpecInteger(Napi::Env env, Napi::Object spec, const char* key, int64_t l
   return static_cast<int64_t>(d);
 }
 
-// XGBoost 1.7's common::Sigmoid.
+// XGBoost's common::Sigmoid (src/common/math.h; the same in 1.7 and 3.2).
 inline float Sigmoid(float x) {
   constexpr float kEps = 1e-16f;
   x = std::min(-x, 88.7f);
@@ -45,7 +45,7 @@ inline float Sigmoid(float x) {
   return 1.0f / denom;
 }
 
-// XGBoost 1.7's common::Softmax (a double sum of float exponentials).
+// XGBoost's common::Softmax (a double sum of float exponentials; the same in 1.7 and 3.2).
 inline void Softmax(float* v, size_t n) {
   float wmax = v[0];
   for (size_t i = 1; i < n; ++i) wmax = fmaxf(v[i], wmax);
@@ -116,9 +116,12 @@ Forest::Forest(const Napi::CallbackInfo& info) : Handle<Forest>(info) {
   num_feature_ = static_cast<uint32_t>(SpecInteger(env, spec, "numFeature", 1, INT32_MAX));
   num_group_ = static_cast<uint32_t>(SpecInteger(env, spec, "numGroup", 1, 1 << 20));
   transform_ = static_cast<ForestTransform>(SpecInteger(env, spec, "transform", 0, 4));
-  Napi::Value base = spec.Get("baseMargin");
-  if (!base.IsNumber()) MLB_THROW(env, kInvalidArgument, "spec.baseMargin must be a number");
-  base_margin_ = static_cast<float>(base.As<Napi::Number>().DoubleValue());
+  {
+    // One base margin per output group (XGBoost 3.1+ keeps one intercept per class).
+    auto [base, nbase] = SpecArray<float>(env, spec, "baseMargin", napi_float32_array, "a Float32Array");
+    if (nbase != num_group_) MLB_THROW(env, kInvalidArgument, "spec.baseMargin must have numGroup entries");
+    base_margin_.assign(base, base + nbase);
+  }
   auto [starts, nstarts] = SpecArray<int32_t>(env, spec, "treeStart", napi_int32_array, "an Int32Array");
   auto [groups, ngroups] = SpecArray<int32_t>(env, spec, "treeGroup", napi_int32_array, "an Int32Array");
   auto [left, nleft] = SpecArray<int32_t>(env, spec, "left", napi_int32_array, "an Int32Array");
@@ -232,7 +235,7 @@ void Forest::PredictRows(const float* data, uint64_t begin, uint64_t end, bool m
   for (uint64_t r0 = begin; r0 < end; r0 += kBlock) {
     const uint64_t nb = std::min(kBlock, end - r0);
     const float* x = data + r0 * num_feature_;
-    std::fill(accs.begin(), accs.begin() + nb * groups, base_margin_);
+    for (uint64_t b = 0; b < nb; ++b) std::copy(base_margin_.begin(), base_margin_.end(), accs.begin() + b * groups);
     for (size_t t = 0; t < trees; ++t) {
       int32_t at[kBlock];
       std::fill(at, at + kBlock, roots_[t]);

@@ -5,7 +5,7 @@
 // server (two JSON documents parsed per call, a proxy DMatrix, per-call vectors
 // of feature vectors, virtual dispatch), while walking the iris model's trees
 // takes well under 1 µs. This class holds the trees as flat nodes and walks them
-// exactly as XGBoost 1.7's CPU predictor does (float accumulation per output
+// exactly as XGBoost 3.2's CPU predictor does (float accumulation per output
 // group in tree order from the base margin; NaN goes the default direction;
 // `value < split_condition` goes left), then applies the objective's transform.
 // It is only used for models whose outputs packages/core has checked to be
@@ -44,7 +44,7 @@ class Forest final : public Handle<Forest> {
   static Napi::Function Define(Napi::Env env);
   static const napi_type_tag kTag;
 
-  // [sync] new Forest({numFeature, numGroup, baseMargin, transform, treeStart:
+  // [sync] new Forest({numFeature, numGroup, baseMargin: Float32Array(numGroup), transform, treeStart:
   //   Int32Array(numTrees + 1), treeGroup: Int32Array(numTrees), left, right,
   //   split: Int32Array(nodes), cond: Float32Array(nodes), defaultLeft:
   //   Uint8Array(nodes)}) — children are indices within their tree, -1/-1 for
@@ -88,7 +88,7 @@ class Forest final : public Handle<Forest> {
   std::vector<int32_t> depths_;  // per tree: steps from the root to its deepest leaf
   uint32_t num_feature_ = 0;
   uint32_t num_group_ = 1;
-  float base_margin_ = 0;
+  std::vector<float> base_margin_;  // per output group
   ForestTransform transform_ = ForestTransform::kIdentity;
 };
 

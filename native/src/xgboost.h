@@ -1,4 +1,4 @@
-// XGBoost bindings: DMatrix and Booster (libxgboost 1.7.4, C API).
+// XGBoost bindings: DMatrix and Booster (libxgboost 3.2.0, C API).
 //
 // Conventions (see common.h): every failing XGBoost call becomes an Error with
 // code XGBOOST_ERROR and XGBGetLastError() as its message (read on the thread
@@ -12,19 +12,24 @@
 // sync calls that read it (lock order: booster, then matrices by address).
 // Mutating a DMatrix (labels, weights, names) while a worker uses it -> BUSY.
 //
-// Home thread: XGBoost 1.7 keeps the training prediction cache (and the API
-// result buffers) per thread, keyed by the Learner's address, and a Learner's
-// destructor only erases the entries of the thread that frees it. Calls made
-// from libuv pool threads would therefore (a) not see the caches built on
-// another thread ("0 feature is supplied"), and (b) leave entries behind that a
-// later Learner allocated at the same address would pick up (stale predictions
-// => wrong gradients when the same DMatrix is reused). So every call that uses
-// those caches (updateOneIter, evalOneIter, predictDenseAsync) runs on one
-// dedicated thread per booster, started on first use; the worker (pool thread)
-// or the sync method just hands the call over and waits. dispose() joins the
-// thread (its thread-local stores die with it) and then frees the booster on
-// the main thread. The sync fast paths (predictDense, getters/setters) run on
-// the main thread directly.
+// Home thread: XGBoost keeps a booster's training prediction cache per thread
+// (3.2: the Learner's PredictionContainer, a DMatrixCache keyed by DMatrix *and*
+// std::this_thread::get_id(), include/xgboost/cache.h) and the C API's result
+// buffers per thread too (a thread_local map keyed by the Learner's address,
+// whose entries a Learner's destructor erases only on the thread that frees it,
+// src/learner.cc). Calls made from libuv pool threads would therefore (a) not
+// see the cache built on another thread (each round on a new thread predicts
+// the training matrix with every tree again; with XGBoost 1.7 it also broke the
+// num_feature inference: "0 feature is supplied"), and (b) leave result
+// buffers behind on every pool thread. (In 1.7 the prediction cache itself was
+// thread-local and outlived the Learner, so a later Learner at the same address
+// picked up stale predictions; since 2.0 the Learner owns it, which fixed that
+// part.) So every call that uses those caches (updateOneIter, evalOneIter,
+// predictDenseAsync) runs on one dedicated thread per booster, started on first
+// use; the worker (pool thread) or the sync method just hands the call over and
+// waits. dispose() joins the thread (its thread-local stores die with it) and
+// then frees the booster on the main thread. The sync fast paths (predictDense,
+// getters/setters) run on the main thread directly.
 #pragma once
 
 #include <napi.h>

@@ -118,8 +118,8 @@ export interface NativeForestSpec {
   numFeature: number;
   /** Output groups (classes of a multi-class model, else 1). */
   numGroup: number;
-  /** Initial margin of every output (the model's base_score in margin space). */
-  baseMargin: number;
+  /** Initial margin of each output group, numGroup values (the model's base_score, one per output in XGBoost 3.1+, in margin space). */
+  baseMargin: Float32Array;
   /** 0 identity, 1 sigmoid, 2 softmax, 3 argmax, 4 exp (see native/src/forest.h). */
   transform: number;
   /** Per tree, the index of its first node; numTrees + 1 entries. */
@@ -251,7 +251,7 @@ export interface NativeCrfTaggerConstructor {
 
 /** The addon's exports. */
 export interface NativeBinding {
-  /** Library versions: XGBoost "1.7.4", CRFsuite "0.12.2". */
+  /** Library versions: XGBoost "3.2.0", CRFsuite "0.12.2". */
   versions(): { xgboost: string; crfsuite: string };
   /** [sync] glibc malloc_trim(0): returns the C heap's free pages to the system; true if any were released. */
   trimNativeHeap(): boolean;
@@ -280,7 +280,7 @@ export function binding(): NativeBinding {
   } catch (err) {
     const e = new Error(
       `cannot load the mlbridge native addon at ${bindingPath}: ${(err as Error).message}. ` +
-        "Build it with `npx nx run native:build` (needs libxgboost-dev: run `npm run setup`).",
+        "Build it with `npx nx run native:build` (needs the pinned XGBoost: run `npm run setup`).",
     );
     (e as Error & { code: string }).code = "NATIVE_NOT_BUILT";
     throw e;

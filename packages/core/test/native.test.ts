@@ -65,7 +65,7 @@ async function expectReject(p: Promise<unknown>, code: string, ...fragments: str
 
 describe("versions", () => {
   it("reports the bound library versions", () => {
-    expect(B.versions()).toEqual({ xgboost: "1.7.4", crfsuite: "0.12.2" });
+    expect(B.versions()).toEqual({ xgboost: "3.2.0", crfsuite: "0.12.2" });
   });
 });
 
@@ -242,9 +242,9 @@ describe("XGBoost DMatrix + Booster", () => {
 
   it("rejects random bytes and malformed models with XGBOOST_ERROR", () => {
     const bytes = pseudoRandomBytes(64, 12345);
-    bytes[0] = 0; // not '{' (JSON/UBJ): XGBoost tries the legacy binary format
+    bytes[0] = 0; // not '{' (JSON/UBJ); XGBoost 3 no longer reads the legacy binary format at all
     const bo = new B.Booster([]);
-    expectCode(() => bo.loadModelFromBuffer(bytes), "XGBOOST_ERROR", "wrong model format");
+    expectCode(() => bo.loadModelFromBuffer(bytes), "XGBOOST_ERROR", "Invalid model format");
     expectCode(() => bo.loadModelFromBuffer(Buffer.from('{"learner": 1}')), "XGBOOST_ERROR");
     expectCode(() => bo.loadModelFromBuffer(Buffer.alloc(0)), "INVALID_ARGUMENT");
     bo.dispose();

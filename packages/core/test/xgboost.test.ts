@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { crfTrainingProcesses, fitXgboostCsv, predictXgboostCsv, readFeatureCsv, trainXgboost, XgbModel, type XgbProgress } from "../src";
+import { decodeModel } from "../src/xgboost/format";
 import { dataFile } from "./data";
 
 describe("XGBoost: the book's iris pipeline", () => {
@@ -63,6 +64,16 @@ describe("XGBoost: bad calls", () => {
     ["bad rounds", () => trainXgboost(data, { numRounds: 0 }), /num_rounds/],
     ["parameter XGBoost rejects", () => trainXgboost(data, { params: { max_depth: "deep" } }), /parameters\.max_depth: expected a finite number/],
     ["a parameter XGBoost itself rejects", () => trainXgboost(data, { params: { tree_method: "fancy" } }), /XGBoost rejected the training/],
+    // Parameters of XGBoost 1.x that 3.2 removed: refused, saying what replaced them.
+    ["gpu_id (removed)", () => trainXgboost(data, { params: { gpu_id: 0 } }), /parameters\.gpu_id: removed in XGBoost 3\.1 \(use device/],
+    ["predictor (removed)", () => trainXgboost(data, { params: { predictor: "cpu_predictor" } }), /parameters\.predictor: removed in XGBoost 2\.0/],
+    ["sketch_eps (removed)", () => trainXgboost(data, { params: { sketch_eps: 0.03 } }), /parameters\.sketch_eps: removed in XGBoost 2\.0 \(use max_bin\)/],
+    [
+      "tree_method gpu_hist (removed)",
+      () => trainXgboost(data, { params: { tree_method: "gpu_hist" } }),
+      /parameters\.tree_method: gpu_hist was removed in XGBoost 3\.0/,
+    ],
+    ["device cuda", () => trainXgboost(data, { params: { device: "cuda" } }), /parameters\.device: this server trains on the CPU only/],
     // One round's work is bounded (a round cannot be interrupted), and NaN/inf learning parameters refused.
     ["max_depth 1e6", () => trainXgboost(data, { params: { max_depth: "1e6" } }), /parameters\.max_depth: expected an integer in \[0, 32\]/],
     [
@@ -101,23 +112,58 @@ describe("XGBoost: bad calls", () => {
     r.model.dispose();
   });
 
-  it("a model from XGBoost 3.1 or later is refused naming both versions, even when 1.7 could parse it", async () => {
+  it("a model from a newer XGBoost than the linked one is refused naming both versions, before XGBoost reads it", async () => {
     const json = Buffer.from(JSON.stringify({ learner: {}, version: [9, 0, 0] }));
     expect(() => XgbModel.fromBuffer(json)).toThrowError(
-      expect.objectContaining({ code: "FAILED_PRECONDITION", message: expect.stringMatching(/saved by XGBoost 9\.0\.0.*XGBoost 1\.7\.\d/) }),
+      expect.objectContaining({ code: "FAILED_PRECONDITION", message: expect.stringMatching(/saved by XGBoost 9\.0\.0.*XGBoost 3\.2\.0/) }),
     );
     const r = await fitXgboostCsv(dataFile("iris.csv"), { preset: "iris" });
     const mine = r.model.toBuffer("json").toString();
-    expect(mine).toMatch(/"version":\[1,7,\d+\]/);
+    expect(mine).toMatch(/"version":\[3,2,0\]/);
+    // Every earlier version and a newer patch of 3.2 are read; a newer minor or major is not.
     for (const [version, ok] of [
+      ["1,7,6", true],
       ["3,0,5", true],
-      ["3,1,0", false],
+      ["3,2,9", true],
+      ["3,3,0", false],
+      ["4,0,0", false],
     ] as const) {
-      const bytes = Buffer.from(mine.replace(/"version":\[1,7,\d+\]/, `"version":[${version}]`));
+      const bytes = Buffer.from(mine.replace(/"version":\[3,2,0\]/, `"version":[${version}]`));
       if (ok) XgbModel.fromBuffer(bytes).dispose();
-      else expect(() => XgbModel.fromBuffer(bytes)).toThrowError(/saved by XGBoost 3\.1\.0/);
+      else
+        expect(() => XgbModel.fromBuffer(bytes)).toThrowError(
+          expect.objectContaining({
+            code: "FAILED_PRECONDITION",
+            message: expect.stringContaining(`saved by XGBoost ${version.replaceAll(",", ".")}, which is newer than the server's XGBoost 3.2.0`),
+          }),
+        );
     }
     r.model.dispose();
+  });
+
+  it("writes base_score as the scalar every XGBoost reads when the intercepts are equal, else as 3.2's vector", async () => {
+    const x = Float32Array.from({ length: 400 }, (_, i) => Math.sin(i * 7.1) * 3);
+    const data = { values: x, rows: 200, cols: 2, labels: Float32Array.from({ length: 200 }, (_, i) => (x[2 * i] > 0.5 ? 2 : x[2 * i + 1] > 0 ? 1 : 0)) };
+    const reg = await trainXgboost(
+      { ...data, labels: data.labels.map((v) => v * 3 + 1) },
+      { params: { objective: "reg:squarederror" }, numRounds: 3, testFraction: 0 },
+    );
+    const multi = await trainXgboost(data, { params: { objective: "multi:softprob", num_class: 3 }, numRounds: 3, testFraction: 0 });
+    for (const [model, scalar] of [
+      [reg.model, true],
+      [multi.model, false],
+    ] as const) {
+      for (const format of ["json", "ubj"] as const) {
+        const bytes = model.toBuffer(format);
+        const score = String((decodeModel(bytes).doc.learner as { learner_model_param: { base_score: string } }).learner_model_param.base_score);
+        expect(score.startsWith("[")).toBe(!scalar);
+        const copy = XgbModel.fromBuffer(bytes);
+        const a = model.predict(x, 200, 2, "margins").values;
+        expect(Array.from(copy.predict(x, 200, 2, "margins").values)).toEqual(Array.from(a));
+        copy.dispose();
+      }
+      model.dispose();
+    }
   });
 
   it("rejects every truncation of a UBJ or JSON model before XGBoost reads it (its UBJ reader trusts lengths)", async () => {
@@ -131,7 +177,7 @@ describe("XGBoost: bad calls", () => {
     r.model.dispose();
   });
 
-  it("reads the version a model declares (XGBoost 3's UBJ layout, the optimized one, JSON) from the one decoder: newer than 3.0 is FAILED_PRECONDITION", () => {
+  it("reads the version a model declares (XGBoost 3's UBJ layout, the optimized one, JSON) from the one decoder: newer than 3.2 is FAILED_PRECONDITION", () => {
     const code = (bytes: Buffer) => {
       try {
         XgbModel.fromBuffer(bytes);
@@ -143,12 +189,12 @@ describe("XGBoost: bad calls", () => {
     const counted = Buffer.concat([
       Buffer.from("{L\x00\x00\x00\x00\x00\x00\x00\x07version[#L", "latin1"),
       Buffer.from([0, 0, 0, 0, 0, 0, 0, 3]),
-      Buffer.from("i\x03i\x02i\x00}", "latin1"),
+      Buffer.from("i\x03i\x03i\x00}", "latin1"),
     ]);
-    expect(code(counted)).toEqual(["FAILED_PRECONDITION", expect.stringContaining("saved by XGBoost 3.2.0")]);
+    expect(code(counted)).toEqual(["FAILED_PRECONDITION", expect.stringContaining("saved by XGBoost 3.3.0")]);
     const typed = Buffer.from("{i\x07version[$i#i\x03\x01\x07\x04}", "latin1");
     expect(code(typed)).toEqual(["INVALID_ARGUMENT", expect.stringContaining("not an XGBoost model")]); // 1.7.4: readable, but no learner
-    expect(code(Buffer.from('{"version": [3, 1, 0]}'))).toEqual(["FAILED_PRECONDITION", expect.stringContaining("saved by XGBoost 3.1.0")]);
+    expect(code(Buffer.from('{"version": [4, 0, 0]}'))).toEqual(["FAILED_PRECONDITION", expect.stringContaining("saved by XGBoost 4.0.0")]);
     expect(code(Buffer.from("{}"))).toEqual(["INVALID_ARGUMENT", expect.stringContaining("not an XGBoost model")]);
   });
 

@@ -15,7 +15,7 @@ import { decodeModel } from "./format";
 
 type Json = Record<string, unknown>;
 
-/** How each objective turns its base_score into a margin, and its margin into outputs (XGBoost 1.7). */
+/** How each objective turns its base_score into a margin, and its margin into outputs (XGBoost 3.2's ProbToMargin and PredTransform). */
 const OBJECTIVES: Record<string, { margin: "identity" | "logit" | "log"; transform: number }> = {
   "reg:squarederror": { margin: "identity", transform: 0 },
   "reg:linear": { margin: "identity", transform: 0 },
@@ -50,6 +50,24 @@ function nextFloat(x: number, up: boolean): number {
   return f32[0];
 }
 
+/**
+ * The intercepts of a model's `base_score`, as float32: a number (XGBoost <= 3.0
+ * writes "5E-1") or a vector, one per output (3.1+ writes "[5E-1]" or
+ * "[1E-1,2E-1,7E-1]"). Undefined when it is neither, or not finite.
+ */
+export function baseScores(v: unknown): number[] | undefined {
+  const text = typeof v === "number" ? String(v) : typeof v === "string" ? v.trim() : undefined;
+  if (text === undefined) return undefined;
+  const parts = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1).split(",") : [text];
+  const out = parts.map((p) => (p.trim() === "" ? Number.NaN : Math.fround(Number(p))));
+  return out.length && out.every(Number.isFinite) ? out : undefined;
+}
+
+/** XGBoost's common::Logit in float: -log(1/x - 1). */
+function logit(x: number): number {
+  return Math.fround(-Math.log(Math.fround(Math.fround(1 / Math.fround(x)) - 1)));
+}
+
 /** Builds the flat arrays of a model's trees; a string says why it cannot. */
 export function forestSpec(doc: Json, objective: string): NativeForestSpec | string {
   const learner = doc.learner as Json;
@@ -60,15 +78,22 @@ export function forestSpec(doc: Json, objective: string): NativeForestSpec | str
   const mp = learner.learner_model_param as Json;
   const numFeature = Number(mp.num_feature);
   const numGroup = Math.max(1, Number(mp.num_class) || 0);
-  const baseScore = Math.fround(Number(mp.base_score));
-  if (!(numFeature > 0) || !Number.isFinite(baseScore)) return "model parameters";
-  // XGBoost 1.7 computes these in float (ProbToMargin); the probe check catches a last-bit difference.
-  const baseMargin =
-    obj.margin === "identity"
-      ? baseScore
-      : obj.margin === "log"
-        ? Math.fround(Math.log(baseScore))
-        : Math.fround(-Math.log(Math.fround(Math.fround(1 / baseScore) - 1)));
+  if (Number(mp.num_target ?? 1) > 1) return "multi-target model";
+  if (!(numFeature > 0)) return "model parameters";
+  const scores = baseScores(mp.base_score);
+  // One intercept for every output (XGBoost 3.1+ writes one per class; a single value is every output's).
+  if (!scores || (scores.length !== 1 && scores.length !== numGroup)) return `base_score ${String(mp.base_score)}`;
+  const baseMargin = new Float32Array(numGroup);
+  for (let g = 0; g < numGroup; g++) {
+    const baseScore = scores[scores.length === 1 ? 0 : g];
+    // XGBoost computes these in float (ProbToMargin); the probe check catches a last-bit difference.
+    baseMargin[g] =
+      obj.margin === "identity"
+        ? baseScore
+        : obj.margin === "log"
+          ? Math.fround(Math.log(baseScore))
+          : logit(Math.min(Math.max(baseScore, Math.fround(1e-6)), Math.fround(1 - 1e-6)));
+  }
   const model = booster.model as Json;
   const trees = model.trees as Json[];
   const treeInfo = model.tree_info as number[];

@@ -1,8 +1,9 @@
 /**
  * Structural checks of XGBoost model bytes before they reach the library.
- * XGBoost 1.7's UBJ reader trusts the lengths it reads (a truncated or forged
- * model makes it read past the buffer and crash the process), so every length
- * and count is checked here against the buffer first.
+ * XGBoost's UBJ reader trusted the lengths it reads (in 1.7 a truncated or
+ * forged model made it read past the buffer and crash the process; 3.2 checks
+ * more, but this is the one defence we own), so every length and count is
+ * checked here against the buffer first.
  */
 import { InvalidInputError } from "../errors";
 
@@ -186,8 +187,8 @@ const num = (v: unknown): number => (typeof v === "string" ? Number(v) : typeof 
 const arr = (v: unknown): number[] => (Array.isArray(v) ? (v as number[]) : []);
 
 /**
- * Checks the trees of a decoded model before XGBoost loads it. XGBoost 1.7
- * trusts a model's tree arrays: lengths that disagree with num_nodes crash its
+ * Checks the trees of a decoded model before XGBoost loads it. XGBoost (1.7,
+ * where these were found; kept for 3.2) trusts a model's tree arrays: lengths that disagree with num_nodes crash its
  * loader, and a child index or split feature out of range makes prediction
  * read out of bounds (both found by scripts/fuzz.mjs). Node ids grow from parent to child
  * in XGBoost trees, so children must come after their parent and within the tree.
@@ -272,4 +273,67 @@ export function checkModelStructure(doc: Json, ubj = false): void {
       if (!(segs[k] >= 0 && sizes[k] >= 0 && segs[k] + sizes[k] <= cats.length)) bad(`tree ${ti}: categories segment ${k} out of range`);
     });
   });
+}
+
+/** UBJ key: 'L', its length as a big-endian int64, the text. */
+function ubjKey(key: string): Buffer {
+  const b = Buffer.alloc(9 + key.length);
+  b[0] = 0x4c;
+  b.writeBigInt64BE(BigInt(key.length), 1);
+  b.write(key, 9, "latin1");
+  return b;
+}
+/** learner_model_param's first key (XGBoost writes keys in sorted order), as XGBoost writes it in UBJ. */
+const UBJ_BASE_SCORE = Buffer.concat([ubjKey("learner_model_param"), Buffer.from("{", "latin1"), ubjKey("base_score")]);
+
+/**
+ * Rewrites a model's `base_score` from the vector form that XGBoost 3.1+ writes
+ * ("[5E-1]", one intercept per output) to the scalar form ("5E-1") when every
+ * intercept is the same value, in JSON or UBJ bytes as XGBoost 3.2 writes them.
+ * XGBoost 3.2 reads both forms the same way; XGBoost <= 3.0 reads only the
+ * scalar one: given the vector it loads the model without an error and drops
+ * the intercept (measured with 1.7.6, 2.0.3, 2.1.4 and 3.0.5). Intercepts that
+ * differ (a multi-class model trained by XGBoost >= 3.1) have no scalar form:
+ * the bytes are returned unchanged, readable by XGBoost >= 3.1 only.
+ */
+export function scalarBaseScore(bytes: Buffer, ubj: boolean): Buffer {
+  if (!ubj) {
+    const text = bytes.toString("utf8");
+    const m = /("learner_model_param"\s*:\s*\{\s*"base_score"\s*:\s*)"\[([^\]"]*)\]"/.exec(text);
+    const scalar = m && sameValues(m[2]);
+    if (!m || scalar === undefined) return bytes;
+    return Buffer.from(text.slice(0, m.index) + `${m[1]}"${scalar}"` + text.slice(m.index + m[0].length), "utf8");
+  }
+  // UBJ: the key, then 'S', a length (marker + big-endian integer), the text.
+  const at = bytes.indexOf(UBJ_BASE_SCORE);
+  if (at < 0) return bytes;
+  let p = at + UBJ_BASE_SCORE.length;
+  if (bytes[p] !== 0x53) return bytes;
+  const marker = bytes[p + 1];
+  const size = FIXED[marker];
+  if (!size || marker === 0x64 || marker === 0x44 || marker === 0x43 || p + 2 + size > bytes.length) return bytes;
+  const n = size === 1 ? bytes[p + 2] : size === 2 ? bytes.readInt16BE(p + 2) : size === 4 ? bytes.readInt32BE(p + 2) : Number(bytes.readBigInt64BE(p + 2));
+  const start = p + 2 + size;
+  if (!(n >= 2) || start + n > bytes.length) return bytes;
+  const value = bytes.toString("latin1", start, start + n);
+  if (!value.startsWith("[") || !value.endsWith("]")) return bytes;
+  const scalar = sameValues(value.slice(1, -1));
+  if (scalar === undefined) return bytes;
+  const text = Buffer.from(scalar, "latin1");
+  const head = Buffer.alloc(2 + size);
+  head[0] = 0x53;
+  head[1] = marker;
+  if (size === 1) head[2] = text.length;
+  else if (size === 2) head.writeInt16BE(text.length, 2);
+  else if (size === 4) head.writeInt32BE(text.length, 2);
+  else head.writeBigInt64BE(BigInt(text.length), 2);
+  p = start + n;
+  return Buffer.concat([bytes.subarray(0, at + UBJ_BASE_SCORE.length), head, text, bytes.subarray(p)]);
+}
+
+/** The one value of a comma-separated list whose items are all the same number (as written), else undefined. */
+function sameValues(list: string): string | undefined {
+  const items = list.split(",").map((s) => s.trim());
+  if (!items.length || items[0] === "" || !Number.isFinite(Number(items[0]))) return undefined;
+  return items.every((s) => Number(s) === Number(items[0])) ? items[0] : undefined;
 }

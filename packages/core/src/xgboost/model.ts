@@ -5,7 +5,7 @@ import { binding, type NativeBooster, type NativeForest, type NativePredictOptio
 import { MlBridgeError, InvalidInputError, awaitNative, callNative, invalidArgument } from "../errors";
 import { float32Count, nativeFloat32, type Float32Values } from "../data/float32";
 import { compileForest, type CompiledForest } from "./forest";
-import { checkModelStructure, decodeModel } from "./format";
+import { checkModelStructure, decodeModel, scalarBaseScore } from "./format";
 import { GBLINEAR_UNSERVABLE } from "./params";
 
 /** What predict returns: the objective's output, class probabilities, or margins. */
@@ -35,12 +35,17 @@ export function xgboostVersion(): string {
 
 const CLASS_NAMES_ATTR = "mlbridge_class_names";
 /**
- * The newest XGBoost whose models the bound XGBoost 1.7.4 reads correctly,
- * as measured by the Python client's interop tests: 2.1.4 and 3.0.5 models
- * load and predict identically; 3.1+ models load without error but lose their
- * intercept (base_score became a vector), so they are refused.
+ * Whether a model saved by XGBoost `declared` is newer than the bound XGBoost
+ * `linked` can be trusted to read. XGBoost reads the models of every earlier
+ * version (its compatibility promise goes backwards only), and a newer format
+ * may load without an error and still be misread: XGBoost 1.7 loaded 3.1's
+ * vector base_score and silently dropped the intercept. So a model from a newer
+ * major.minor is refused before it is loaded; a newer patch release of the same
+ * minor is read (patch releases do not change the model format).
  */
-const NEWEST_READABLE = [3, 0, Number.MAX_SAFE_INTEGER];
+function newerThanReadable(declared: number[], linked: number[]): boolean {
+  return compareVersions([declared[0], declared[1], 0], [linked[0], linked[1], 0]) > 0;
+}
 /** Inputs with more values than this are predicted off the event loop. */
 const ASYNC_VALUES = 64 * 1024;
 /** Threads of a large prediction on compiled trees. */
@@ -110,12 +115,13 @@ export class XgbModel {
       throw new InvalidInputError(`not an XGBoost model this server can read (XGBoost ${mine}): ${(err as Error).message}`);
     }
     const declared = declaredVersion(decoded.doc);
-    if (declared && compareVersions(declared, NEWEST_READABLE) > 0) {
+    const linked = mine.split(".").map(Number);
+    if (declared && newerThanReadable(declared, linked)) {
       throw new MlBridgeError(
         "FAILED_PRECONDITION",
-        `the model was saved by XGBoost ${declared.join(".")}, which the server's XGBoost ${mine} cannot read correctly ` +
-          "(models from XGBoost 3.1 and later store base_score as a vector, which it would silently drop); " +
-          "save the model with XGBoost <= 3.0, or retrain it through mlbridge",
+        `the model was saved by XGBoost ${declared.join(".")}, which is newer than the server's XGBoost ${mine}: ` +
+          `a newer model format may be misread, so it is not loaded; save the model with XGBoost <= ${linked[0]}.${linked[1]}, ` +
+          "or retrain it through mlbridge",
       );
     }
     let boosterName: unknown;
@@ -133,7 +139,7 @@ export class XgbModel {
     } catch (err) {
       booster.dispose();
       const reason = (err as Error).message;
-      if (declared && compareVersions(declared, mine.split(".").map(Number)) > 0) {
+      if (declared && compareVersions(declared, linked) > 0) {
         throw new MlBridgeError(
           "FAILED_PRECONDITION",
           `the model was saved by XGBoost ${declared.join(".")}, which the server's XGBoost ${mine} cannot read: ${reason}`,
@@ -206,9 +212,16 @@ export class XgbModel {
     return this.objective.startsWith("multi:") || this.objective.startsWith("binary:");
   }
 
-  /** Serialises the model (class names included). */
+  /**
+   * Serialises the model (class names included), in the form the most XGBoost
+   * versions read identically: a base_score whose intercepts are all equal is
+   * written as the scalar that XGBoost <= 3.0 reads (see scalarBaseScore).
+   */
   toBuffer(format: "ubj" | "json" = "ubj"): Buffer {
-    return callNative(() => this.booster.saveModelToBuffer(format));
+    return scalarBaseScore(
+      callNative(() => this.booster.saveModelToBuffer(format)),
+      format === "ubj",
+    );
   }
 
   /** Boosted rounds. */

@@ -1,6 +1,6 @@
 /**
  * Loads untrusted XGBoost model bytes in a throwaway process (see
- * XgbModel.fromUntrustedBuffer): XGBoost 1.7 does not validate everything it
+ * XgbModel.fromUntrustedBuffer): XGBoost does not validate everything it
  * reads, so a forged model may crash the process that loads it. This one
  * checks its structure and loads it as XgbModel.fromBuffer does, predicts a
  * row through XGBoost, and sends back XGBoost's own re-serialisation.

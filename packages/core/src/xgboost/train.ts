@@ -251,7 +251,7 @@ export async function trainXgboostHere(data: XgbTrainData, options: XgbTrainOpti
       await awaitNative(booster.updateOneIter(i, dtrain));
       const rawLog = callNative(() => booster!.evalOneIter(i, evals, names));
       metrics = parseEvalLog(rawLog);
-      // XGBoost 1.7 prints full double precision; show six decimals like the book's log.
+      // XGBoost prints full double precision; show six decimals like the book's log.
       const evalLog = [rawLog.split("\t")[0], ...Object.entries(metrics).map(([k, v]) => `${k}:${v.toFixed(6)}`)].join("\t");
       options.onProgress?.({ iteration: i + 1, evalLog, metrics, elapsedSeconds: (performance.now() - start) / 1000 });
     }
