@@ -1,32 +1,35 @@
-"""Model exchange with the libraries' own Python packages (python-crfsuite, current xgboost).
+"""Model exchange with the libraries' own Python packages (python-crfsuite, xgboost 1.7 ... 3.2).
 
-What works (measured with the server's libxgboost 1.7.4 and python-crfsuite 0.9.12):
+What works (measured with the server's libxgboost 3.2.0 and python-crfsuite 0.9.12):
 
 - CRF: a model the server trained, exported, opens in python-crfsuite and tags the same
   (labels, path probabilities, marginals); a model python-crfsuite trained imports and
   predicts the same (CSV prediction with the default book template, and structured tagging).
-- XGBoost, server → xgboost: exported JSON and UBJ models load in xgboost 2.1.4 … 3.2.0 and
-  predict the same (margins and classes).
-- XGBoost, xgboost → server: models saved by xgboost 2.1.4 and 3.0.5 (JSON and UBJ) import and
-  predict the same, intercept included. Models saved by xgboost >= 3.1 (3.1.3, 3.2.0) store
-  ``base_score`` as a vector (one intercept per output); libxgboost 1.7.4 loads them without an
-  error but drops the intercept, so the import is accepted and predictions are wrong
-  (regression off by the label mean, 16.49 here; unbalanced softprob probabilities off by up to
-  0.09 with 3.1.3 and 0.37 with 3.2.0; balanced classes hide it). The contract is that such an
-  import fails with FAILED_PRECONDITION naming both versions: the tests below fail until the
-  server refuses (or converts) these models.
+- XGBoost, xgboost -> server: JSON and UBJ models saved by xgboost 1.7.6, 2.0.3, 2.1.4, 3.0.5,
+  3.1.3 and 3.2.0 (binary:logistic, multi:softprob with unbalanced classes, reg:squarederror,
+  and one with an explicit base_score; each version in a venv of its own, xgboost_versions.py)
+  import and predict what that xgboost predicts in-process, margins and outputs, bit for bit.
+- XGBoost, server -> xgboost: export writes the format the file name asks for (``.json``,
+  ``.ubj``) and the file loads in xgboost 2.1.4, 3.0.5, 3.1.3 and 3.2.0 with the server's
+  predictions, bit for bit. One exception, measured: a multi-class model fitted by
+  xgboost >= 3.1 holds one intercept per class (base_score "[a,b,c]"); xgboost <= 3.0 loads
+  that vector without an error and drops the intercepts, and no scalar can stand for them, so
+  such an export is exact in 3.1+ only. When the intercepts are equal (every model of
+  xgboost <= 3.0, binary and regression models of any version, the iris preset) the export
+  writes the scalar form, which every version reads.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Dict, List
 
 import numpy as np
 import pytest
+from xgboost_versions import EXPORT_TARGETS, VERSIONS, run_worker
 
 from conftest import IRIS_MODEL, NER_MODEL, read_rows
-from mlbridge import Client, CrfTrainReport, InvalidInputError, XgboostTrainReport
+from mlbridge import Client, CrfTrainReport, InvalidInputError, ModelFormat, PredictOutput, XgboostTrainReport
 
 pytestmark = pytest.mark.interop
 
@@ -145,7 +148,7 @@ def iris_xy(data: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("fmt", ["json", "ubj"])
-def test_exported_xgboost_opens_in_current_xgboost(client: Client, iris_model: XgboostTrainReport, data: Path, tmp_path: Path, fmt: str) -> None:
+def test_exported_xgboost_opens_in_current_xgboost(client: Client, iris_model: XgboostTrainReport, data: Path, tmp_path: Path, fmt: ModelFormat) -> None:
     path = tmp_path / f"iris.{fmt}"
     client.models.export(IRIS_MODEL, path, format=fmt)
     booster = xgb.Booster(model_file=str(path))
@@ -160,51 +163,134 @@ def test_exported_xgboost_opens_in_current_xgboost(client: Client, iris_model: X
     np.testing.assert_array_equal(local, remote_classes)
 
 
-def server_xgboost_version(client: Client, tmp_path: Path, iris_model: XgboostTrainReport) -> str:
-    """The XGBoost version that wrote the server's models (from an exported JSON model)."""
+def test_export_format_follows_the_file_name(client: Client, iris_model: XgboostTrainReport, data: Path, tmp_path: Path) -> None:
+    """``models.export("m", "m.json")`` writes JSON (it used to write UBJ whatever the name), which
+    ``Booster.load_model`` reads as JSON; ``.ubj`` writes UBJ; an explicit format wins."""
+    client.models.export(IRIS_MODEL, tmp_path / "m.json")
+    client.models.export(IRIS_MODEL, tmp_path / "m.ubj")
+    client.models.export(IRIS_MODEL, tmp_path / "json-bytes.ubj", format="json")
+    client.models.export(IRIS_MODEL, tmp_path / "m.model")
+    assert (tmp_path / "m.json").read_bytes().startswith(b'{"')
+    assert (tmp_path / "json-bytes.ubj").read_bytes().startswith(b'{"')
+    assert (tmp_path / "m.ubj").read_bytes().startswith(b"{L")
+    assert (tmp_path / "m.model").read_bytes().startswith(b"{L")  # the stored format: UBJ
+    x, _ = iris_xy(data)
+    want = client.xgboost.predict(IRIS_MODEL, x, output="margins").values
+    for name in ("m.json", "m.ubj"):
+        booster = xgb.Booster()
+        booster.load_model(str(tmp_path / name))
+        np.testing.assert_array_equal(booster.predict(xgb.DMatrix(x, feature_names=FEATURES), output_margin=True), want)
+
+
+# --- models of every xgboost a user may have -----------------------------------------
+
+KINDS = ["binary", "softprob", "regression", "regression-base-score"]
+
+
+def outputs_of(kind: str) -> PredictOutput:
+    return "probabilities" if kind in ("binary", "softprob") else "default"
+
+
+def as_matrix(values: np.ndarray, rows: int) -> np.ndarray:
+    return np.asarray(values, dtype=np.float32).reshape(rows, -1)
+
+
+@pytest.fixture(scope="module")
+def iris_rows(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    x, _ = iris_xy(data)
+    path = tmp_path_factory.mktemp("xgb-rows") / "rows.npy"
+    np.save(path, x)
+    return path
+
+
+@pytest.fixture(scope="module")
+def saved_by(iris_rows: Path, tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
+    """version -> folder of the models that xgboost version trained and saved, with its predictions."""
+    out: Dict[str, Path] = {}
+    for version in VERSIONS:
+        folder = tmp_path_factory.mktemp(f"xgb-{version}")
+        assert run_worker(version, "save", str(folder), str(iris_rows)) == version
+        out[version] = folder
+    return out
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_models_of_every_xgboost_import_and_predict_the_same(address: str, saved_by: Dict[str, Path], iris_rows: Path, version: str) -> None:
+    x = np.load(iris_rows)
+    with Client(address) as c:
+        for kind in KINDS:
+            margins = as_matrix(np.load(saved_by[version] / f"{kind}.margins.npy"), len(x))
+            outputs = as_matrix(np.load(saved_by[version] / f"{kind}.outputs.npy"), len(x))
+            for fmt in ("json", "ubj"):
+                name = f"xgb-{version}-{kind}-{fmt}"
+                info = c.models.import_model(name, saved_by[version] / f"{kind}.{fmt}", "xgboost")
+                assert info.format == "xgboost-ubj" and info.feature_names == FEATURES, info
+                np.testing.assert_array_equal(c.xgboost.predict(name, x, output="margins").values, margins, err_msg=f"{name}: margins")
+                np.testing.assert_array_equal(c.xgboost.predict(name, x, output=outputs_of(kind)).values, outputs, err_msg=f"{name}: outputs")
+
+
+def intercepts(path: Path) -> List[float]:
+    """The base_score of an exported JSON model, as a list (one value when written as a scalar)."""
     import json
 
-    path = tmp_path / "probe.json"
-    client.models.export(IRIS_MODEL, path, format="json")
-    return ".".join(str(v) for v in json.loads(path.read_text())["version"])
+    text = json.loads(path.read_text())["learner"]["learner_model_param"]["base_score"]
+    return [float(v) for v in text.strip("[]").split(",")]
 
 
-def current_xgboost_model(kind: str, x: np.ndarray, y: np.ndarray) -> tuple[Any, np.ndarray, str]:
-    """A booster trained by the installed xgboost whose intercept (base_score) matters:
-    a regression (base_score = the label mean) or an unbalanced 3-class softprob model
-    (xgboost >= 3.1 stores one intercept per class)."""
-    if kind == "regression":
-        label = x[:, 3] * 10 + 5
-        params: Dict[str, Any] = {"objective": "reg:squarederror", "max_depth": 2, "eta": 0.3, "nthread": 1}
-        booster = xgb.train(params, xgb.DMatrix(x, label=label, feature_names=FEATURES), num_boost_round=3)
-        return booster, booster.predict(xgb.DMatrix(x, feature_names=FEATURES)).reshape(-1, 1), "default"
-    keep = np.r_[0:50, 50:60, 100:150]  # 50 / 10 / 50 rows: unequal class priors
-    params = {"objective": "multi:softprob", "num_class": 3, "max_depth": 2, "eta": 0.3, "nthread": 1}
-    booster = xgb.train(params, xgb.DMatrix(x[keep], label=y[keep], feature_names=FEATURES), num_boost_round=3)
-    return booster, booster.predict(xgb.DMatrix(x, feature_names=FEATURES)), "probabilities"
-
-
-@pytest.mark.parametrize("kind", ["regression", "unbalanced-softprob"])
-@pytest.mark.parametrize("fmt", ["json", "ubj"])
-def test_current_xgboost_model_imports_or_fails_cleanly(
-    client: Client, iris_model: XgboostTrainReport, data: Path, tmp_path: Path, fmt: str, kind: str
+@pytest.mark.parametrize("target", EXPORT_TARGETS)
+def test_exports_load_in_current_xgboost_with_the_same_predictions(
+    address: str, saved_by: Dict[str, Path], iris_rows: Path, tmp_path: Path, target: str
 ) -> None:
-    """A model saved by the installed xgboost: imported and predicting the same as xgboost does,
-    or, where the server's older library cannot read it, refused with FAILED_PRECONDITION
-    naming both versions. Never imported with different predictions."""
-    x, y = iris_xy(data)
-    booster, local, output = current_xgboost_model(kind, x, y)
-    path = tmp_path / f"current.{fmt}"
-    booster.save_model(str(path))
+    """Every model imported above, exported as JSON and as UBJ (by file name), loads in `target`
+    and predicts what the server predicts. The multi-class models fitted by xgboost >= 3.1 (one
+    intercept per class, no scalar form) are checked in 3.1+ only: earlier versions drop the
+    vector (see the module's docstring)."""
+    x = np.load(iris_rows)
+    files: List[Path] = []
+    with Client(address) as c:
+        for version in VERSIONS:
+            for kind in KINDS:
+                name = f"xgb-{version}-{kind}-json"
+                try:
+                    c.models.get(name)
+                except Exception:
+                    c.models.import_model(name, saved_by[version] / f"{kind}.json", "xgboost")
+                for fmt in ("json", "ubj"):
+                    path = tmp_path / f"{name}.{fmt}"
+                    c.models.export(name, path)
+                    assert path.read_bytes().startswith(b'{"' if fmt == "json" else b"{L"), path
+                    files.append(path)
+                np.save(tmp_path / f"{name}.server-margins.npy", c.xgboost.predict(name, x, output="margins").values)
+                np.save(tmp_path / f"{name}.server-outputs.npy", c.xgboost.predict(name, x, output=outputs_of(kind)).values)
+    assert run_worker(target, "load", str(iris_rows), *map(str, files)) == target
+    checked = 0
+    for path in files:
+        stem = path.name.rsplit(".", 1)[0]
+        vector = len(set(intercepts(path.with_suffix(".json")))) > 1
+        if vector and tuple(int(v) for v in target.split(".")[:2]) < (3, 1):
+            assert "softprob" in stem and stem.split("-")[1] in ("3.1.3", "3.2.0"), stem
+            continue
+        for what in ("margins", "outputs"):
+            local = as_matrix(np.load(f"{path}.{what}.npy"), len(x))
+            np.testing.assert_array_equal(local, np.load(tmp_path / f"{stem}.server-{what}.npy"), err_msg=f"{path.name} in xgboost {target}: {what}")
+        checked += 1
+    assert checked >= len(files) - 4
 
-    server_version = server_xgboost_version(client, tmp_path, iris_model)
-    name = f"current-{kind}-{fmt}"
-    try:
-        info = client.models.import_model(name, path, "xgboost")
-    except InvalidInputError as e:
-        assert e.code.name == "FAILED_PRECONDITION", str(e)
-        assert xgb.__version__ in str(e) and server_version in str(e), str(e)
-        return
-    assert info.feature_names == FEATURES
-    remote = client.xgboost.predict(name, x, output=output).values
-    np.testing.assert_allclose(remote, local, rtol=1e-5, atol=1e-5)
+
+def test_a_model_from_a_newer_xgboost_is_refused_and_the_old_model_kept(client: Client, saved_by: Dict[str, Path], iris_rows: Path, tmp_path: Path) -> None:
+    """A model saved by an XGBoost newer than the server's (a future 4.0 here) is refused with
+    FAILED_PRECONDITION naming both versions, and the model stored under that name stays."""
+    import json
+
+    x = np.load(iris_rows)
+    client.models.import_model("kept", saved_by["3.2.0"] / "regression.json", "xgboost")
+    before = client.xgboost.predict("kept", x).values
+    doc = json.loads((saved_by["3.2.0"] / "binary.json").read_text())
+    doc["version"] = [4, 0, 0]
+    future = tmp_path / "future.json"
+    future.write_text(json.dumps(doc))
+    with pytest.raises(InvalidInputError) as e:
+        client.models.import_model("kept", future, "xgboost")
+    assert e.value.code.name == "FAILED_PRECONDITION", str(e.value)
+    assert "saved by XGBoost 4.0.0" in str(e.value) and "XGBoost 3.2.0" in str(e.value), str(e.value)
+    np.testing.assert_array_equal(client.xgboost.predict("kept", x).values, before)

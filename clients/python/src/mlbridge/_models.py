@@ -79,11 +79,14 @@ class ModelsClient:
         """Downloads a model's file to ``path`` (ModelService.ExportModel).
 
         A CRF model comes as a CRFsuite file (``pycrfsuite.Tagger().open(path)``
-        reads it); an XGBoost model as UBJ (default, ``format="ubj"``) or JSON
+        reads it); an XGBoost model as UBJ (``format="ubj"``) or JSON
         (``format="json"``), which ``xgboost.Booster(model_file=path)`` loads.
+        Without ``format``, a path ending in ``.json`` asks for JSON and one ending
+        in ``.ubj`` for UBJ (as ``Booster.save_model`` does); otherwise the model's
+        own format (UBJ for XGBoost).
         The file is written only when the whole model arrived.
         """
-        req = export_request(name, format)
+        req = export_request(name, format, path)
         with ExportFile(path) as out:
             for msg in self._rpc.server_stream(self._rpc.models.ExportModel, req):
                 out.add(msg)
@@ -114,8 +117,15 @@ class ModelsClient:
         return ModelInfo.from_proto(resp.model)
 
 
-def export_request(name: str, format: Optional[str] = None) -> model_pb.ExportModelRequest:
-    """The ModelService.ExportModel request (the format checked here)."""
+#: The format a file name asks for when export is given none (XGBoost's own rule in save_model).
+SUFFIX_FORMATS = {".json": "json", ".ubj": "ubj"}
+
+
+def export_request(name: str, format: Optional[str] = None, path: Optional[PathLike] = None) -> model_pb.ExportModelRequest:
+    """The ModelService.ExportModel request (the format checked here). Without ``format``, the
+    suffix of ``path`` decides: ``.json`` is JSON, ``.ubj`` is UBJ, others the model's own format."""
+    if (format is None or format == "") and path is not None:
+        format = SUFFIX_FORMATS.get(os.path.splitext(os.fspath(path))[1].lower())
     return model_pb.ExportModelRequest(name=name, format=_format(format))
 
 

@@ -444,7 +444,7 @@ class ModelsClient:
     async def export(self, name: str, path: PathLike, format: Optional[ModelFormat] = None) -> ModelInfo:
         """Downloads a model's file to ``path`` (see :meth:`mlbridge.ModelsClient.export`); the file
         is written only when the whole model arrived."""
-        req = export_request(name, format)
+        req = export_request(name, format, path)
         with ExportFile(path) as out:
             async for msg in self._rpc.server_stream(self._rpc.models.ExportModel, req):
                 out.add(msg)

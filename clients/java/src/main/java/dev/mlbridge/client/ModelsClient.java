@@ -64,9 +64,22 @@ public final class ModelsClient {
     rpc.call(() -> rpc.stub(blocking).deleteModel(request));
   }
 
-  /** Writes a model's bytes (in its stored format) to {@code file}; returns its description. */
+  /**
+   * Writes a model's bytes to {@code file}; returns its description. The file name picks the format
+   * as XGBoost's {@code save_model} does: {@code .json} is XGBoost JSON, {@code .ubj} UBJ, any
+   * other name the model's stored format.
+   */
   public ModelInfo export(String name, Path file) {
-    return export(name, ModelFormat.MODEL_FORMAT_UNSPECIFIED, file);
+    return export(name, formatOfFileName(file), file);
+  }
+
+  /** The format a file name asks for: {@code .json} JSON, {@code .ubj} UBJ, else unspecified. */
+  static ModelFormat formatOfFileName(Path file) {
+    Path last = file.getFileName();
+    String n = last == null ? "" : last.toString().toLowerCase(java.util.Locale.ROOT);
+    if (n.endsWith(".json")) return ModelFormat.MODEL_FORMAT_XGBOOST_JSON;
+    if (n.endsWith(".ubj")) return ModelFormat.MODEL_FORMAT_XGBOOST_UBJ;
+    return ModelFormat.MODEL_FORMAT_UNSPECIFIED;
   }
 
   /**

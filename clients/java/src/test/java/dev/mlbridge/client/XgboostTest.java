@@ -51,6 +51,29 @@ class XgboostTest {
                 progress::add);
   }
 
+  @Test
+  void exportWritesTheFormatTheFileNameAsksFor(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws java.io.IOException {
+    client.models().export("iris-matrix", dir.resolve("m.json"));
+    client.models().export("iris-matrix", dir.resolve("m.ubj"));
+    client.models().export("iris-matrix", dir.resolve("m.model"));
+    assertTrue(
+        new String(
+                java.nio.file.Files.readAllBytes(dir.resolve("m.json")),
+                java.nio.charset.StandardCharsets.ISO_8859_1)
+            .startsWith("{\""));
+    assertTrue(
+        new String(
+                java.nio.file.Files.readAllBytes(dir.resolve("m.ubj")),
+                java.nio.charset.StandardCharsets.ISO_8859_1)
+            .startsWith("{L"));
+    assertTrue(
+        new String(
+                java.nio.file.Files.readAllBytes(dir.resolve("m.model")),
+                java.nio.charset.StandardCharsets.ISO_8859_1)
+            .startsWith("{L"));
+  }
+
   @AfterAll
   void close() {
     client.close();
