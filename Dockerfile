@@ -1,9 +1,10 @@
 # mlbridge server image: `docker build -t mlbridge .` at the repository root.
 #
-# Two stages: `build` compiles the native addon (node-gyp, g++, Debian's
-# libxgboost-dev) and the TypeScript; the runtime stage is a slim Node 20 with
-# only what the addon links at run time (Debian's libxgboost0, which brings
-# libdmlc0 and libgomp1) and the production node_modules. No HEALTHCHECK:
+# Two stages: `build` compiles the native addon (node-gyp, g++, and XGBoost
+# 3.2.0 fetched from PyPI by scripts/fetch-xgboost.sh, pinned by sha256) and
+# the TypeScript; the runtime stage is a slim Node 20 with the addon's build
+# folder as it is (mlbridge.node with libxgboost.so and its libgomp beside it,
+# found through the addon's RUNPATH) and the production node_modules. No HEALTHCHECK:
 # Kubernetes probes the gRPC health service instead (deploy/helm/mlbridge).
 #
 # The base images are build arguments so that a machine that cannot pull them
@@ -14,11 +15,14 @@ ARG RUNTIME_IMAGE=node:20-bookworm-slim
 
 FROM ${BUILD_IMAGE} AS build
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libxgboost-dev g++ make python3 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends g++ make python3 python3-venv \
  && rm -rf /var/lib/apt/lists/*
 # node-gyp compiles against the headers that ship with the Node image (no download).
-ENV npm_config_nodedir=/usr/local NX_DAEMON=false NX_NO_CLOUD=true
+ENV npm_config_nodedir=/usr/local NX_DAEMON=false NX_NO_CLOUD=true MLBRIDGE_XGBOOST_DIR=/opt/xgboost
 WORKDIR /src
+# libxgboost.so and c_api.h (pip from a throwaway venv, the index pip is configured with).
+COPY scripts/fetch-xgboost.sh scripts/
+RUN bash scripts/fetch-xgboost.sh
 COPY package.json package-lock.json ./
 COPY native/package.json native/
 COPY packages/core/package.json packages/core/
@@ -48,15 +52,15 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error \
       --workspace native --workspace packages/core --workspace packages/server
 
 FROM ${RUNTIME_IMAGE}
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libxgboost0 \
- && rm -rf /var/lib/apt/lists/* \
- && mkdir -p /data && chown node:node /data
+RUN mkdir -p /data && chown node:node /data
 WORKDIR /opt/mlbridge
 COPY --from=deps /src/package.json ./
 COPY --from=deps /src/node_modules node_modules
 COPY --from=build /src/native/package.json native/
+# The addon with the XGBoost it links (xgboost/lib/libxgboost.so, xgboost_cpu.libs/libgomp-*.so).
 COPY --from=build /src/native/build/Release/mlbridge.node native/build/Release/
+COPY --from=build /src/native/build/Release/xgboost native/build/Release/xgboost
+COPY --from=build /src/native/build/Release/xgboost_cpu.libs native/build/Release/xgboost_cpu.libs
 COPY --from=build /src/packages/core/package.json packages/core/
 COPY --from=build /src/packages/core/dist packages/core/dist
 COPY --from=build /src/packages/server/package.json packages/server/
