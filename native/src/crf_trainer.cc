@@ -279,6 +279,8 @@ void CrfTrainer::ResetData() {
   data_.labels = nullptr;
   data_.attrs = nullptr;
   crfsuite_data_finish(&data_);  // also re-initialises data_
+  attr_ids_.clear();
+  attr_names_.clear();
   data_ready_ = crfsuite_create_instance("dictionary", reinterpret_cast<void**>(&data_.attrs)) &&
                 crfsuite_create_instance("dictionary", reinterpret_cast<void**>(&data_.labels));
 }
@@ -289,6 +291,8 @@ void CrfTrainer::FreeNative() {
   data_.labels = nullptr;
   data_.attrs = nullptr;
   crfsuite_data_finish(&data_);
+  attr_ids_.clear();
+  attr_names_.clear();
   data_ready_ = false;
   if (trainer_ != nullptr) {
     trainer_->release(trainer_);
@@ -424,8 +428,11 @@ void CrfTrainer::AppendData(Napi::Env env, const PackedSequences& packed, const 
   for (size_t s = 0; s < packed.size(); ++s) {
     Instance in;
     FillInstance(packed, s, &in.inst, [&](const char* name) {
+      const auto hit = attr_ids_.find(std::string_view(name));
+      if (hit != attr_ids_.end()) return hit->second;
       const int aid = data_.attrs->get(data_.attrs, name);
       if (aid < 0) MLB_THROW(env, kCrfsuiteError, RcMessage("attrs->get()", aid));
+      attr_ids_.emplace(attr_names_.emplace_back(name), aid);
       return aid;
     });
     const uint32_t first = packed.seq_start[s];
