@@ -74,7 +74,8 @@ if ! $docker info >/dev/null 2>&1; then
 fi
 
 # --- the local base image -----------------------------------------------------------
-base=mlbridge-local/node:20-bookworm
+# The tag names the recipe below: a changed recipe makes a new base (the bookworm rootfs is kept).
+base=mlbridge-local/node:20-bookworm-3
 node_version=$(node -p 'process.versions.node')
 case "$node_version" in 20.*) ;; *) say "this machine's Node is $node_version: the image needs Node 20"; exit 1 ;; esac
 
@@ -92,12 +93,14 @@ apt_mirror() {
 if [ "${MLBRIDGE_REBUILD_BASE:-0}" = 1 ] || ! $docker image inspect "$base" >/dev/null 2>&1; then
   mirror=$(apt_mirror | head -1)
   [ -n "$mirror" ] || { say "no bookworm mirror found in /etc/apt/sources.list(.d)"; exit 1; }
-  say "debootstrap --variant=minbase bookworm (this machine's apt mirror)"
-  tb=$(date +%s)
-  debootstrap --variant=minbase bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
-  tar -C "$work/rootfs" -c . | $docker import - mlbridge-local/bookworm:minbase >/dev/null
-  rm -rf "$work/rootfs"
-  say "bookworm root filesystem imported in $(( $(date +%s) - tb )) s"
+  if [ "${MLBRIDGE_REBUILD_BASE:-0}" = 1 ] || ! $docker image inspect mlbridge-local/bookworm:minbase >/dev/null 2>&1; then
+    say "debootstrap --variant=minbase bookworm (this machine's apt mirror)"
+    tb=$(date +%s)
+    debootstrap --variant=minbase bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
+    tar -C "$work/rootfs" -c . | $docker import - mlbridge-local/bookworm:minbase >/dev/null
+    rm -rf "$work/rootfs"
+    say "bookworm root filesystem imported in $(( $(date +%s) - tb )) s"
+  fi
   # Node 20 as the official images lay it out: /usr/local/{bin,lib/node_modules,include/node}.
   nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
   mkdir -p "$work/base/node/bin" "$work/base/node/lib/node_modules" "$work/base/node/include"
@@ -109,10 +112,14 @@ if [ "${MLBRIDGE_REBUILD_BASE:-0}" = 1 ] || ! $docker image inspect "$base" >/de
 FROM mlbridge-local/bookworm:minbase
 COPY node /usr/local/
 COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+# A copy apt's update-ca-certificates leaves alone (installing python3 regenerates the bundle above
+# without this machine's own CAs).
+COPY ca-certificates.crt /usr/local/share/mlbridge-host-ca.crt
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
  && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \
  && groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node
-ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+# This machine's CA bundle for npm and for pip (the Dockerfile's fetch-xgboost.sh runs pip).
+ENV NODE_EXTRA_CA_CERTS=/usr/local/share/mlbridge-host-ca.crt PIP_CERT=/usr/local/share/mlbridge-host-ca.crt
 CMD ["node"]
 DOCKERFILE
   DOCKER_BUILDKIT=0 $docker build -q -t "$base" "$work/base" >/dev/null
