@@ -12,17 +12,20 @@
  *     own through the trainer's parameter object;
  *   - objective_and_gradients_batch (what train_lbfgs.c calls once per
  *     evaluation) with threads > 1: the training instances are cut into
- *     `threads` contiguous chunks of about equal item counts; chunk 0 runs on
- *     the calling thread into the caller's gradient (initialised with the
- *     observation counts, as CRFsuite does), chunk c > 0 on its own thread
- *     with its own forward-backward context (a copy of the encoder whose
- *     context is its own: every helper reads the model through the encoder
- *     and writes only into its context and the gradient it is given) and its
- *     own gradient buffer; the partial log-likelihoods and gradients are then
- *     added in chunk order. A run is deterministic for a given thread count
- *     (the cut depends only on the data and the count; a chunk's sums do not
- *     depend on the OS thread that computes it). threads = 1 calls CRFsuite's
- *     own function: the model is byte-identical to CRFsuite's.
+ *     `threads` contiguous windows of about equal item counts, and CRFsuite's
+ *     own batch objective runs once per window, concurrently — window 0 on the
+ *     calling thread with the encoder itself, into the caller's gradient;
+ *     window c > 0 on its own thread with a copy of the encoder that has its
+ *     own forward-backward context, its own gradient buffer and its own copy
+ *     of the feature table with the observation counts set to zero (so that
+ *     its gradient holds its model expectations only: the counts are in
+ *     window 0's). The objectives and gradients are then added in window
+ *     order. No CRFsuite code is written again here: only its functions are
+ *     called. A run is deterministic for a given thread count (the cut
+ *     depends only on the data and the count; a window's sums do not depend
+ *     on the OS thread that computes it). threads = 1 calls CRFsuite's batch
+ *     objective once over everything: the model is byte-identical to
+ *     CRFsuite's.
  *
  * Failures: the per-chunk buffers are allocated at the first evaluation. If
  * that fails, the evaluation returns a zero gradient (L-BFGS stops at once:
@@ -59,14 +62,15 @@
 #endif
 #undef crf1d_create_encoder
 
-/* One chunk of the training instances and what its thread computes. */
+/* One chunk of the training instances and what its thread computes: CRFsuite's
+   own batch objective over the chunk's instances, through an encoder of its own. */
 typedef struct {
-  crf1de_t enc;        /* the encoder's model, with this chunk's own context */
+  encoder_t gm;        /* a copy of the encoder whose internal is `enc` */
+  crf1de_t enc;        /* the encoder's model with this chunk's own context (and, chunks > 0, own features) */
+  dataset_t ds;        /* the chunk's instances: a window of the training set's order */
   floatval_t *g;       /* this chunk's gradient (chunk 0: the caller's) */
   const floatval_t *w; /* the weights being evaluated */
-  dataset_t *ds;
-  int begin, end;  /* instances [begin, end) */
-  floatval_t logl; /* this chunk's log-likelihood */
+  floatval_t f;        /* this chunk's objective (minus its log-likelihood) */
 } chunk_t;
 
 /* The encoder's internal state: CRFsuite's (first, so that its functions see
@@ -75,7 +79,7 @@ typedef struct {
   crf1de_t base;
   int threads;     /* the "threads" parameter */
   int num_chunks;  /* chunks allocated (0 until the first parallel evaluation) */
-  chunk_t *chunks; /* [num_chunks]; chunk 0 uses base's context */
+  chunk_t *chunks; /* [num_chunks]; chunk 0 uses base's context and features */
   char error[200]; /* set when the chunks could not be allocated */
 } par_t;
 
@@ -83,30 +87,7 @@ typedef struct {
    buffers fail: how the tests check that such a failure fails the training. */
 static const char mlbridge_crf1d_fail_alloc_env[] = "MLBRIDGE_TEST_FAIL_TRAIN_THREAD_ALLOC";
 
-/* Computes one chunk: CRFsuite's loop body (encoder_objective_and_gradients_batch), unchanged. */
-static void chunk_compute(chunk_t *c) {
-  crf1de_t *crf1de = &c->enc;
-  floatval_t logl = 0;
-  int i;
-  crf1dc_reset(crf1de->ctx, RF_TRANS);
-  crf1de_transition_score(crf1de, c->w);
-  crf1dc_exp_transition(crf1de->ctx);
-  for (i = c->begin; i < c->end; ++i) {
-    const crfsuite_instance_t *seq = dataset_get(c->ds, i);
-    floatval_t logp;
-    crf1dc_set_num_items(crf1de->ctx, seq->num_items);
-    crf1dc_reset(crf1de->ctx, RF_STATE);
-    crf1de_state_score(crf1de, seq, c->w);
-    crf1dc_exp_state(crf1de->ctx);
-    crf1dc_alpha_score(crf1de->ctx);
-    crf1dc_beta_score(crf1de->ctx);
-    crf1dc_marginals(crf1de->ctx);
-    logp = crf1dc_score(crf1de->ctx, seq->labels) - crf1dc_lognorm(crf1de->ctx);
-    logl += logp * seq->weight;
-    crf1de_model_expectation(crf1de, seq, c->g, seq->weight);
-  }
-  c->logl = logl;
-}
+static void chunk_compute(chunk_t *c) { encoder_objective_and_gradients_batch(&c->gm, &c->ds, c->w, &c->f, c->g); }
 
 static void *chunk_thread(void *arg) {
   chunk_compute((chunk_t *)arg);
@@ -117,6 +98,7 @@ static void free_chunks(par_t *p) {
   int c;
   for (c = 1; c < p->num_chunks; ++c) {
     if (p->chunks[c].enc.ctx != NULL) crf1dc_delete(p->chunks[c].enc.ctx);
+    free(p->chunks[c].enc.features);
     free(p->chunks[c].g);
   }
   free(p->chunks);
@@ -138,8 +120,10 @@ static int alloc_chunks(par_t *p, int n) {
   p->num_chunks = n;
   for (c = 1; c < n; ++c) {
     chunk_t *ch = &p->chunks[c];
+    int k;
     ch->enc = p->base;
-    ch->enc.ctx = NULL;
+    ch->enc.ctx = NULL;      /* its own, below */
+    ch->enc.features = NULL; /* its own copy, below */
     if (fail != NULL && fail[0] == '1') {
       snprintf(p->error, sizeof(p->error), "threads: out of memory allocating thread %d's buffers (%s is set)", c,
                mlbridge_crf1d_fail_alloc_env);
@@ -147,38 +131,45 @@ static int alloc_chunks(par_t *p, int n) {
       return -1;
     }
     ch->enc.ctx = crf1dc_new(CTXF_MARGINALS | CTXF_VITERBI, p->base.num_labels, p->base.cap_items);
+    ch->enc.features = (crf1df_feature_t *)malloc(sizeof(crf1df_feature_t) * (size_t)(K > 0 ? K : 1));
     ch->g = (floatval_t *)malloc(sizeof(floatval_t) * (size_t)(K > 0 ? K : 1));
-    if (ch->enc.ctx == NULL || ch->g == NULL) {
+    if (ch->enc.ctx == NULL || ch->enc.features == NULL || ch->g == NULL) {
       snprintf(p->error, sizeof(p->error),
                "threads: out of memory allocating thread %d's buffers (%d labels, %d items, %d features)", c,
                p->base.num_labels, p->base.cap_items, K);
       free_chunks(p);
       return -1;
     }
+    /* The features with no observation counts: CRFsuite's batch objective starts the
+       gradient from minus the counts, so this chunk's gradient starts from zero and
+       holds its model expectations only (the counts are in chunk 0's). */
+    for (k = 0; k < K; ++k) {
+      ch->enc.features[k] = p->base.features[k];
+      ch->enc.features[k].freq = 0;
+    }
   }
   return 0;
 }
 
-/* Cuts [0, N) into n chunks of about equal item counts. */
+/* Cuts the training set's order [0, N) into n windows of about equal item counts. */
 static void cut_chunks(par_t *p, dataset_t *ds, int n) {
   const int N = ds->num_instances;
   long long total = 0, seen = 0;
-  int i, c = 0;
+  int i, c = 0, begin = 0;
   for (i = 0; i < N; ++i) total += dataset_get(ds, i)->num_items;
-  p->chunks[0].begin = 0;
   for (i = 0; i < N && c < n - 1; ++i) {
     seen += dataset_get(ds, i)->num_items;
     /* Chunk c ends after the instance that brings the count to (c+1)/n of the total. */
     while (c < n - 1 && seen * n >= total * (c + 1)) {
-      p->chunks[c].end = i + 1;
-      p->chunks[++c].begin = i + 1;
+      p->chunks[c].ds = (dataset_t){ds->data, ds->perm + begin, i + 1 - begin};
+      begin = i + 1;
+      ++c;
     }
   }
-  for (; c < n - 1; ++c) {
-    p->chunks[c].end = N;
-    p->chunks[c + 1].begin = N;
+  for (; c < n; ++c) {
+    p->chunks[c].ds = (dataset_t){ds->data, ds->perm + begin, N - begin};
+    begin = N;
   }
-  p->chunks[n - 1].end = N;
 }
 
 static int par_objective_and_gradients_batch(encoder_t *self, dataset_t *ds, const floatval_t *w, floatval_t *f,
@@ -188,7 +179,6 @@ static int par_objective_and_gradients_batch(encoder_t *self, dataset_t *ds, con
   int n = p->threads < 1 ? 1 : p->threads;
   pthread_t tid[MLBRIDGE_CRF_MAX_THREADS];
   int started[MLBRIDGE_CRF_MAX_THREADS];
-  floatval_t logl;
   int c, i;
 
   if (n > MLBRIDGE_CRF_MAX_THREADS) n = MLBRIDGE_CRF_MAX_THREADS;
@@ -208,14 +198,15 @@ static int par_objective_and_gradients_batch(encoder_t *self, dataset_t *ds, con
   }
   cut_chunks(p, ds, n);
 
-  /* Chunk 0 accumulates into g, which starts from the observation counts (as in CRFsuite). */
-  for (i = 0; i < K; ++i) g[i] = -p->base.features[i].freq;
+  /* Chunk 0: CRFsuite's encoder and the caller's gradient; chunk c > 0: a copy
+     of the encoder over its own context, features and gradient. */
   p->chunks[0].enc = p->base;
   p->chunks[0].g = g;
   for (c = 0; c < n; ++c) {
-    p->chunks[c].w = w;
-    p->chunks[c].ds = ds;
-    if (c > 0) memset(p->chunks[c].g, 0, sizeof(floatval_t) * (size_t)K);
+    chunk_t *ch = &p->chunks[c];
+    ch->gm = *self;
+    ch->gm.internal = c == 0 ? (void *)&p->base : (void *)&ch->enc;
+    ch->w = w;
   }
   for (c = 1; c < n; ++c) started[c] = pthread_create(&tid[c], NULL, chunk_thread, &p->chunks[c]) == 0;
   chunk_compute(&p->chunks[0]);
@@ -228,13 +219,12 @@ static int par_objective_and_gradients_batch(encoder_t *self, dataset_t *ds, con
   }
 
   /* Partial sums in chunk order. */
-  logl = p->chunks[0].logl;
+  *f = p->chunks[0].f;
   for (c = 1; c < n; ++c) {
     const floatval_t *gc = p->chunks[c].g;
-    logl += p->chunks[c].logl;
+    *f += p->chunks[c].f;
     for (i = 0; i < K; ++i) g[i] += gc[i];
   }
-  *f = -logl;
   return 0;
 }
 
@@ -262,31 +252,24 @@ static void par_release(encoder_t *self) {
   encoder_release(self); /* frees base, i.e. the par_t, and self */
 }
 
-/* CRFsuite's constructor (crf1d_encode.c) with the parallel state and functions. */
+/* CRFsuite's encoder, its state moved into a par_t and four functions replaced. */
 encoder_t *crf1d_create_encoder(void) {
-  encoder_t *self = (encoder_t *)calloc(1, sizeof(encoder_t));
-  if (self != NULL) {
-    par_t *p = (par_t *)calloc(1, sizeof(par_t));
-    if (p == NULL) {
-      free(self);
-      return NULL;
-    }
-    crf1de_init(&p->base);
-    p->threads = 1;
-    self->exchange_options = par_exchange_options;
-    self->initialize = par_initialize;
-    self->objective_and_gradients_batch = par_objective_and_gradients_batch;
-    self->save_model = encoder_save_model;
-    self->features_on_path = encoder_features_on_path;
-    self->set_weights = encoder_set_weights;
-    self->set_instance = encoder_set_instance;
-    self->score = encoder_score;
-    self->viterbi = encoder_viterbi;
-    self->partition_factor = encoder_partition_factor;
-    self->objective_and_gradients = encoder_objective_and_gradients;
-    self->release = par_release;
-    self->internal = p;
+  encoder_t *self = crf1d_create_encoder_serial();
+  par_t *p;
+  if (self == NULL) return NULL;
+  p = (par_t *)calloc(1, sizeof(par_t));
+  if (p == NULL) {
+    self->release(self);
+    return NULL;
   }
+  p->base = *(crf1de_t *)self->internal; /* just initialised: it owns no memory yet */
+  free(self->internal);
+  self->internal = p;
+  p->threads = 1;
+  self->exchange_options = par_exchange_options;
+  self->initialize = par_initialize;
+  self->objective_and_gradients_batch = par_objective_and_gradients_batch;
+  self->release = par_release;
   return self;
 }
 

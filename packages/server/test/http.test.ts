@@ -6,6 +6,7 @@ import { credentials, Metadata, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GRPCInferenceServiceClient, type ModelInferResponse } from "../src/generated/inference/grpc_predict_v2";
 import { bidi, crfTrainRequests, dataFile, startHarness, unary, xgbTrainRequests, type Harness } from "./helpers";
+import { irisInferRequest } from "./model-files";
 
 let h: Harness;
 let base: string;
@@ -89,32 +90,7 @@ describe("V2 REST: inference", () => {
     expect(body).toMatchObject({ model_name: "iris", id: "req-1" });
     const flat = (await post("/v2/models/iris/infer", { inputs: [{ name: "input", datatype: "FP32", shape: [3, 4], data: ROWS.flat() }] })).json();
     expect(flat.outputs).toEqual(body.outputs);
-    const grpc: ModelInferResponse = await unary(oip.modelInfer.bind(oip), {
-      modelName: "iris",
-      modelVersion: "",
-      id: "",
-      parameters: {},
-      outputs: [],
-      rawInputContents: [],
-      inputs: [
-        {
-          name: "input",
-          datatype: "FP32",
-          shape: [3, 4],
-          parameters: {},
-          contents: {
-            boolContents: [],
-            intContents: [],
-            int64Contents: [],
-            uintContents: [],
-            uint64Contents: [],
-            fp32Contents: ROWS.flat(),
-            fp64Contents: [],
-            bytesContents: [],
-          },
-        },
-      ],
-    });
+    const grpc: ModelInferResponse = await unary(oip.modelInfer.bind(oip), { ...irisInferRequest("iris", ROWS), id: "" });
     expect(body.outputs.map((o) => o.name)).toEqual(grpc.outputs.map((o) => o.name));
     expect(body.outputs[0]).toMatchObject({ datatype: "INT64", shape: [3], data: grpc.outputs[0].contents!.int64Contents });
     expect(body.outputs[1].data).toEqual(grpc.outputs[1].contents!.fp32Contents);
