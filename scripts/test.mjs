@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: every project's lint and tests through nx, streamed as they run,
-// then a summary of how many tests ran in each package, whether the book's own
-// files were tested too, and one closing line with the totals.
+// then a summary of how many tests ran in each package, the tests that failed
+// (named again at the end, so a log cut to its tail still says which), whether
+// the book's own files were tested too, and one closing line with the totals.
 // Arguments go to `nx run-many` (e.g. --projects core,server).
 import { spawn } from "node:child_process";
 import path from "node:path";
@@ -21,11 +22,37 @@ const counts = new Map();
 const plain = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
 const num = (line, word) => Number(new RegExp(`(\\d+) ${word}`).exec(line)?.[1] ?? 0);
 
+/** Failed tests as the runners name them: "project: test — first line of its error". */
+const failures = [];
+/** A vitest FAIL line waiting for the first line of its error. */
+let awaiting = null;
+
+function noteFailure(project, text) {
+  const t = text.trim();
+  if (awaiting && awaiting.project === project && t) {
+    if (/^(\w*Error|expected|Expected)\b/.test(t) || /Error:/.test(t)) awaiting.reason = t;
+    if (!/^FAIL\b/.test(t) && !/^⎯/.test(t)) awaiting = null;
+  }
+  let m;
+  if ((m = /^FAIL\s+(\S.*\S)\s*$/.exec(t)) && (m[1].includes(" > ") || m[1].endsWith(" ]"))) {
+    // vitest: " FAIL  test/x.test.ts > suite > test", or a file that failed as a whole: " FAIL  test/x.test.ts [ test/x.test.ts ]"
+    awaiting = { project, name: m[1], reason: "" };
+    failures.push(awaiting);
+  } else if ((m = /^(?:FAILED|ERROR) (\S+::\S.*)$/.exec(t))) {
+    // pytest's short summary: "FAILED tests/test_x.py::test_y - AssertionError: ..."
+    failures.push({ project, name: m[1], reason: "" });
+  } else if ((m = /^\[ERROR\]\s{2,}(\w[\w$]*\.\w+(?::\d+)?\b.*)$/.exec(t))) {
+    // Surefire's results: "[ERROR]   CrfTest.fits:45 expected: <1> but was: <2>"
+    failures.push({ project, name: m[1], reason: "" });
+  }
+}
+
 function scan(raw) {
   const line = plain(raw);
   const m = /^([\w-]+):\s+(.*)$/.exec(line);
   if (!m) return;
   const [, project, text] = m;
+  noteFailure(project, text);
   let c;
   if (/^Tests\s+\d/.test(text.trim())) {
     // vitest: "Tests  3 failed | 120 passed | 2 skipped (125)"
@@ -57,6 +84,12 @@ child.on("exit", (code, signal) => {
   for (const [project, c] of [...counts].sort()) {
     console.log(`  ${project.padEnd(14)} ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped`);
     for (const k of Object.keys(total)) total[k] += c[k];
+  }
+  const seen = new Set();
+  const failed = failures.filter((f) => !seen.has(f.project + f.name) && seen.add(f.project + f.name));
+  if (failed.length) {
+    console.log("mlbridge: tests that failed (their output is above)");
+    for (const f of failed) console.log(`  ${f.project}: ${f.name}${f.reason ? ` — ${f.reason}` : ""}`.slice(0, 400));
   }
   const book = bookDataDir();
   console.log(book ? `mlbridge: the book's own files at ${book} were tested too` : `mlbridge: ${bookSkippedLine()}`);
