@@ -152,6 +152,11 @@ def start_server(workdir: Path, *extra_args: str, timeout: float = 60) -> Server
         str(workdir / "http-port"),
         "--grace-seconds",
         "2",
+        # Trainings at the server's priority: the suites run side by side with other work, which a
+        # niced training (the default, +19) yields to until it nearly stops. The server's tests
+        # cover the priority itself.
+        "--train-nice",
+        "0",
         *extra_args,
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLBRIDGE_")}

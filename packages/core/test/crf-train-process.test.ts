@@ -53,6 +53,10 @@ function threadNices(pid: number): number[] {
   });
 }
 
+// This file's subject is the training processes' priority: it runs with the library's own default
+// (nice +19), not the suites' MLBRIDGE_TRAIN_NICE=0 (vitest.shared.mts). Read on first use, after this.
+delete process.env.MLBRIDGE_TRAIN_NICE;
+
 let sequences: CrfSequence[];
 const tmp = mkdtempSync(path.join(os.tmpdir(), "mlbridge-crf-test-"));
 const savedTmp = process.env.TMPDIR;

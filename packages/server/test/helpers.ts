@@ -33,7 +33,11 @@ export async function startHarness(
   opts: { modelDir?: string; creds?: ChannelCredentials; clientOptions?: object; log?: pino.Logger; runtimes?: RuntimeRegistry } = {},
 ): Promise<Harness> {
   const modelDir = opts.modelDir ?? (await mkdtemp(path.join(os.tmpdir(), "mlbridge-test-")));
-  const config = loadConfig(["--port", "0", "--http-port", "0", "--model-dir", modelDir, "--grace-seconds", "2", ...args], {});
+  // Trainings at the caller's priority (--train-nice 0): the suites run side by side with other
+  // nice-0 work (nx runs several at once), which a niced training yields to until it nearly stops
+  // (a 2-iteration CRF training took over 60 s beside two busy loops). The priority itself is
+  // tested where it is the subject (lifecycle.test.ts; core's crf-train-process.test.ts).
+  const config = loadConfig(["--port", "0", "--http-port", "0", "--model-dir", modelDir, "--grace-seconds", "2", "--train-nice", "0", ...args], {});
   const server = await startServer(config, opts.log ?? pino({ level: process.env.MLBRIDGE_TEST_LOG ?? "silent" }), { runtimes: opts.runtimes });
   const address = `127.0.0.1:${server.port}`;
   const creds = opts.creds ?? credentials.createInsecure();

@@ -70,7 +70,12 @@ final class ServerProcess implements AutoCloseable {
                   "--model-dir",
                   models.toString(),
                   "--port-file",
-                  portFile.toString()));
+                  portFile.toString(),
+                  // Trainings at the server's priority: the suites run side by side with other
+                  // work, which a niced training (the default, +19) yields to until it nearly
+                  // stops. The server's tests cover the priority itself.
+                  "--train-nice",
+                  "0"));
       command.addAll(List.of(extraArgs));
       ProcessBuilder pb =
           new ProcessBuilder(command)
