@@ -66,6 +66,7 @@ export function observeInterceptor(log: Logger, metrics: Metrics): ServerInterce
   const named = new Set<string>();
   return (method, call) => {
     const start = process.hrtime.bigint();
+    const receivedAt = Date.now();
     let given: unknown;
     let ended = false;
     let model: string | undefined;
@@ -124,7 +125,7 @@ export function observeInterceptor(log: Logger, metrics: Metrics): ServerInterce
           // a status of ours: logged and counted here (grpc-js answers an expired
           // deadline itself, past the interceptors).
           onCancel: () => {
-            const expired = deadlineReached(call);
+            const expired = deadlineReached(call, receivedAt);
             record(expired ? { code: status.DEADLINE_EXCEEDED, details: "deadline exceeded" } : { code: status.CANCELLED, details: "cancelled by the client" });
           },
         });

@@ -73,6 +73,23 @@ describe("calls that end without a status of ours", () => {
     }
   });
 
+  it("a cancel shortly before the server's deadline counts as the deadline: within a fifth of the timeout, 50 ms to 1 s", async () => {
+    const { deadlineReached } = await import("../src/calls");
+    const now = Date.now();
+    const call = (inMs: number) => ({ getDeadline: () => new Date(now + inMs) });
+    // A 1.5 s call: a cancel 250 ms before the server's deadline is the client's deadline
+    // (its headers were read late), one 400 ms before is the client's own cancel.
+    expect(deadlineReached(call(250), now - 1250)).toBe(true);
+    expect(deadlineReached(call(400), now - 1100)).toBe(false);
+    // Short calls keep 50 ms; long ones at most 1 s; an unknown arrival 50 ms.
+    expect(deadlineReached(call(40), now - 60)).toBe(true);
+    expect(deadlineReached(call(80), now - 20)).toBe(false);
+    expect(deadlineReached(call(1100), now - 60_000)).toBe(false);
+    expect(deadlineReached(call(900), now - 60_000)).toBe(true);
+    expect(deadlineReached(call(250))).toBe(false);
+    expect(deadlineReached({ getDeadline: () => Infinity }, now - 1000)).toBe(false);
+  });
+
   it("warns when it listens beyond this machine without TLS or a token", async () => {
     for (const [host, warned] of [
       ["127.0.0.1", false],
