@@ -50,7 +50,7 @@
         "../node_modules/crfsuite/crfsuite/lib/cqdb/src/cqdb.c",
         "../node_modules/crfsuite/liblbfgs/lib/lbfgs.c"
       ],
-      "dependencies": [ "crfsuite_lookup3", "crfsuite_parallel" ],
+      "dependencies": [ "crfsuite_lookup3", "crfsuite_encode", "crfsuite_threads" ],
       "include_dirs": [
         "../node_modules/crfsuite/crfsuite/lib/crf/src",
         "../node_modules/crfsuite/liblbfgs/include",
@@ -86,12 +86,26 @@
       ]
     },
     {
-      # Ours: CRFsuite's crf1d encoder (crf1d_encode.c, compiled by inclusion,
-      # in place of crfsuite_c's copy) with the L-BFGS objective on several
-      # threads. Built apart from crfsuite_c so that our code gets -Werror.
-      "target_name": "crfsuite_parallel",
+      # CRFsuite's crf1d encoder as it is, its constructor renamed: the one
+      # that CRFsuite's trainer calls is crf_threads.c's, which wraps it.
+      "target_name": "crfsuite_encode",
       "type": "static_library",
-      "sources": [ "src/crf1d_parallel.c" ],
+      "sources": [ "../node_modules/crfsuite/crfsuite/lib/crf/src/crf1d_encode.c" ],
+      "defines": [ "crf1d_create_encoder=crf1d_create_encoder_serial" ],
+      "include_dirs": [
+        "../node_modules/crfsuite/crfsuite/lib/crf/src",
+        "../node_modules/crfsuite/crfsuite/include"
+      ],
+      "cflags": [ "-w" ],
+      "cflags_c": [ "-std=gnu99" ]
+    },
+    {
+      # Ours: CRFsuite's L-BFGS objective on several threads, through the
+      # encoders' function table. Built apart from crfsuite_c so that our code
+      # gets -Werror.
+      "target_name": "crfsuite_threads",
+      "type": "static_library",
+      "sources": [ "src/crf_threads.c" ],
       "include_dirs": [
         "../node_modules/crfsuite/crfsuite/lib/crf/src",
         "../node_modules/crfsuite/crfsuite/include"

@@ -13,7 +13,7 @@
 #include <string>
 #include <utility>
 
-#include "crf1d_parallel.h"
+#include "crf_threads.h"
 #include "crfsuite.h"
 
 namespace mlbridge {
@@ -106,7 +106,7 @@ class TrainWorker final : public Napi::AsyncProgressQueueWorker<std::string> {
         Emit(partial_);
         partial_.clear();
       }
-      if (const char* threads_error = mlbridge_crf1d_error(tr)) {
+      if (const char* threads_error = mlbridge_crf_threads_error(tr)) {
         Fail(kCrfsuiteError, std::string("crfsuite training failed: ") + threads_error);
       } else if (op_.status == 0 && !op_.file.empty() && !Written()) {
         Fail(kCrfsuiteError, "crfsuite trainer->train() did not write the model file \"" + op_.file + "\"");

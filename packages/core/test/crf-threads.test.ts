@@ -1,5 +1,5 @@
 /**
- * L-BFGS CRF training on several threads (native/src/crf1d_parallel.c): the
+ * L-BFGS CRF training on several threads (native/src/crf_threads.c): the
  * same problem solved (per-iteration loss, holdout accuracy), deterministic per
  * thread count, CRFsuite's own model with one thread; the `threads` parameter's
  * checks and default; cancellation and a thread's failed allocation.

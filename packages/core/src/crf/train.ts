@@ -100,7 +100,7 @@ export function crfParams(algorithm: CrfAlgorithm): CrfParamInfo[] {
     known = withTrainer(algorithm, (t) =>
       t
         .params()
-        // The encoder's `threads` (crf1d_parallel.c) is read by L-BFGS only: the online algorithms do not offer it.
+        // The encoder's `threads` (crf_threads.c) is read by L-BFGS only: the online algorithms do not offer it.
         .filter((name) => name !== "threads" || algorithm === "lbfgs")
         .map((name) => {
           const h = t.help(name);
