@@ -56,7 +56,7 @@ encoder_t *crf1d_create_encoder_serial(void);
 
 /* A window of the training instances and what its thread computes. */
 typedef struct {
-  encoder_t *enc;      /* window 0: the trainer's encoder; c > 0: encoder c */
+  encoder_t *enc;      /* c > 0: encoder c (window 0 is the trainer's, unused here) */
   dataset_t ds;        /* the window: a part of the training set's order */
   floatval_t *g;       /* its gradient (window 0: the caller's) */
   const floatval_t *w; /* the weights being evaluated */
